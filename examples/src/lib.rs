@@ -1,0 +1,1 @@
+//! Shared helpers for the keptn-rs example programs (see `examples/README.md`).

@@ -1,0 +1,123 @@
+//! The `SliProvider` port: where SLI values come from.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keptn_spec::{ProjectName, ServiceName, SliValue, StageName};
+
+/// What to measure: every indicator of one evaluation window (Keptn's `get-sli.triggered` data).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SliQuery {
+    /// The project.
+    pub project: ProjectName,
+    /// The stage.
+    pub stage: StageName,
+    /// The service.
+    pub service: ServiceName,
+    /// The deployment to measure (`canary`, `primary`, `direct`, …), when known.
+    pub deployment: Option<String>,
+    /// Start of the evaluation window.
+    pub start: DateTime<Utc>,
+    /// End of the evaluation window.
+    pub end: DateTime<Utc>,
+    /// The SLI names to fetch, in SLO file order.
+    pub indicators: Vec<String>,
+    /// The SLO's `filter` map (Keptn's `customFilters`).
+    pub custom_filters: BTreeMap<String, String>,
+    /// Free labels of the event (`$LABEL.<name>` placeholders).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl SliQuery {
+    /// A query for `indicators` of one service in one window, with no deployment, filters or labels.
+    pub fn new(
+        project: ProjectName,
+        stage: StageName,
+        service: ServiceName,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        indicators: Vec<String>,
+    ) -> Self {
+        Self {
+            project,
+            stage,
+            service,
+            deployment: None,
+            start,
+            end,
+            indicators,
+            custom_filters: BTreeMap::new(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the deployment to measure.
+    #[must_use]
+    pub fn with_deployment(mut self, deployment: impl Into<String>) -> Self {
+        self.deployment = Some(deployment.into());
+        self
+    }
+
+    /// Sets the custom filters (the SLO's `filter` map).
+    #[must_use]
+    pub fn with_custom_filters(mut self, filters: BTreeMap<String, String>) -> Self {
+        self.custom_filters = filters;
+        self
+    }
+
+    /// Sets the labels.
+    #[must_use]
+    pub fn with_labels(mut self, labels: BTreeMap<String, String>) -> Self {
+        self.labels = labels;
+        self
+    }
+}
+
+/// A whole fetch failed: the provider could not answer at all (Keptn's `get-sli.finished` with
+/// `status: errored`). Failures of single SLIs are not errors: they are [`SliValue`]s with
+/// `success: false`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("SLI provider `{provider}` failed: {message}")]
+#[non_exhaustive]
+pub struct ProviderError {
+    /// The provider's name, such as `dynatrace`.
+    pub provider: String,
+    /// What went wrong (never contains secrets).
+    pub message: String,
+    /// Whether retrying the same fetch may succeed.
+    pub transient: bool,
+}
+
+impl ProviderError {
+    /// A provider failure with a message.
+    pub fn new(provider: impl Into<String>, message: impl Into<String>, transient: bool) -> Self {
+        Self {
+            provider: provider.into(),
+            message: message.into(),
+            transient,
+        }
+    }
+}
+
+/// Fetches SLI values from a monitoring backend for one evaluation window.
+///
+/// Contract:
+/// - one call fetches every indicator of `query` and returns one [`SliValue`] per indicator;
+/// - a single SLI that cannot be measured (no data, a bad query, several series) is returned as
+///   [`SliValue::failed`] with a message, never as zero;
+/// - `Err` means the provider could not answer at all (authentication, unreachable backend);
+/// - implementations never block a thread and bound their own time.
+#[async_trait]
+pub trait SliProvider: Send + Sync + fmt::Debug {
+    /// The provider's name as Keptn's `sliProvider` field uses it (`dynatrace`, `prometheus`, …).
+    fn name(&self) -> &str;
+
+    /// Runs every indicator in `query` and returns one value (or one failed value) per SLI.
+    ///
+    /// # Errors
+    /// [`ProviderError`] when the provider cannot answer at all.
+    async fn fetch_slis(&self, query: &SliQuery) -> Result<Vec<SliValue>, ProviderError>;
+}

@@ -1,0 +1,16 @@
+//! Typed, validated Keptn files and events.
+//!
+//! `keptn-spec` is the vocabulary of the keptn-rs family: shipyards, SLOs, SLI configurations,
+//! remediation files and Keptn CloudEvents as Rust types, parsed with located errors.
+//! It does no I/O and has no async code.
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
+
+mod error;
+mod indicator;
+pub mod names;
+mod yaml;
+
+pub use error::{Error, Location, Result};
+pub use indicator::SliValue;
+pub use names::{ProjectName, ServiceName, StageName};
+pub use yaml::from_yaml_str;
