@@ -1,13 +1,37 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, tests, docs. This is the command README.md shows
-# and the one .ci/run calls.
+# The whole test suite: formatting, lints, tests against real services, docs, example smoke runs.
+# This is the command README.md shows and the one .ci/run calls. It installs and starts what the
+# tests need (each service block below) and stops it again on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SHARED="${KEPTN_SHARED_DIR:-$ROOT/../shared}"
+
+STOP_HOOKS=()
+cleanup() {
+  local hook
+  for hook in "${STOP_HOOKS[@]}"; do eval "$hook" || true; done
+}
+trap cleanup EXIT
 
 echo "== cargo fmt"
 cargo fmt --all --check
+
+# ---------------------------------------------------------------------------------------------
+# Services: each block installs (if missing) and starts one real service, exports the variables
+# its tests read, and registers how to stop it in STOP_HOOKS. A block that cannot start its
+# service fails the run.
+# ---------------------------------------------------------------------------------------------
+
+# (service blocks go here)
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------------
 echo "== cargo clippy (all features)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+echo "== cargo clippy (default features)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (all features)"
 cargo test --workspace --all-features --locked
 echo "== cargo doc"
@@ -17,4 +41,11 @@ if grep -rn --include='*.rs' --exclude-dir=target '```ignore' .; then
   echo "ignored doctests found" >&2
   exit 1
 fi
+
+# ---------------------------------------------------------------------------------------------
+# Example smoke runs and conformance checks (each block says what it proves)
+# ---------------------------------------------------------------------------------------------
+
+# (example blocks go here)
+
 echo "== all checks passed"
