@@ -1,5 +1,42 @@
 //! Dynatrace for Keptn-style delivery: an SLI provider on the Metrics API v2, the monitoring
-//! set-up, problem notifications and event forwarding.
+//! set-up of `keptn configure monitoring dynatrace`, problem notifications and event forwarding.
 //!
-//! This crate is being built; its API is not there yet.
+//! ```no_run
+//! use std::time::Duration;
+//! use keptn_dynatrace::{DynatraceClient, DynatraceSliProvider};
+//! use keptn_slo::{SliProvider, SliQuery};
+//! use secrecy::SecretString;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = DynatraceClient::builder("abc123.live.dynatrace.com")
+//!     .api_token(SecretString::from(std::env::var("DT_API_TOKEN")?))
+//!     .build()?;
+//! let provider = DynatraceSliProvider::new(client).with_settle_time(Duration::from_secs(120));
+//! let end = chrono::Utc::now();
+//! let query = SliQuery::new(
+//!     "sockshop".parse()?, "staging".parse()?, "carts".parse()?,
+//!     end - chrono::Duration::minutes(10), end,
+//!     vec!["response_time_p95".to_owned(), "error_rate".to_owned()],
+//! )
+//! .with_deployment("canary");
+//! for value in provider.fetch_slis(&query).await? {
+//!     println!("{}: {} ({})", value.metric, value.value, value.success);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod client;
+mod error;
+mod metrics;
+mod provider;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+pub use client::{DynatraceClient, DynatraceClientBuilder, RetryPolicy};
+pub use error::{Error, Result};
+pub use metrics::{MetricData, MetricSeries, MetricSeriesCollection, default_query};
+pub use provider::{DynatraceSliProvider, PROVIDER_NAME};

@@ -1,0 +1,627 @@
+//! A fake Dynatrace tenant for tests, benchmarks and example runs (feature `testing`).
+//!
+//! [`FakeTenant`] is a local HTTP server (wiremock) that answers the subset of the published
+//! Dynatrace API documents (Environment API v1/v2, Configuration API v1) that this crate uses,
+//! with the documented paths, query parameters, JSON shapes and `{"error":{"code","message"}}`
+//! error bodies. It rejects what the real API rejects: a missing or wrong
+//! `Authorization: Api-Token …` header (401), a metrics query without `metricSelector`, with a
+//! malformed selector or malformed percent-encoding, or with an `entitySelector` lacking
+//! `type(…)`/`entityId(…)` (400), configuration objects without their required fields (400), and
+//! unknown paths (404). It is stateful: configuration objects created through it can be listed,
+//! read, replaced and deleted, so idempotence can be tested.
+//!
+//! It is a stand-in for a real tenant where none can be reached; it is not Dynatrace.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::metrics::MetricSeries;
+
+/// The configuration collections the fake serves under `/api/config/v1/`.
+const COLLECTIONS: [&str; 5] = [
+    "autoTags",
+    "alertingProfiles",
+    "notifications",
+    "managementZones",
+    "dashboards",
+];
+
+/// One request the fake received (the `Authorization` header is not kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRequest {
+    /// The HTTP method.
+    pub method: String,
+    /// The path, such as `/api/v2/metrics/query`.
+    pub path: String,
+    /// The decoded query parameters in order.
+    pub query: Vec<(String, String)>,
+    /// The JSON body, if any.
+    pub body: Option<Value>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    token: String,
+    latency: Duration,
+    metrics: HashMap<String, Vec<MetricSeries>>,
+    slos: HashMap<String, f64>,
+    problem_count: i64,
+    scripted: VecDeque<(u16, Option<u64>)>,
+    config: BTreeMap<String, Vec<Value>>,
+    next_id: u64,
+    writes: usize,
+    events_v1: Vec<Value>,
+    events_v2: Vec<Value>,
+    requests: Vec<RecordedRequest>,
+}
+
+/// A fake Dynatrace tenant on `127.0.0.1` (see the [module docs](self)).
+#[derive(Debug)]
+pub struct FakeTenant {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+struct Fake(Arc<Mutex<State>>);
+
+impl FakeTenant {
+    /// Starts a fake tenant that accepts `Authorization: Api-Token <token>`.
+    pub async fn start(token: &str) -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State {
+            token: token.to_owned(),
+            ..State::default()
+        }));
+        Mock::given(any())
+            .respond_with(Fake(Arc::clone(&state)))
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The tenant URL, `http://127.0.0.1:<port>` (use it as `DT_TENANT`).
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Delays every answer by `latency` (answers are still served concurrently).
+    pub fn set_latency(&self, latency: Duration) {
+        self.state().latency = latency;
+    }
+
+    /// Answers metric queries whose decoded `metricSelector` equals `selector` with one series
+    /// holding `value` (`None`: a series whose only value is `null`). Unknown selectors answer
+    /// with no series.
+    pub fn set_value(&self, selector: &str, value: Option<f64>) {
+        self.set_series(
+            selector,
+            vec![MetricSeries::new(
+                "SERVICE-0000000000000001",
+                vec![0],
+                vec![value],
+            )],
+        );
+    }
+
+    /// Answers metric queries for `selector` with these series.
+    pub fn set_series(&self, selector: &str, series: Vec<MetricSeries>) {
+        self.state().metrics.insert(selector.to_owned(), series);
+    }
+
+    /// Sets the `evaluatedPercentage` of the SLO with this id.
+    pub fn set_slo(&self, id: &str, evaluated_percentage: f64) {
+        self.state()
+            .slos
+            .insert(id.to_owned(), evaluated_percentage);
+    }
+
+    /// Sets the `totalCount` answered by `GET /api/v2/problems`.
+    pub fn set_problem_count(&self, n: i64) {
+        self.state().problem_count = n;
+    }
+
+    /// The next authorised request is answered with `status` (and `Retry-After: <seconds>` if
+    /// given) and Dynatrace's error body instead of its normal answer. Calls queue up.
+    pub fn fail_next(&self, status: u16, retry_after_secs: Option<u64>) {
+        self.state().scripted.push_back((status, retry_after_secs));
+    }
+
+    /// The stored objects of a configuration collection (`autoTags`, `alertingProfiles`,
+    /// `notifications`, `managementZones`, `dashboards`).
+    pub fn config_objects(&self, collection: &str) -> Vec<Value> {
+        self.state()
+            .config
+            .get(collection)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How many successful configuration writes (POST, PUT, DELETE) were made.
+    pub fn config_writes(&self) -> usize {
+        self.state().writes
+    }
+
+    /// Events received on `POST /api/v1/events`.
+    pub fn events_v1(&self) -> Vec<Value> {
+        self.state().events_v1.clone()
+    }
+
+    /// Events received on `POST /api/v2/events/ingest`.
+    pub fn events_v2(&self) -> Vec<Value> {
+        self.state().events_v2.clone()
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state().requests.clone()
+    }
+}
+
+fn error(status: u16, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_json(json!({"error": {"code": status, "message": message}}))
+}
+
+fn violation(path: &str, message: &str, location: &str) -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({"error": {
+        "code": 400,
+        "message": "Constraints violated.",
+        "constraintViolations": [{"path": path, "message": message, "parameterLocation": location, "location": null}]
+    }}))
+}
+
+/// Whether every `%` in a raw query is followed by two hex digits.
+fn well_encoded(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if i + 2 >= b.len() || !b[i + 1].is_ascii_hexdigit() || !b[i + 2].is_ascii_hexdigit() {
+                return false;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+/// A structural check of a selector: balanced parentheses and double quotes, no leftover
+/// percent-escapes (a sign of double encoding), no control characters.
+fn selector_problem(sel: &str) -> Option<&'static str> {
+    let mut depth = 0i32;
+    let mut in_quotes = false;
+    let mut prev = '\0';
+    let b = sel.as_bytes();
+    if b.windows(3)
+        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+    {
+        return Some("contains a percent-escape: it was encoded twice");
+    }
+    for c in sel.chars() {
+        if c.is_control() {
+            return Some("contains a control character");
+        }
+        if c == '"' && prev != '~' {
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth < 0 {
+                        return Some("has an unmatched `)`");
+                    }
+                }
+                _ => {}
+            }
+        }
+        prev = c;
+    }
+    if in_quotes {
+        return Some("has an unterminated quote");
+    }
+    if depth != 0 {
+        return Some("has an unmatched `(`");
+    }
+    None
+}
+
+fn required(body: &Value, fields: &[&str]) -> Option<String> {
+    fields
+        .iter()
+        .find(|f| match body.get(**f) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.is_empty(),
+            _ => false,
+        })
+        .map(|f| (*f).to_owned())
+}
+
+#[allow(clippy::result_large_err)] // test helper: the error is the answer itself
+fn validate_config(collection: &str, body: &Value, state: &State) -> Result<(), ResponseTemplate> {
+    let missing = |f: String| Err(violation(&f, "may not be null", "PAYLOAD_BODY"));
+    let check_rules = |rules: Option<&Value>, fields: &[&str]| -> Result<(), ResponseTemplate> {
+        for (i, r) in rules
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if let Some(f) = required(r, fields) {
+                return missing(format!("rules[{i}].{f}"));
+            }
+            if let Some(c) = r.get("conditions").and_then(Value::as_array)
+                && c.is_empty()
+            {
+                return Err(violation(
+                    &format!("rules[{i}].conditions"),
+                    "size must be between 1 and 30",
+                    "PAYLOAD_BODY",
+                ));
+            }
+        }
+        Ok(())
+    };
+    match collection {
+        "autoTags" => {
+            if let Some(f) = required(body, &["name"]) {
+                return missing(f);
+            }
+            check_rules(body.get("rules"), &["conditions", "enabled", "type"])
+        }
+        "managementZones" => {
+            if let Some(f) = required(body, &["name"]) {
+                return missing(f);
+            }
+            check_rules(body.get("rules"), &["conditions", "enabled", "type"])
+        }
+        "alertingProfiles" => {
+            if let Some(f) = required(body, &["displayName"]) {
+                return missing(f);
+            }
+            check_rules(
+                body.get("rules"),
+                &["delayInMinutes", "severityLevel", "tagFilter"],
+            )
+        }
+        "notifications" => {
+            if let Some(f) = required(body, &["active", "alertingProfile", "name", "type"]) {
+                return missing(f);
+            }
+            if body["type"] == "WEBHOOK"
+                && let Some(f) = required(body, &["acceptAnyCertificate", "payload", "url"])
+            {
+                return missing(f);
+            }
+            let profile = body["alertingProfile"].as_str().unwrap_or_default();
+            let known = state
+                .config
+                .get("alertingProfiles")
+                .into_iter()
+                .flatten()
+                .any(|p| p["id"] == profile);
+            if !known {
+                return Err(error(
+                    400,
+                    &format!("Alerting profile {profile} does not exist"),
+                ));
+            }
+            Ok(())
+        }
+        "dashboards" => {
+            let meta = body.get("dashboardMetadata").unwrap_or(&Value::Null);
+            if meta.is_null() {
+                return missing("dashboardMetadata".to_owned());
+            }
+            if let Some(f) = required(meta, &["name"]) {
+                return missing(format!("dashboardMetadata.{f}"));
+            }
+            if meta.get("owner").is_none() {
+                return missing("dashboardMetadata.owner".to_owned());
+            }
+            let Some(tiles) = body.get("tiles").and_then(Value::as_array) else {
+                return missing("tiles".to_owned());
+            };
+            for (i, t) in tiles.iter().enumerate() {
+                if let Some(f) = required(t, &["bounds", "name", "tileType"]) {
+                    return missing(format!("tiles[{i}].{f}"));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn name_of(collection: &str, obj: &Value) -> Value {
+    match collection {
+        "alertingProfiles" => obj["displayName"].clone(),
+        "dashboards" => obj["dashboardMetadata"]["name"].clone(),
+        _ => obj["name"].clone(),
+    }
+}
+
+const EVENT_TYPES: [&str; 10] = [
+    "AVAILABILITY_EVENT",
+    "CUSTOM_ALERT",
+    "CUSTOM_ANNOTATION",
+    "CUSTOM_CONFIGURATION",
+    "CUSTOM_DEPLOYMENT",
+    "CUSTOM_INFO",
+    "ERROR_EVENT",
+    "MARKED_FOR_TERMINATION",
+    "PERFORMANCE_EVENT",
+    "RESOURCE_CONTENTION_EVENT",
+];
+
+impl Fake {
+    #[allow(clippy::too_many_lines)]
+    fn answer(&self, req: &Request) -> ResponseTemplate {
+        let mut st = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let path = req.url.path().to_owned();
+        let method = req.method.as_str().to_owned();
+        let query: Vec<(String, String)> = req
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let body: Option<Value> = serde_json::from_slice(&req.body).ok();
+        st.requests.push(RecordedRequest {
+            method: method.clone(),
+            path: path.clone(),
+            query: query.clone(),
+            body: body.clone(),
+        });
+
+        // authentication, as the published security scheme says
+        match req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+        {
+            None => return error(401, "Missing authorization parameter."),
+            Some(v) if v != format!("Api-Token {}", st.token) => {
+                return error(401, "Token Authentication failed");
+            }
+            Some(_) => {}
+        }
+        if let Some((status, retry_after)) = st.scripted.pop_front() {
+            let mut t = error(status, "scripted failure of the fake tenant");
+            if let Some(s) = retry_after {
+                t = t.insert_header("Retry-After", s.to_string().as_str());
+            }
+            return t;
+        }
+        if !well_encoded(req.url.query().unwrap_or_default()) {
+            return error(400, "The query string is not correctly URL-encoded.");
+        }
+        let param = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        for t in ["from", "to"] {
+            if let Some(v) = param(t)
+                && v.parse::<i64>().is_err()
+                && !v.starts_with("now")
+                && chrono::DateTime::parse_from_rfc3339(&v).is_err()
+            {
+                return violation(t, "invalid timeframe", "QUERY");
+            }
+        }
+        if let (Some(Ok(from)), Some(Ok(to))) = (
+            param("from").map(|v| v.parse::<i64>()),
+            param("to").map(|v| v.parse::<i64>()),
+        ) && from > to
+        {
+            return error(400, "The start of the timeframe must be before its end.");
+        }
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match (method.as_str(), segments.as_slice()) {
+            ("GET", ["api", "v2", "metrics", "query"]) => {
+                let Some(selector) = param("metricSelector").filter(|s| !s.trim().is_empty()) else {
+                    return violation("metricSelector", "must not be empty", "QUERY");
+                };
+                if let Some(p) = selector_problem(&selector) {
+                    return error(400, &format!("The metric selector `{selector}` {p}."));
+                }
+                if let Some(e) = param("entitySelector") {
+                    if let Some(p) = selector_problem(&e) {
+                        return error(400, &format!("The entity selector `{e}` {p}."));
+                    }
+                    if !(e.contains("type(") || e.contains("entityId(")) {
+                        return error(400, "The entity selector must contain exactly one 'type' or 'entityId' criterion.");
+                    }
+                }
+                let data = st.metrics.get(&selector).cloned().unwrap_or_default();
+                let body = json!({
+                    "totalCount": data.len(),
+                    "nextPageKey": null,
+                    "resolution": param("resolution").unwrap_or_else(|| "1m".to_owned()),
+                    "warnings": [],
+                    "result": [{"metricId": selector, "dataPointCountRatio": 0.0001, "dimensionCountRatio": 0.0001, "data": data}],
+                });
+                ResponseTemplate::new(200).set_body_json(body).set_delay(st.latency)
+            }
+            ("GET", ["api", "v2", "slo", id]) => match st.slos.get(*id) {
+                Some(p) => ResponseTemplate::new(200)
+                    .set_body_json(json!({"id": id, "name": "fake SLO", "enabled": true, "evaluatedPercentage": p, "error": "NONE", "target": 95.0, "warning": 97.5, "timeframe": "-1d"}))
+                    .set_delay(st.latency),
+                None => error(404, &format!("SLO {id} not found")),
+            },
+            ("GET", ["api", "v2", "problems"]) => ResponseTemplate::new(200)
+                .set_body_json(json!({"totalCount": st.problem_count, "pageSize": 50, "problems": []}))
+                .set_delay(st.latency),
+            ("POST", ["api", "v1", "events"]) => {
+                let Some(b) = body else {
+                    return error(400, "Could not map JSON at '' near line 1 column 1");
+                };
+                if let Some(f) = required(&b, &["attachRules", "eventType", "source"]) {
+                    return violation(&f, "may not be null", "PAYLOAD_BODY");
+                }
+                let ty = b["eventType"].as_str().unwrap_or_default();
+                if !EVENT_TYPES.contains(&ty) || ty == "RESOURCE_CONTENTION_EVENT" {
+                    return violation("eventType", "unknown event type", "PAYLOAD_BODY");
+                }
+                st.events_v1.push(b);
+                let n = st.events_v1.len();
+                ResponseTemplate::new(200).set_body_json(json!({"storedEventIds": [n], "storedIds": [format!("{n}_1")], "storedCorrelationIds": []}))
+            }
+            ("POST", ["api", "v2", "events", "ingest"]) => {
+                let Some(b) = body else {
+                    return error(400, "Could not map JSON at '' near line 1 column 1");
+                };
+                if let Some(f) = required(&b, &["eventType", "title"]) {
+                    return violation(&f, "may not be null", "PAYLOAD_BODY");
+                }
+                if !EVENT_TYPES.contains(&b["eventType"].as_str().unwrap_or_default()) {
+                    return violation("eventType", "unknown event type", "PAYLOAD_BODY");
+                }
+                st.events_v2.push(b);
+                let n = st.events_v2.len();
+                ResponseTemplate::new(201).set_body_json(json!({"reportCount": 1, "eventIngestResults": [{"correlationId": format!("fake-{n}"), "status": "OK"}]}))
+            }
+            (m, ["api", "config", "v1", collection, rest @ ..]) if COLLECTIONS.contains(collection) => {
+                let collection = (*collection).to_owned();
+                Self::config(&mut st, m, &collection, rest.first().copied(), body)
+            }
+            _ => error(404, &format!("{method} {path} is not part of the API")),
+        }
+    }
+
+    fn config(
+        st: &mut State,
+        method: &str,
+        collection: &str,
+        id: Option<&str>,
+        body: Option<Value>,
+    ) -> ResponseTemplate {
+        match (method, id) {
+            ("GET", None) => {
+                let items = st.config.get(collection).cloned().unwrap_or_default();
+                let stubs: Vec<Value> = items
+                    .iter()
+                    .map(|o| match collection {
+                        "notifications" => json!({"id": o["id"], "name": o["name"], "type": o["type"]}),
+                        "dashboards" => json!({"id": o["id"], "name": o["dashboardMetadata"]["name"], "owner": o["dashboardMetadata"]["owner"]}),
+                        _ => json!({"id": o["id"], "name": name_of(collection, o)}),
+                    })
+                    .collect();
+                let key = if collection == "dashboards" {
+                    "dashboards"
+                } else {
+                    "values"
+                };
+                ResponseTemplate::new(200).set_body_json(json!({ key: stubs }))
+            }
+            ("GET", Some(id)) => match st
+                .config
+                .get(collection)
+                .into_iter()
+                .flatten()
+                .find(|o| o["id"] == id)
+            {
+                Some(o) => ResponseTemplate::new(200).set_body_json(o.clone()),
+                None => error(404, &format!("{collection} {id} not found")),
+            },
+            ("POST" | "PUT", id) => {
+                let Some(Value::Object(mut obj)) = body else {
+                    return error(400, "Could not map JSON at '' near line 1 column 1");
+                };
+                if let Err(t) = validate_config(collection, &Value::Object(obj.clone()), st) {
+                    return t;
+                }
+                let existing = id.and_then(|id| {
+                    st.config
+                        .get(collection)
+                        .and_then(|v| v.iter().position(|o| o["id"] == id))
+                });
+                let new_id = match id {
+                    Some(id) => id.to_owned(),
+                    None => {
+                        st.next_id += 1;
+                        format!("00000000-0000-4000-8000-{:012}", st.next_id)
+                    }
+                };
+                obj.insert("id".to_owned(), json!(new_id));
+                obj.insert(
+                    "metadata".to_owned(),
+                    json!({"clusterVersion": "1.254.0", "configurationVersions": [1]}),
+                );
+                let obj = Value::Object(obj);
+                let name = name_of(collection, &obj);
+                let list = st.config.entry(collection.to_owned()).or_default();
+                st.writes += 1;
+                match existing {
+                    Some(i) => {
+                        list[i] = obj;
+                        ResponseTemplate::new(204)
+                    }
+                    None => {
+                        list.push(obj);
+                        ResponseTemplate::new(201)
+                            .set_body_json(json!({"id": new_id, "name": name}))
+                    }
+                }
+            }
+            ("DELETE", Some(id)) => {
+                let list = st.config.entry(collection.to_owned()).or_default();
+                match list.iter().position(|o| o["id"] == id) {
+                    Some(i) => {
+                        list.remove(i);
+                        st.writes += 1;
+                        ResponseTemplate::new(204)
+                    }
+                    None => error(404, &format!("{collection} {id} not found")),
+                }
+            }
+            _ => error(405, "method not allowed"),
+        }
+    }
+}
+
+impl Respond for Fake {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.answer(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Selector checks catch unbalanced parentheses, quotes and leftover escapes.
+    #[test]
+    fn selector_checks() {
+        assert_eq!(
+            selector_problem(
+                "builtin:service.response.time:merge(\"dt.entity.service\"):percentile(95)"
+            ),
+            None
+        );
+        assert!(selector_problem("a:merge(0").is_some());
+        assert!(selector_problem("a:merge(0))").is_some());
+        assert!(selector_problem("a:merge(\"x)").is_some());
+        assert!(selector_problem("builtin%3Aservice").is_some());
+        assert!(well_encoded("a=%20b&c=d"));
+        assert!(!well_encoded("a=%2"));
+        assert!(!well_encoded("a=%zz"));
+    }
+}
