@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
 
 mod error;
+pub mod event;
 mod indicator;
 pub mod names;
 mod yaml;
