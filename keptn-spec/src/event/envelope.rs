@@ -262,7 +262,7 @@ impl KeptnEvent {
         self.shkeptncontext.as_ref()
     }
 
-    /// Reads `data` as `T`, such as [`DeploymentTriggeredData`](super::DeploymentTriggeredData).
+    /// Reads `data` as `T`, such as [`EventData`](super::EventData) or a task payload.
     ///
     /// # Errors
     /// [`Error::Parse`] naming the event type, the field path and what was expected when `data`

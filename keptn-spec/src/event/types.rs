@@ -265,7 +265,7 @@ pub enum Gen1Type {
     /// `sh.keptn.internal.event.service.delete` → `service.delete.triggered`.
     ServiceDelete,
     /// `sh.keptn.event.configuration.change` → `deployment.triggered` (or `release`/`rollback`
-    /// by its `canary.action`; see [`KeptnEvent::to_gen2`](super::KeptnEvent::to_gen2)).
+    /// by its `canary.action`, which only a mapping that sees the data can tell).
     ConfigurationChange,
     /// `sh.keptn.events.deployment-finished` → `deployment.finished`.
     DeploymentFinished,
@@ -368,8 +368,7 @@ impl Gen1Type {
     /// | `sh.keptn.events.log` | none |
     ///
     /// A `configuration.change` whose `canary.action` is `promote` or `discard` means
-    /// `release`/`rollback`; only [`KeptnEvent::to_gen2`](super::KeptnEvent::to_gen2), which sees
-    /// the data, can tell.
+    /// `release`/`rollback`; only a mapping that sees the data can tell.
     pub fn to_gen2(self) -> Option<EventType> {
         let (task, phase) = match self {
             Gen1Type::ProjectCreate => (Task::ProjectCreate, Phase::Triggered),
