@@ -8,6 +8,7 @@
 mod error;
 mod indicator;
 pub mod names;
+pub mod remediation;
 mod yaml;
 
 pub use error::{Error, Location, Result};
