@@ -9,6 +9,7 @@ mod error;
 mod indicator;
 pub mod names;
 pub mod remediation;
+pub mod sli;
 mod yaml;
 
 pub use error::{Error, Location, Result};
