@@ -8,6 +8,8 @@
 mod error;
 mod indicator;
 pub mod names;
+pub mod remediation;
+pub mod sli;
 pub mod webhook;
 mod yaml;
 
