@@ -9,6 +9,9 @@ mod error;
 pub mod event;
 mod indicator;
 pub mod names;
+pub mod remediation;
+pub mod sli;
+pub mod webhook;
 mod yaml;
 
 pub use error::{Error, Location, Result};
