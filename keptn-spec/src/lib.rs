@@ -10,6 +10,8 @@ mod error;
 pub mod evaluation;
 mod indicator;
 pub mod names;
+pub mod remediation;
+pub mod sli;
 pub mod slo;
 mod yaml;
 
