@@ -13,6 +13,7 @@ pub mod names;
 pub mod remediation;
 pub mod sli;
 pub mod slo;
+pub mod webhook;
 mod yaml;
 
 pub use criterion::Criterion;
