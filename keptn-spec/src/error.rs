@@ -231,15 +231,14 @@ fn write_prefix(
 pub enum Error {
     /// The input is not valid YAML/JSON, or does not have the expected shape (a missing field,
     /// a wrong type, a value outside its grammar).
-    #[error("{}", render_parse(.file.as_deref(), .location.as_ref(), .path.as_ref(), .message))]
+    #[error("{}", render_parse(.file.as_deref(), .location.as_ref(), .message))]
     Parse {
         /// The file name, when the caller gave one.
         file: Option<String>,
         /// Where in the input the problem is, when known.
         location: Option<Location>,
-        /// The field path of the problem, when known.
-        path: Option<FieldPath>,
-        /// What is wrong and what was expected.
+        /// The field path of the problem when known (`spec.stages[0].name: `), then what is
+        /// wrong and what was expected.
         message: String,
     },
     /// The input parsed but breaks a rule (an invalid name, a duplicate stage, a trigger naming a
@@ -254,16 +253,11 @@ pub enum Error {
     },
 }
 
-fn render_parse(
-    file: Option<&str>,
-    location: Option<&Location>,
-    path: Option<&FieldPath>,
-    message: &str,
-) -> String {
+fn render_parse(file: Option<&str>, location: Option<&Location>, message: &str) -> String {
     let d = Diagnostic {
         file: file.map(str::to_owned),
         location: location.copied(),
-        path: path.cloned().unwrap_or_default(),
+        path: FieldPath::root(),
         message: message.to_owned(),
         suggestion: None,
     };
@@ -287,7 +281,6 @@ impl Error {
         Self::Parse {
             file: None,
             location: None,
-            path: None,
             message: message.into(),
         }
     }
@@ -304,14 +297,6 @@ impl Error {
         match self {
             Self::Parse { location, .. } => *location,
             Self::Invalid { problems, .. } => problems.first().and_then(|p| p.location),
-        }
-    }
-
-    /// The field path of the (first) problem, if known.
-    pub fn path(&self) -> Option<&FieldPath> {
-        match self {
-            Self::Parse { path, .. } => path.as_ref(),
-            Self::Invalid { problems, .. } => problems.first().map(|p| &p.path),
         }
     }
 

@@ -173,10 +173,13 @@ impl ParseOptions {
         if let Some(s) = unknown_variant_suggestion(&message) {
             message = format!("{message} (did you mean `{s}`?)");
         }
+        let message = match path.filter(|p| !p.is_root()) {
+            Some(p) => format!("{p}: {message}"),
+            None => message,
+        };
         Error::Parse {
             file: self.file.clone(),
             location,
-            path: path.filter(|p| !p.is_root()),
             message,
         }
     }
@@ -394,7 +397,6 @@ mod tests {
                 column: 12
             })
         );
-        assert_eq!(err.path().map(FieldPath::as_str), Some("inner[0].count"));
         assert_eq!(
             err.to_string(),
             "f.yaml:3:12: inner[0].count: invalid u32, found `many`"
