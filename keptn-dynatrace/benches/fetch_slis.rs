@@ -48,9 +48,14 @@ fn setup(rt: &tokio::runtime::Runtime, k: usize) -> (FakeTenant, DynatraceSliPro
 }
 
 fn fetch(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("fetch_slis_100ms_latency");
-    group.sample_size(10).measurement_time(Duration::from_secs(3));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3));
     let mut means = Vec::new();
     for k in [1usize, 10] {
         let (_tenant, provider, query) = setup(&rt, k);

@@ -30,7 +30,10 @@
 
 mod client;
 mod error;
+mod events;
 mod metrics;
+mod monitoring;
+mod problem;
 mod provider;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -38,5 +41,13 @@ pub mod testing;
 
 pub use client::{DynatraceClient, DynatraceClientBuilder, RetryPolicy};
 pub use error::{Error, Result};
+pub use events::{
+    DYNATRACE_EVENT_SOURCE, DynatraceEvent, EventForwarder, dynatrace_events, forwarded_event_types,
+};
 pub use metrics::{MetricData, MetricSeries, MetricSeriesCollection, default_query};
+pub use monitoring::{
+    ALERTING_PROFILE_NAME, Action, ConfigKind, KEPTN_TAGS, KeptnEndpoint, Mode, MonitoringSetup,
+    NOTIFICATION_NAME, PROBLEM_PAYLOAD_TEMPLATE, ReportItem, SetupReport, dashboard_name,
+};
+pub use problem::{EVENT_SOURCE, ProblemNotification, ProblemStatus};
 pub use provider::{DynatraceSliProvider, PROVIDER_NAME};

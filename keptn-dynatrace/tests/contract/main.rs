@@ -8,5 +8,7 @@
 //! against the OpenAPI documents themselves when they are present (`conformance.rs`).
 
 mod conformance;
+mod events;
 mod metrics;
+mod monitoring;
 mod support;
