@@ -735,3 +735,11 @@ mod tests {
         );
     }
 }
+impl keptn_spec::event::EventSink for Notifier {
+    fn emit(&self, event: &keptn_spec::event::KeptnEvent) {
+        match serde_json::to_value(event) {
+            Ok(value) => self.emit_value(value),
+            Err(e) => tracing::warn!(error = %e, "cannot serialize event for notification"),
+        }
+    }
+}

@@ -567,3 +567,24 @@ fn build_needs_a_runtime() {
         "keptn-notify needs a Tokio runtime to start its delivery tasks"
     );
 }
+
+/// The notifier is an `EventSink`: typed Keptn events reach the receivers unchanged.
+#[tokio::test]
+async fn event_sink_emit_delivers_keptn_events() {
+    use keptn_spec::event::{EventSink, KeptnEvent};
+    let rx = Receiver::start().await;
+    let notifier = fast()
+        .target(Target::slack(SecretString::from(rx.url("/s"))).unwrap())
+        .build()
+        .unwrap();
+    let event = KeptnEvent::from_json_str(&evaluation_failed().to_string()).unwrap();
+    let sink: &dyn EventSink = &notifier;
+    sink.emit(&event);
+    notifier.flush(Duration::from_secs(10)).await.unwrap();
+    let got = rx.recorded();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].json()["text"],
+        "Evaluation of carts in staging: fail (score 50)"
+    );
+}
