@@ -4,12 +4,13 @@
 //!
 //! | kind | events | fields read |
 //! |---|---|---|
-//! | [`DeliveryStarted`](MessageKind::DeliveryStarted) | `sh.keptn.event.<stage>.<sequence>.triggered` (any sequence but `remediation`/`rollback`); gen-1 `sh.keptn.event.configuration.change` with `valuesCanary.image` | `data.configurationChange.values.image`, `data.valuesCanary.image` |
+//! | [`DeliveryStarted`](MessageKind::DeliveryStarted) | `sh.keptn.event.<stage>.<sequence>.triggered` (any sequence but `remediation` and `rollback`); gen-1 `sh.keptn.event.configuration.change` with `valuesCanary.image` | `data.configurationChange.values.image`, `data.valuesCanary.image` |
 //! | [`DeliveryFinished`](MessageKind::DeliveryFinished) | `sh.keptn.event.<stage>.<sequence>.finished` (same sequences) | `data.result`, `data.status`, `data.message` |
 //! | [`EvaluationFinished`](MessageKind::EvaluationFinished) | `sh.keptn.event.evaluation.finished`; gen-1 `sh.keptn.events.evaluation-done` | `data.evaluation` / `data.evaluationdetails`: `score`, `result`, `indicatorResults[]` (`status`, `displayName`, `keySli`, `value{metric,value,success,message}`, `passTargets[]`/`warningTargets[]`/`targets[]` `{criteria,targetValue,violated}`) |
 //! | [`Rollback`](MessageKind::Rollback) | `sh.keptn.event.rollback.finished`; gen-1 `configuration.change` with `canary.action: discard` | `data.status`, `data.result`, `data.message` |
-//! | [`ProblemOpened`](MessageKind::ProblemOpened) / [`ProblemResolved`](MessageKind::ProblemResolved) | `sh.keptn.event.problem.open`; `sh.keptn.events.problem` with `State` `OPEN` / `RESOLVED` or `CLOSED` | `data.ProblemTitle`, `State`, `ProblemID`, `PID`, `ImpactedEntity`, `ProblemURL` |
+//! | [`ProblemOpened`](MessageKind::ProblemOpened) / [`ProblemResolved`](MessageKind::ProblemResolved) | `sh.keptn.event.problem.open`; `sh.keptn.events.problem` with `State` `OPEN` / `RESOLVED` or `CLOSED`; the `sh.keptn.event.<stage>.remediation.triggered` sequence event (its `data.problem`) — one "opened" message per problem `PID` until it is resolved | `data.ProblemTitle`, `State`, `ProblemID`, `PID`, `ImpactedEntity`, `ProblemURL` (or the same under `data.problem`) |
 //! | [`RemediationAction`](MessageKind::RemediationAction) | `sh.keptn.event.action.finished` | `data.result`, `data.status`; the action (`name`, `action`, `value`) from the `action.triggered` event its `triggeredid` names |
+//! | [`RemediationFinished`](MessageKind::RemediationFinished) | `sh.keptn.event.<stage>.remediation.finished` | `data.result`, `data.status`, `data.message`, `data.problem.ProblemTitle` |
 //!
 //! Every message also carries the facts Keptn's notification service sent: project, stage,
 //! service, image, tag, deployment and test strategy, and the Keptn context (`shkeptncontext`).
@@ -41,6 +42,8 @@ pub enum MessageKind {
     ProblemResolved,
     /// A remediation action was taken.
     RemediationAction,
+    /// A remediation sequence ended: the problem was resolved, or remediation escalated.
+    RemediationFinished,
 }
 
 impl MessageKind {
@@ -77,7 +80,16 @@ impl MessageKind {
         let parts: Vec<&str> = rest.split('.').collect();
         // sequence events: <stage>.<sequence>.<triggered|finished>
         if let [_stage, sequence, phase] = parts.as_slice() {
-            if *phase == "changed" || matches!(*sequence, "remediation" | "rollback") {
+            if *sequence == "remediation" {
+                return match *phase {
+                    // the problem that started the remediation (deduplicated against
+                    // problem events of the same PID by the notifier)
+                    "triggered" => Some(MessageKind::ProblemOpened),
+                    "finished" => Some(MessageKind::RemediationFinished),
+                    _ => None,
+                };
+            }
+            if *phase == "changed" || *sequence == "rollback" {
                 return None;
             }
             return match *phase {
@@ -159,6 +171,8 @@ pub(crate) struct Enrichment {
     pub(crate) test_strategy: Option<String>,
     /// For `action.finished`: the `action` object of its `action.triggered`.
     pub(crate) action: Option<Value>,
+    /// A "problem opened" for a problem already reported open.
+    pub(crate) duplicate_problem: bool,
 }
 
 /// Remembers facts per Keptn context and actions per triggered-event id, bounded.
@@ -168,6 +182,7 @@ pub(crate) struct Correlator {
     context_order: VecDeque<String>,
     actions: HashMap<String, Value>,
     action_order: VecDeque<String>,
+    open_problems: VecDeque<String>,
 }
 
 const CORRELATOR_CAPACITY: usize = 1024;
@@ -209,6 +224,26 @@ impl Correlator {
             self.action_order.push_back(id.to_owned());
             self.actions.insert(id.to_owned(), action.clone());
         }
+        match MessageKind::of(event_type, Some(data)) {
+            Some(MessageKind::ProblemOpened) => {
+                if let Some(key) = problem_key(event) {
+                    if self.open_problems.contains(&key) {
+                        known.duplicate_problem = true;
+                    } else {
+                        if self.open_problems.len() >= CORRELATOR_CAPACITY {
+                            self.open_problems.pop_front();
+                        }
+                        self.open_problems.push_back(key);
+                    }
+                }
+            }
+            Some(MessageKind::ProblemResolved) => {
+                if let Some(key) = problem_key(event) {
+                    self.open_problems.retain(|k| *k != key);
+                }
+            }
+            _ => {}
+        }
         if event_type == "sh.keptn.event.action.finished" {
             known.action = event
                 .get("triggeredid")
@@ -218,6 +253,17 @@ impl Correlator {
         }
         known
     }
+}
+
+/// What identifies a problem: its `PID` (or `ProblemID`), directly or under `data.problem`.
+fn problem_key(event: &Value) -> Option<String> {
+    let data = event.get("data")?;
+    [data, data.get("problem").unwrap_or(&Value::Null)]
+        .iter()
+        .flat_map(|d| ["PID", "ProblemID"].map(|k| d.get(k).and_then(Value::as_str)))
+        .flatten()
+        .find(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 fn merge(slot: &mut Option<String>, fresh: Option<String>) {
@@ -256,6 +302,7 @@ fn facts_of(data: &Value) -> Enrichment {
             .or_else(|| s("/deployment/deploymentstrategy")),
         test_strategy: s("/teststrategy").or_else(|| s("/test/teststrategy")),
         action: None,
+        duplicate_problem: false,
     }
 }
 
@@ -414,6 +461,21 @@ impl Message {
                     outcome = Outcome::Success;
                     format!("Problem resolved: {title}")
                 }
+            }
+            MessageKind::RemediationFinished => {
+                let problem = data.get("problem").unwrap_or(data);
+                let title = problem
+                    .get("ProblemTitle")
+                    .or_else(|| problem.get("problemTitle"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("problem");
+                let how = match (result, outcome) {
+                    ("pass", _) => "resolved".to_owned(),
+                    (_, Outcome::Failure) => "not resolved, escalated".to_owned(),
+                    _ => verdict(data),
+                };
+                extra_facts.push(fact("Result", verdict(data)));
+                format!("Remediation of {title} in {stage}: {how}")
             }
             MessageKind::RemediationAction => {
                 let action = known.action.as_ref().or_else(|| data.get("action"));
@@ -647,7 +709,6 @@ mod tests {
         for none in [
             "sh.keptn.event.deployment.status.changed",
             "sh.keptn.event.evaluation.started",
-            "sh.keptn.event.production.remediation.triggered",
             "sh.keptn.event.deployment.finished",
             "sh.keptn.event.configuration.change",
             "sh.keptn.events.problem",
@@ -655,6 +716,14 @@ mod tests {
         ] {
             assert_eq!(k(none), None, "{none}");
         }
+        assert_eq!(
+            k("sh.keptn.event.production.remediation.triggered"),
+            Some(MessageKind::ProblemOpened)
+        );
+        assert_eq!(
+            k("sh.keptn.event.production.remediation.finished"),
+            Some(MessageKind::RemediationFinished)
+        );
         let problem = |state: &str| {
             MessageKind::of("sh.keptn.events.problem", Some(&json!({"State": state})))
         };
@@ -786,5 +855,53 @@ mod tests {
         assert_eq!(number(87.5), "87.5");
         assert_eq!(number(1043.2345), "1043.23");
         assert_eq!(number(-0.5), "-0.5");
+    }
+}
+
+#[cfg(test)]
+mod problem_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// One "problem opened" per PID: the remediation sequence's problem after a problem event
+    /// is a duplicate, until the problem is resolved.
+    #[test]
+    fn problem_opened_once_per_pid() {
+        let mut c = Correlator::default();
+        let open = json!({"type": "sh.keptn.events.problem",
+            "data": {"State": "OPEN", "PID": "P-7", "ProblemTitle": "Failure rate increase"}});
+        let remediation = json!({"type": "sh.keptn.event.production.remediation.triggered",
+            "data": {"stage": "production", "problem": {"State": "OPEN", "PID": "P-7",
+                     "ProblemTitle": "Failure rate increase"}}});
+        let resolved = json!({"type": "sh.keptn.events.problem",
+            "data": {"State": "RESOLVED", "PID": "P-7", "ProblemTitle": "Failure rate increase"}});
+        assert!(!c.observe(&open).duplicate_problem);
+        assert!(c.observe(&remediation).duplicate_problem);
+        assert!(!c.observe(&resolved).duplicate_problem);
+        assert!(!c.observe(&remediation).duplicate_problem);
+        let m = Message::build(&remediation, &Enrichment::default(), None).unwrap();
+        assert_eq!(m.title, "Problem opened: Failure rate increase");
+    }
+
+    /// The end of a remediation sequence says whether the problem was resolved.
+    #[test]
+    fn remediation_finished_titles() {
+        let done = |result: &str| {
+            json!({"type": "sh.keptn.event.production.remediation.finished",
+            "data": {"stage": "production", "result": result, "status": "succeeded",
+                     "message": "m", "problem": {"ProblemTitle": "Failure rate increase"}}})
+        };
+        let m = Message::from_event(&done("pass")).unwrap();
+        assert_eq!(
+            m.title,
+            "Remediation of Failure rate increase in production: resolved"
+        );
+        assert_eq!(m.outcome, Outcome::Success);
+        let m = Message::from_event(&done("fail")).unwrap();
+        assert_eq!(
+            m.title,
+            "Remediation of Failure rate increase in production: not resolved, escalated"
+        );
+        assert_eq!(m.outcome, Outcome::Failure);
     }
 }

@@ -337,7 +337,7 @@ impl Notifier {
             .inner
             .lanes
             .iter()
-            .filter(|lane| lane.target.accepts(&event_type, &event))
+            .filter(|lane| lane.target.accepts(&event_type, &event, &known))
             .collect();
         if wanted.is_empty() {
             return;
@@ -445,6 +445,15 @@ impl Notifier {
             w.abort();
         }
         flushed
+    }
+}
+
+impl keptn_spec::event::EventSink for Notifier {
+    fn emit(&self, event: &keptn_spec::event::KeptnEvent) {
+        match serde_json::to_value(event) {
+            Ok(value) => self.emit_value(value),
+            Err(e) => tracing::warn!(error = %e, "cannot serialize event for notification"),
+        }
     }
 }
 
@@ -733,13 +742,5 @@ mod tests {
             redact_all("bad hook /services/T0/B0/XYZ", &secrets),
             "bad hook ***"
         );
-    }
-}
-impl keptn_spec::event::EventSink for Notifier {
-    fn emit(&self, event: &keptn_spec::event::KeptnEvent) {
-        match serde_json::to_value(event) {
-            Ok(value) => self.emit_value(value),
-            Err(e) => tracing::warn!(error = %e, "cannot serialize event for notification"),
-        }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::filter::EventFilter;
 use crate::format::ChatFormat;
-use crate::message::MessageKind;
+use crate::message::{Enrichment, MessageKind};
 use crate::secrets::SecretSource;
 
 /// One destination of notifications, with the filter of events it receives.
@@ -233,12 +233,14 @@ impl Target {
     }
 
     /// Whether this target wants `event` (filter, webhook type, and for chats a message kind).
-    pub(crate) fn accepts(&self, event_type: &str, event: &Value) -> bool {
+    pub(crate) fn accepts(&self, event_type: &str, event: &Value, known: &Enrichment) -> bool {
         if !self.filter.matches(event) {
             return false;
         }
         match &self.kind {
-            TargetKind::Chat { .. } => MessageKind::of(event_type, event.get("data")).is_some(),
+            TargetKind::Chat { .. } => {
+                MessageKind::of(event_type, event.get("data")).is_some() && !known.duplicate_problem
+            }
             TargetKind::Webhook(w) => w.event_type.matches(event_type),
         }
     }
