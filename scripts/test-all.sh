@@ -25,6 +25,18 @@ cargo fmt --all --check
 
 # (service blocks go here)
 
+# kube-apiserver (keptn-deploy): a real Kubernetes API server (v1.20, etcd, controller-manager)
+# on loopback plus a fake kubelet, so keptn-deploy's kube_cluster tests and the deploy_blue_green
+# smoke run prove server-side apply, rollout watching, selector switching and rollback against
+# the real thing. Exports KUBECONFIG.
+echo "== service: kube-apiserver"
+KUBE_DIR="$(mktemp -d /tmp/keptn-kube.XXXXXX)"
+STOP_HOOKS+=("SHARED='$SHARED' scripts/kube-apiserver.sh stop '$KUBE_DIR'")
+KUBE_ENV="$(SHARED="$SHARED" scripts/kube-apiserver.sh start "$KUBE_DIR")"
+eval "$KUBE_ENV"
+export KUBECONFIG
+
+
 # ---------------------------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------------------------
@@ -47,5 +59,11 @@ fi
 # ---------------------------------------------------------------------------------------------
 
 # (example blocks go here)
+
+# deploy_blue_green (keptn-deploy) against the real API server started above: the CLI contract of
+# issue 6 — deploy, promote, deploy + rollback (primary keeps serving), a rollout that cannot
+# complete (exit 1, rolled back, primary untouched) and invalid input (exit 2).
+echo "== example: deploy_blue_green"
+scripts/deploy-smoke.sh
 
 echo "== all checks passed"
