@@ -204,8 +204,7 @@ impl HttpTestRunner {
 
     /// The workload for `strategy`.
     pub fn workload(mut self, strategy: TestStrategy, workload: Workload) -> Self {
-        self.workloads
-            .insert(strategy.as_str().to_owned(), workload);
+        self.workloads.insert(String::from(strategy), workload);
         self
     }
 
