@@ -48,4 +48,9 @@ fi
 
 # (example blocks go here)
 
+# slo_evaluate: the gate CLI's contract (exit codes 0/1/2, json/table/junit) on the real binary.
+echo "== slo_evaluate CLI smoke run"
+scripts/slo-cli-smoke.sh
+
+
 echo "== all checks passed"
