@@ -84,4 +84,10 @@ cargo test -p keptn-remediate --no-default-features --features testing --locked
 echo "== example: deploy_blue_green"
 scripts/deploy-smoke.sh
 
+# dynatrace_fetch_slis / dynatrace_configure_monitoring (keptn-dynatrace) against a fake tenant that
+# follows Dynatrace's published API: CLI contracts (exit 0/1/2, JSON shape), the fetched SLIs
+# feeding slo_evaluate, idempotent monitoring set-up, and no API token in any output.
+echo "== example: dynatrace_fetch_slis, dynatrace_configure_monitoring"
+scripts/dynatrace-smoke.sh
+
 echo "== all checks passed"
