@@ -62,4 +62,10 @@ fi
 echo "== keptn-remediate without default features"
 cargo test -p keptn-remediate --no-default-features --features testing --locked
 
+# spec_validate over the 64 real Keptn files in $SHARED/fixtures/keptn-examples (when present):
+# every published shipyard, SLO, SLI and remediation file is detected and accepted (exit 0), and
+# the CLI contract holds: 1 for a file that parses but is invalid, 2 for one that cannot be parsed.
+echo "== spec_validate conformance"
+scripts/spec-conformance.sh "$SHARED"
+
 echo "== all checks passed"
