@@ -69,6 +69,10 @@ fi
 
 # (example blocks go here)
 
+# slo_evaluate: the gate CLI's contract (exit codes 0/1/2, json/table/junit) on the real binary.
+echo "== slo_evaluate CLI smoke run"
+scripts/slo-cli-smoke.sh
+
 # keptn-remediate without its Unleash backend: the workflow, registry and scaling compile and
 # pass their tests with only the in-memory test doubles (R2/R18).
 echo "== keptn-remediate without default features"
