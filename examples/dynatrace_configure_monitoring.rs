@@ -53,7 +53,9 @@ fn prepare(args: &Args) -> Result<MonitoringSetup, String> {
     let mut setup = MonitoringSetup::new(client).with_project(project, stages);
     if let Some(url) = &args.keptn_endpoint {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("--keptn-endpoint `{url}` must be an http:// or https:// URL"));
+            return Err(format!(
+                "--keptn-endpoint `{url}` must be an http:// or https:// URL"
+            ));
         }
         let mut endpoint = KeptnEndpoint::new(url.clone());
         if let Ok(t) = std::env::var("KEPTN_API_TOKEN") {
@@ -69,7 +71,9 @@ fn prepare(args: &Args) -> Result<MonitoringSetup, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let args = Args::parse();
     let setup = match prepare(&args) {
         Ok(s) => s,

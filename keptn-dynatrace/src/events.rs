@@ -136,10 +136,12 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 /// Maps one Keptn event to the Dynatrace events Keptn's dynatrace-service sent for it (none for
 /// events it ignored). Generation-1 events are read through their generation-2 equivalent.
 ///
-/// * deployment finished → `CUSTOM_DEPLOYMENT` ("Deploy <service> <tag> with strategy <strategy>",
-///   or the `deploymentName` label) and, with a test strategy, `CUSTOM_ANNOTATION` "Start Tests: <strategy>";
-/// * test triggered → `CUSTOM_ANNOTATION` "Start Tests: <strategy>"; test finished → "Stop Tests: <strategy>";
-/// * evaluation finished → `CUSTOM_INFO` "Quality Gate Result: <result> (<score>/100)";
+/// * deployment finished → `CUSTOM_DEPLOYMENT` (`Deploy <service> <tag> with strategy <strategy>`,
+///   or the `deploymentName` label) and, with a test strategy, `CUSTOM_ANNOTATION`
+///   `Start Tests: <strategy>`;
+/// * test triggered → `CUSTOM_ANNOTATION` `Start Tests: <strategy>`; test finished →
+///   `Stop Tests: <strategy>`;
+/// * evaluation finished → `CUSTOM_INFO` `Quality Gate Result: <result> (<score>/100)`;
 /// * action triggered / finished → `CUSTOM_INFO` "Keptn Remediation Action Triggered" /
 ///   `CUSTOM_CONFIGURATION` "Keptn Remediation Action Finished";
 /// * remediation finished → `CUSTOM_INFO` "Remediation action successful" / "not successful".

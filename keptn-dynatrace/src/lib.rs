@@ -1,6 +1,18 @@
 //! Dynatrace for Keptn-style delivery: an SLI provider on the Metrics API v2, the monitoring
 //! set-up of `keptn configure monitoring dynatrace`, problem notifications and event forwarding.
 //!
+//! - [`DynatraceClient`]: one tenant (`<id>.live.dynatrace.com`, `<domain>/e/<id>` or a URL),
+//!   an `Api-Token` kept as a [`secrecy::SecretString`] (never in logs, errors or `Debug`),
+//!   per-attempt and total timeouts, retries with backoff and jitter ([`RetryPolicy`]).
+//! - [`DynatraceSliProvider`]: Keptn's dynatrace-sli-service as a [`keptn_slo::SliProvider`]
+//!   (default queries, both `sli.yaml` query forms, `MV2;`/`SLO;`/`PV2;`, µs→ms, ingestion
+//!   settle time, concurrent fetching, no data is never `0`).
+//! - [`MonitoringSetup`]: tagging rules, alerting profile, problem notification, management
+//!   zones and dashboard; idempotent, with a dry run and a [`SetupReport`].
+//! - [`ProblemNotification`]: Dynatrace's webhook payload → Keptn problem events.
+//! - [`EventForwarder`]: Keptn events → Dynatrace events (`/api/v1/events`, `/api/v2/events/ingest`).
+//! - `testing::FakeTenant` (feature `testing`): a fake tenant following the published API.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use keptn_dynatrace::{DynatraceClient, DynatraceSliProvider};

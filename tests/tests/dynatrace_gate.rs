@@ -58,14 +58,23 @@ async fn dynatrace_provider_drives_the_quality_gate() {
     let ctx = EvaluationContext::new("sockshop", "staging", "carts");
 
     tenant.set_value(P95, Some(412_000.0)); // µs, as Dynatrace reports it
-    let first = gate.evaluate(Some(&slo), &query(0), &ctx, "e1").await.unwrap();
+    let first = gate
+        .evaluate(Some(&slo), &query(0), &ctx, "e1")
+        .await
+        .unwrap();
     assert_eq!(first.verdict(), Verdict::Pass, "{first:#?}");
 
     tenant.set_value(P95, Some(1_412_000.0));
-    let slow = gate.evaluate(Some(&slo), &query(10), &ctx, "e2").await.unwrap();
+    let slow = gate
+        .evaluate(Some(&slo), &query(10), &ctx, "e2")
+        .await
+        .unwrap();
     assert_eq!(slow.verdict(), Verdict::Fail, "{slow:#?}");
 
     tenant.set_value(P95, None);
-    let missing = gate.evaluate(Some(&slo), &query(20), &ctx, "e3").await.unwrap();
+    let missing = gate
+        .evaluate(Some(&slo), &query(20), &ctx, "e3")
+        .await
+        .unwrap();
     assert_eq!(missing.verdict(), Verdict::Fail, "{missing:#?}");
 }
