@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::action::{ActionContext, ActionOutcome, ActionStatus, Problem};
 use crate::error::{Error, Result};
+use crate::notification::ProblemNotification;
 use crate::registry::ActionRegistry;
 use crate::verify::{ResolvedEventVerifier, ResolvedSignal, Verifier, VerifyRequest};
 
@@ -361,6 +362,25 @@ impl Remediator {
                 problems.insert(pid.to_owned(), tx);
                 false
             }
+        }
+    }
+
+    /// Handles one Keptn event: an OPEN problem runs the remediation (see
+    /// [`ProblemNotification::from_event`] for the events understood), a RESOLVED/CLOSED one
+    /// stops it; other events are ignored (`Ok(None)`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidProblem`] when a problem event lacks what remediation needs.
+    pub async fn handle_event(&self, event: &KeptnEvent) -> Result<Option<RemediationReport>> {
+        match ProblemNotification::from_event(event)? {
+            Some(ProblemNotification::Open(problem)) => {
+                Ok(Some(self.on_problem_open(problem).await))
+            }
+            Some(ProblemNotification::Resolved { pid }) => {
+                self.on_problem_resolved(&pid);
+                Ok(None)
+            }
+            None => Ok(None),
         }
     }
 
