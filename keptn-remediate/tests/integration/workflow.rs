@@ -614,6 +614,7 @@ mod events_in {
     use keptn_spec::event::{EventType, Phase};
     use serde_json::json;
 
+    #[allow(clippy::needless_pass_by_value)] // called with `json!(..)` temporaries
     fn event(ty: EventType, data: serde_json::Value) -> KeptnEvent {
         KeptnEvent::new(
             ty,
