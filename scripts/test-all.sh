@@ -62,4 +62,9 @@ fi
 echo "== keptn-remediate without default features"
 cargo test -p keptn-remediate --no-default-features --features testing --locked
 
+# The tour's finale against the real Unleash: remediate_unleash_toggle turns EnablePromotion off
+# for "Failure rate increase" (read back from Unleash), dry run changes nothing, exit codes 1/2.
+echo "== example: remediate_unleash_toggle (real Unleash)"
+scripts/remediate-smoke.sh
+
 echo "== all checks passed"

@@ -77,6 +77,7 @@ impl fmt::Display for RemediationStatus {
 
 /// The remediation that matched a problem.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct MatchedRemediation {
     /// The file it came from (as given when it was added), when known.
@@ -93,6 +94,7 @@ pub struct MatchedRemediation {
 
 /// What a verification after a step decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct VerificationReport {
     /// The verifier's name.
@@ -105,6 +107,7 @@ pub struct VerificationReport {
 
 /// One step of a remediation: the action from the file, its outcome and the verification.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct StepReport {
     /// The step's index in the remediation's action list.
@@ -124,6 +127,7 @@ pub struct StepReport {
 
 /// The record of one remediation: what matched, each step, and how it ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RemediationReport {
     /// The problem's PID.
