@@ -5,12 +5,22 @@
 //! It does no I/O and has no async code.
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
 
+pub mod criterion;
 mod error;
+pub mod evaluation;
+pub mod event;
 mod indicator;
 pub mod names;
+pub mod remediation;
+pub mod sli;
+pub mod slo;
+pub mod webhook;
 mod yaml;
 
+pub use criterion::Criterion;
 pub use error::{Error, Location, Result};
+pub use evaluation::{EvaluationFinishedData, Verdict};
 pub use indicator::SliValue;
 pub use names::{ProjectName, ServiceName, StageName};
+pub use slo::Slo;
 pub use yaml::from_yaml_str;

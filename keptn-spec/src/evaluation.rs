@@ -1,0 +1,426 @@
+//! The data of Keptn's `sh.keptn.event.evaluation.finished` event (gen-2 field names, §2.10).
+//!
+//! These structs serialize to exactly the shape Keptn's lighthouse sends, so Keptn tooling
+//! (Bridge, shipyard-controller, scripts) can read them, and they read such events back
+//! tolerantly: unknown fields are ignored, `null` lists are empty, and the gen-1 result
+//! `failed` is read as [`Verdict::Fail`].
+//!
+//! Deliberate difference: lists are always written as arrays (`[]`), never `null` as Go writes
+//! nil slices; readers that accept `null` accept `[]`.
+//!
+//! ```
+//! use keptn_spec::evaluation::{EvaluationFinishedData, Status};
+//! use keptn_spec::Verdict;
+//!
+//! let data: EvaluationFinishedData = serde_json::from_str(r#"{
+//!   "status": "succeeded", "result": "pass", "message": "",
+//!   "evaluation": {"result": "pass", "score": 100, "indicatorResults": [
+//!     {"score": 1, "status": "pass", "keySli": false, "displayName": "",
+//!      "value": {"metric": "response_time_p95", "value": 512.3, "success": true},
+//!      "passTargets": [{"criteria": "<600", "targetValue": 600, "violated": false}],
+//!      "warningTargets": null}]}
+//! }"#)?;
+//! assert_eq!(data.result, Verdict::Pass);
+//! assert_eq!(data.status, Status::Succeeded);
+//! assert_eq!(data.evaluation.indicator_results[0].value.value, 512.3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The verdict of a quality gate (Keptn's `result`): closed set, so every `match` is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The gate is open.
+    Pass,
+    /// The gate is open with a warning.
+    Warning,
+    /// The gate is closed (gen-1 `failed` is read as `fail`).
+    #[serde(alias = "failed")]
+    Fail,
+}
+
+impl Verdict {
+    /// `pass`, `warning` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warning => "warning",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The status of a finished task (Keptn's `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Status {
+    /// The task ran (its `result` says how it went).
+    Succeeded,
+    /// The task could not run properly.
+    Errored,
+    /// The task was aborted.
+    Aborted,
+    /// Unknown or absent.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl Status {
+    /// `succeeded`, `errored`, `aborted` or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "succeeded",
+            Status::Errored => "errored",
+            Status::Aborted => "aborted",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The status of one objective in an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndicatorStatus {
+    /// Pass criteria met: score = weight.
+    Pass,
+    /// Warning criteria met: score = weight / 2.
+    Warning,
+    /// Neither met, or no value: score 0.
+    #[serde(alias = "failed")]
+    Fail,
+    /// No pass criteria: reported, never scored.
+    Info,
+}
+
+impl IndicatorStatus {
+    /// `pass`, `warning`, `fail` or `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndicatorStatus::Pass => "pass",
+            IndicatorStatus::Warning => "warning",
+            IndicatorStatus::Fail => "fail",
+            IndicatorStatus::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for IndicatorStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The data of an `evaluation.finished` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EvaluationFinishedData {
+    /// The project (omitted when empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub project: String,
+    /// The stage (omitted when empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stage: String,
+    /// The service (omitted when empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service: String,
+    /// The labels of the triggering event (omitted when empty).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub labels: BTreeMap<String, String>,
+    /// `succeeded` for evaluations that ran, `errored` when they could not.
+    #[serde(default)]
+    pub status: Status,
+    /// The verdict.
+    pub result: Verdict,
+    /// Why the verdict is what it is (empty for a plain pass).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub message: String,
+    /// The evaluation details.
+    #[serde(default)]
+    pub evaluation: EvaluationDetails,
+}
+
+impl EvaluationFinishedData {
+    /// A finished evaluation with the given status, verdict and message and empty details
+    /// (whose `result` mirrors `result`).
+    pub fn new(status: Status, result: Verdict, message: impl Into<String>) -> Self {
+        Self {
+            project: String::new(),
+            stage: String::new(),
+            service: String::new(),
+            labels: BTreeMap::new(),
+            status,
+            result,
+            message: message.into(),
+            evaluation: EvaluationDetails {
+                result: result.as_str().to_owned(),
+                ..EvaluationDetails::default()
+            },
+        }
+    }
+}
+
+/// The `evaluation` object of an `evaluation.finished` event.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EvaluationDetails {
+    /// Start of the evaluated window (`""` when unknown).
+    #[serde(rename = "timeStart", default, with = "keptn_time")]
+    pub time_start: Option<DateTime<Utc>>,
+    /// End of the evaluated window (`""` when unknown).
+    #[serde(rename = "timeEnd", default, with = "keptn_time")]
+    pub time_end: Option<DateTime<Utc>>,
+    /// `pass`, `warning` or `fail` (Keptn 0.8.0 sometimes put a message here; kept as text).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub result: String,
+    /// The total score in percent, not rounded.
+    #[serde(default, serialize_with = "go_float")]
+    pub score: f64,
+    /// Base64 of the SLO file (empty when unknown).
+    #[serde(
+        rename = "sloFileContent",
+        default,
+        deserialize_with = "null_as_default"
+    )]
+    pub slo_file_content: String,
+    /// One result per objective, in SLO order.
+    #[serde(
+        rename = "indicatorResults",
+        default,
+        deserialize_with = "null_as_default"
+    )]
+    pub indicator_results: Vec<IndicatorResult>,
+    /// The ids of the previous evaluations compared with.
+    #[serde(
+        rename = "comparedEvents",
+        default,
+        deserialize_with = "null_as_default"
+    )]
+    pub compared_events: Vec<String>,
+    /// The git commit of the SLO configuration (empty when unknown).
+    #[serde(rename = "gitCommit", default, deserialize_with = "null_as_default")]
+    pub git_commit: String,
+}
+
+/// The result of one objective (`indicatorResults[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct IndicatorResult {
+    /// Weight (pass), half the weight (warning) or 0.
+    #[serde(default, serialize_with = "go_float")]
+    pub score: f64,
+    /// The SLI value that was evaluated.
+    pub value: SliResult,
+    /// The objective's `displayName` (empty when none).
+    #[serde(rename = "displayName", default, deserialize_with = "null_as_default")]
+    pub display_name: String,
+    /// The pass criteria with their targets.
+    #[serde(rename = "passTargets", default, deserialize_with = "null_as_default")]
+    pub pass_targets: Vec<SliTarget>,
+    /// The warning criteria with their targets.
+    #[serde(
+        rename = "warningTargets",
+        default,
+        deserialize_with = "null_as_default"
+    )]
+    pub warning_targets: Vec<SliTarget>,
+    /// Whether the objective is a key SLI.
+    #[serde(rename = "keySli", default)]
+    pub key_sli: bool,
+    /// `pass`, `warning`, `fail` or `info`.
+    pub status: IndicatorStatus,
+}
+
+/// An SLI value inside an evaluation (`indicatorResults[].value`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SliResult {
+    /// The SLI name.
+    pub metric: String,
+    /// The measured value (0 when not measured).
+    #[serde(default, serialize_with = "go_float")]
+    pub value: f64,
+    /// The baseline relative criteria were compared with (0 when none; Keptn 0.12+).
+    #[serde(rename = "comparedValue", default, serialize_with = "go_float")]
+    pub compared_value: f64,
+    /// Whether the value was measured.
+    #[serde(default)]
+    pub success: bool,
+    /// Why it was not measured (omitted when empty).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub message: String,
+}
+
+impl SliResult {
+    /// A result from a provider's value, with no baseline.
+    pub fn from_value(v: &crate::SliValue) -> Self {
+        Self {
+            metric: v.metric.clone(),
+            value: v.value,
+            compared_value: 0.0,
+            success: v.success,
+            message: v.message.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// One criterion of an objective with its computed target (`passTargets[]`, `warningTargets[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SliTarget {
+    /// The criterion exactly as written in the SLO.
+    #[serde(with = "shared_str")]
+    pub criteria: Arc<str>,
+    /// The value the measurement was compared with.
+    #[serde(rename = "targetValue", default, serialize_with = "go_float")]
+    pub target_value: f64,
+    /// Whether the criterion was not met.
+    #[serde(default)]
+    pub violated: bool,
+}
+
+impl SliTarget {
+    /// A target for a criterion text.
+    pub fn new(criteria: Arc<str>, target_value: f64, violated: bool) -> Self {
+        Self {
+            criteria,
+            target_value,
+            violated,
+        }
+    }
+}
+
+/// Writes a float the way Go's `encoding/json` does for whole numbers (`700`, not `700.0`).
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn go_float<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if v.fract() == 0.0 && v.abs() < EXACT && !(*v == 0.0 && v.is_sign_negative()) {
+        #[allow(clippy::cast_possible_truncation)]
+        s.serialize_i64(*v as i64)
+    } else {
+        s.serialize_f64(*v)
+    }
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+mod shared_str {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        Ok(Arc::from(String::deserialize(d)?))
+    }
+}
+
+/// Keptn's time format (`2019-11-18T11:21:06.000Z`), `""` for none.
+mod keptn_time {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(
+        v: &Option<DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(t) => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        match s.as_deref() {
+            None | Some("") => Ok(None),
+            Some(t) => DateTime::parse_from_rfc3339(t)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|e| serde::de::Error::custom(format!("expected an RFC 3339 time such as 2019-11-18T11:21:06.000Z, found {t:?}: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC_EXAMPLE: &str = r#"{ "project":"sockshop","stage":"staging","service":"carts","labels":{"buildnr":"17"},
+  "status":"succeeded","result":"warning","message":"",
+  "evaluation":{
+    "timeStart":"2019-11-18T11:21:06.000Z","timeEnd":"2019-11-18T11:29:36.000Z","result":"warning","score":50,
+    "sloFileContent":"","comparedEvents":["a1"],"gitCommit":"",
+    "indicatorResults":[
+      {"score":0.5,"status":"warning","displayName":"Response time P95","keySli":false,
+       "value":{"metric":"response_time_p95","value":700,"success":true,"message":"","comparedValue":520},
+       "passTargets":[{"criteria":"<=+10%","targetValue":572,"violated":true},{"criteria":"<600","targetValue":600,"violated":true}],
+       "warningTargets":[{"criteria":"<=800","targetValue":800,"violated":false}]}]}}"#;
+
+    /// §2.10: the gen-2 example reads and writes back to the same JSON.
+    #[test]
+    fn rule_2_10_gen2_shape_round_trips() {
+        let data: EvaluationFinishedData = serde_json::from_str(SPEC_EXAMPLE).unwrap();
+        assert_eq!(data.result, Verdict::Warning);
+        assert_eq!(
+            data.evaluation.indicator_results[0].value.compared_value,
+            520.0
+        );
+        let json = serde_json::to_value(&data).unwrap();
+        let mut expected: serde_json::Value = serde_json::from_str(SPEC_EXAMPLE).unwrap();
+        // `message: ""` is omitted on SLI values, as go-utils does (`omitempty`).
+        expected["evaluation"]["indicatorResults"][0]["value"]
+            .as_object_mut()
+            .unwrap()
+            .remove("message");
+        assert_eq!(json, expected);
+    }
+
+    /// §10.8: gen-1 `failed` is accepted on input; `null` lists read as empty.
+    #[test]
+    fn rule_2_10_tolerant_input() {
+        let data: EvaluationFinishedData = serde_json::from_str(
+            r#"{"result":"failed","status":"errored","evaluation":{"indicatorResults":null,"timeStart":"","comparedEvents":null},"extra":1}"#,
+        )
+        .unwrap();
+        assert_eq!(data.result, Verdict::Fail);
+        assert_eq!(data.status, Status::Errored);
+        assert!(data.evaluation.indicator_results.is_empty());
+        assert_eq!(data.evaluation.time_start, None);
+    }
+}

@@ -1,0 +1,1232 @@
+//! Keptn's `webhook.yaml`: generic webhooks fired on Keptn events.
+//!
+//! The format is the one Keptn's webhook-service (0.12+) and its Bridge wrote:
+//!
+//! ```yaml
+//! apiVersion: webhookconfig.keptn.sh/v1beta1
+//! kind: WebhookConfig
+//! metadata:
+//!   name: webhook-configuration
+//! spec:
+//!   webhooks:
+//!     - type: sh.keptn.event.evaluation.finished
+//!       subscriptionID: "0123456987"
+//!       sendFinished: true
+//!       envFrom:
+//!         - name: secretKey
+//!           secretRef: { name: my-webhook-secret, key: my-key }
+//!       requests:
+//!         - url: https://hooks.example.com/services/{{.env.secretKey}}
+//!           method: POST
+//!           headers:
+//!             - key: Content-Type
+//!               value: application/json
+//!           payload: '{"text": "Evaluation {{.data.evaluation.result}}, score {{.data.evaluation.score}}"}'
+//! ```
+//!
+//! Parse it with [`crate::from_yaml_str`]; syntax errors in templates, a v1alpha1 file and
+//! references to undeclared `{{.env.NAME}}` variables are reported at load time, with the line
+//! and column of the offending value:
+//!
+//! ```
+//! use keptn_spec::webhook::WebhookConfig;
+//!
+//! let config: WebhookConfig = keptn_spec::from_yaml_str(
+//!     r#"
+//! apiVersion: webhookconfig.keptn.sh/v1beta1
+//! kind: WebhookConfig
+//! metadata: { name: notify }
+//! spec:
+//!   webhooks:
+//!     - type: sh.keptn.event.*.finished
+//!       subscriptionID: evaluations
+//!       requests:
+//!         - url: http://127.0.0.1:9/hook
+//!           method: POST
+//!           payload: '{"project": "{{.data.project}}", "type": "{{.type}}"}'
+//! "#,
+//! )?;
+//! let request = &config.spec.webhooks[0].requests[0];
+//! let event = serde_json::json!({"type": "sh.keptn.event.evaluation.finished",
+//!                                "data": {"project": "sockshop"}});
+//! assert_eq!(
+//!     request.payload.as_ref().unwrap().render(&event)?,
+//!     r#"{"project": "sockshop", "type": "sh.keptn.event.evaluation.finished"}"#
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Templates
+//!
+//! URLs, header values and payloads are Go-template strings in Keptn. keptn-rs supports the part
+//! of that syntax Keptn's documentation and examples use: field references `{{.data.project}}`,
+//! `{{ .id }}`, `{{.data.evaluation.score}}`, `{{.env.NAME}}`, the whole value `{{.}}`, trim
+//! markers `{{-` / `-}}` and comments `{{/* … */}}`. Other actions (`if`, `range`, pipelines,
+//! functions) are rejected at load time with a clear message rather than sent verbatim.
+//!
+//! The data a template sees is the CloudEvent as JSON (`.id`, `.type`, `.source`, `.time`,
+//! `.shkeptncontext`, `.triggeredid`, `.data…`) plus `.env` with the `envFrom` secrets, as in
+//! Keptn. A reference to a field the event does not have is an error at render time (Keptn
+//! executes templates with `missingkey=error` and fails the webhook; we do the same: the request
+//! is not sent and the failure is reported). Strings are inserted as they are (no JSON
+//! escaping, as in Keptn), numbers and booleans in their JSON form. Deliberate differences: a
+//! JSON `null` renders as an empty string (Go prints `<no value>`) and objects/arrays render as
+//! compact JSON (Go prints its `map[…]` debug form).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The `apiVersion` keptn-rs reads and writes.
+pub const API_VERSION_V1BETA1: &str = "webhookconfig.keptn.sh/v1beta1";
+/// The older `apiVersion` whose requests are curl command strings; rejected with a clear message.
+pub const API_VERSION_V1ALPHA1: &str = "webhookconfig.keptn.sh/v1alpha1";
+
+/// A whole `webhook.yaml` file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookConfig {
+    /// Always `webhookconfig.keptn.sh/v1beta1`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    /// `WebhookConfig` (what Keptn's Bridge and docs write) or `Webhook` (what `keptn/spec` says).
+    pub kind: WebhookKind,
+    /// The file's metadata.
+    #[serde(default)]
+    pub metadata: Metadata,
+    /// The webhooks.
+    pub spec: WebhookSpec,
+}
+
+impl WebhookConfig {
+    /// The webhooks whose `type` pattern matches `event_type`, in file order.
+    pub fn webhooks_for<'a>(&'a self, event_type: &'a str) -> impl Iterator<Item = &'a Webhook> {
+        self.spec
+            .webhooks
+            .iter()
+            .filter(move |w| w.event_type.matches(event_type))
+    }
+}
+
+/// The supported `apiVersion` values of a [`WebhookConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[non_exhaustive]
+pub enum ApiVersion {
+    /// `webhookconfig.keptn.sh/v1beta1`: requests as `{url, method, headers, payload}`.
+    #[default]
+    V1Beta1,
+}
+
+impl ApiVersion {
+    /// The version as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1Beta1 => API_VERSION_V1BETA1,
+        }
+    }
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for ApiVersion {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl FromStr for ApiVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            API_VERSION_V1BETA1 => Ok(ApiVersion::V1Beta1),
+            API_VERSION_V1ALPHA1 => Err(format!(
+                "apiVersion `{API_VERSION_V1ALPHA1}` (requests written as curl command strings) is \
+                 not supported: write each request as {{url, method, headers, payload}} and set \
+                 apiVersion: {API_VERSION_V1BETA1}"
+            )),
+            other => Err(format!(
+                "unsupported apiVersion `{other}`: expected `{API_VERSION_V1BETA1}`"
+            )),
+        }
+    }
+}
+
+impl From<ApiVersion> for String {
+    fn from(v: ApiVersion) -> Self {
+        v.as_str().to_owned()
+    }
+}
+
+/// The `kind` of a webhook file. Keptn's tools wrote `WebhookConfig`; `keptn/spec` says `Webhook`.
+/// Both are read and written back unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum WebhookKind {
+    /// `kind: WebhookConfig`.
+    #[default]
+    WebhookConfig,
+    /// `kind: Webhook`.
+    Webhook,
+}
+
+/// `metadata` of a [`WebhookConfig`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Metadata {
+    /// `metadata.name`.
+    pub name: String,
+}
+
+/// `spec` of a [`WebhookConfig`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WebhookSpec {
+    /// `spec.webhooks`.
+    pub webhooks: Vec<Webhook>,
+}
+
+/// One webhook: which events fire it and which requests it sends.
+///
+/// Loading checks that every `{{.env.NAME}}` used by its requests is declared in `envFrom`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawWebhook")]
+pub struct Webhook {
+    /// `type`: the event type that fires the webhook. Keptn matched one exact type through a
+    /// subscription; keptn-rs also accepts NATS-style wildcards (see [`EventTypePattern`]).
+    #[serde(rename = "type")]
+    pub event_type: EventTypePattern,
+    /// `subscriptionID`: names the webhook (Keptn's uniform subscription it belonged to).
+    #[serde(rename = "subscriptionID")]
+    pub subscription_id: String,
+    /// `sendStarted`: in Keptn, answer a `.triggered` event with `.started` before the requests.
+    #[serde(rename = "sendStarted", default, skip_serializing_if = "is_false")]
+    pub send_started: bool,
+    /// `sendFinished`: in Keptn, answer a `.triggered` event with `.finished` after the requests.
+    #[serde(rename = "sendFinished", default, skip_serializing_if = "is_false")]
+    pub send_finished: bool,
+    /// `envFrom`: secrets available to the templates as `{{.env.NAME}}`.
+    #[serde(rename = "envFrom", default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFrom>,
+    /// `requests`: sent in order.
+    pub requests: Vec<Request>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Deserialize)]
+struct RawWebhook {
+    #[serde(rename = "type")]
+    event_type: EventTypePattern,
+    #[serde(rename = "subscriptionID")]
+    subscription_id: String,
+    #[serde(rename = "sendStarted", default)]
+    send_started: bool,
+    #[serde(rename = "sendFinished", default)]
+    send_finished: bool,
+    #[serde(rename = "envFrom", default)]
+    env_from: Vec<EnvFrom>,
+    requests: Vec<Request>,
+}
+
+impl TryFrom<RawWebhook> for Webhook {
+    type Error = String;
+    fn try_from(raw: RawWebhook) -> Result<Self, Self::Error> {
+        let webhook = Webhook {
+            event_type: raw.event_type,
+            subscription_id: raw.subscription_id,
+            send_started: raw.send_started,
+            send_finished: raw.send_finished,
+            env_from: raw.env_from,
+            requests: raw.requests,
+        };
+        webhook.check_env_references()?;
+        Ok(webhook)
+    }
+}
+
+impl Webhook {
+    /// Checks that every `{{.env.NAME}}` in the requests is declared in `envFrom`.
+    fn check_env_references(&self) -> Result<(), String> {
+        for (index, request) in self.requests.iter().enumerate() {
+            for template in request.templates() {
+                for path in template.fields() {
+                    if path.first().map(String::as_str) != Some("env") {
+                        continue;
+                    }
+                    let Some(name) = path.get(1) else {
+                        return Err(format!(
+                            "webhook `{}`, request {}: `{{{{.env}}}}` must name a variable, e.g. \
+                             `{{{{.env.token}}}}`",
+                            self.subscription_id,
+                            index + 1
+                        ));
+                    };
+                    if !self.env_from.iter().any(|e| &e.name == name) {
+                        let declared: Vec<&str> =
+                            self.env_from.iter().map(|e| e.name.as_str()).collect();
+                        return Err(format!(
+                            "webhook `{}`, request {}: `{{{{.env.{name}}}}}` is not declared in \
+                             envFrom (declared: {})",
+                            self.subscription_id,
+                            index + 1,
+                            if declared.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                declared.join(", ")
+                            }
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One `envFrom` entry: a secret made available to templates as `{{.env.<name>}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvFrom {
+    /// The variable name used in templates.
+    pub name: String,
+    /// Where the secret value comes from.
+    #[serde(rename = "secretRef")]
+    pub secret_ref: SecretRef,
+}
+
+/// A reference to one key of a (Kubernetes) secret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SecretRef {
+    /// The secret's name.
+    pub name: String,
+    /// The key within the secret.
+    pub key: String,
+}
+
+/// One HTTP request of a webhook (the v1beta1 form).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Request {
+    /// The URL, a template.
+    pub url: Template,
+    /// The HTTP method.
+    pub method: HttpMethod,
+    /// Headers; values are templates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<Header>,
+    /// The body, a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Template>,
+    /// Extra curl options Keptn appended to its curl command (e.g. `--insecure`). Read and
+    /// written back; a sender that cannot honour them should refuse the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<String>,
+}
+
+impl Request {
+    /// The templates of this request: URL, header values, payload.
+    pub fn templates(&self) -> impl Iterator<Item = &Template> {
+        std::iter::once(&self.url)
+            .chain(self.headers.iter().map(|h| &h.value))
+            .chain(self.payload.iter())
+    }
+}
+
+#[derive(Deserialize)]
+struct RequestFields {
+    url: Template,
+    method: HttpMethod,
+    #[serde(default)]
+    headers: Vec<Header>,
+    #[serde(default)]
+    payload: Option<Template>,
+    #[serde(default)]
+    options: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RequestVisitor;
+        impl<'de> Visitor<'de> for RequestVisitor {
+            type Value = Request;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a request {url, method, headers, payload}")
+            }
+            fn visit_str<E: de::Error>(self, _v: &str) -> Result<Request, E> {
+                Err(E::custom(format!(
+                    "this request is a curl command string, the v1alpha1 form, which is not \
+                     supported: write it as {{url, method, headers, payload}} under apiVersion: \
+                     {API_VERSION_V1BETA1}"
+                )))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Request, A::Error> {
+                let f = RequestFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Request {
+                    url: f.url,
+                    method: f.method,
+                    headers: f.headers,
+                    payload: f.payload,
+                    options: f.options,
+                })
+            }
+        }
+        deserializer.deserialize_any(RequestVisitor)
+    }
+}
+
+/// One request header; the value is a template (e.g. `Bearer {{.env.token}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// The header name.
+    pub key: String,
+    /// The header value, a template.
+    pub value: Template,
+}
+
+/// The HTTP methods a webhook request may use (`keptn/spec` `webhook.md`). Read
+/// case-insensitively, written in upper case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum HttpMethod {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl HttpMethod {
+    /// The method in upper case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+impl fmt::Display for HttpMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for HttpMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "GET" => Ok(HttpMethod::Get),
+            "POST" => Ok(HttpMethod::Post),
+            "PUT" => Ok(HttpMethod::Put),
+            "PATCH" => Ok(HttpMethod::Patch),
+            "DELETE" => Ok(HttpMethod::Delete),
+            _ => Err(format!(
+                "unsupported HTTP method `{s}`: expected one of GET, POST, PUT, PATCH, DELETE"
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for HttpMethod {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<HttpMethod> for String {
+    fn from(m: HttpMethod) -> Self {
+        m.as_str().to_owned()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event type patterns
+// ---------------------------------------------------------------------------------------------
+
+/// An event type, possibly with NATS-style wildcards (Keptn's event bus was NATS).
+///
+/// Segments are separated by `.`; `*` matches exactly one segment and `>` (last segment only)
+/// matches one or more remaining segments. So `sh.keptn.event.*.finished` matches every task
+/// `.finished` event (`sh.keptn.event.evaluation.finished`) but not the six-part sequence events
+/// (`sh.keptn.event.dev.delivery.finished`, matched by `sh.keptn.event.*.*.finished`), and
+/// `sh.keptn.>` matches every Keptn event. A pattern without wildcards matches only itself.
+///
+/// ```
+/// use keptn_spec::webhook::EventTypePattern;
+/// let p: EventTypePattern = "sh.keptn.event.*.finished".parse()?;
+/// assert!(p.matches("sh.keptn.event.evaluation.finished"));
+/// assert!(!p.matches("sh.keptn.event.dev.delivery.finished"));
+/// assert!("sh.keptn.>".parse::<EventTypePattern>()?.matches("sh.keptn.events.problem"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EventTypePattern(String);
+
+impl EventTypePattern {
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the pattern contains a wildcard.
+    pub fn is_wildcard(&self) -> bool {
+        self.0.split('.').any(|s| s == "*" || s == ">")
+    }
+
+    /// Whether `event_type` matches this pattern.
+    pub fn matches(&self, event_type: &str) -> bool {
+        let mut pattern = self.0.split('.');
+        let mut actual = event_type.split('.');
+        loop {
+            match (pattern.next(), actual.next()) {
+                (None, None) => return true,
+                (Some(">"), Some(seg)) => return !seg.is_empty(),
+                (Some("*"), Some(seg)) if !seg.is_empty() => {}
+                (Some(p), Some(seg)) if p == seg => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+impl fmt::Display for EventTypePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for EventTypePattern {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            return Err("an event type must not be empty".to_owned());
+        }
+        let segments: Vec<&str> = s.split('.').collect();
+        for (i, seg) in segments.iter().enumerate() {
+            if seg.is_empty() {
+                return Err(format!(
+                    "event type `{s}` has an empty segment (two dots in a row, or a leading or \
+                     trailing dot)"
+                ));
+            }
+            if *seg == ">" && i + 1 != segments.len() {
+                return Err(format!(
+                    "event type `{s}`: `>` is only allowed as the last segment"
+                ));
+            }
+            if seg.len() > 1 && (seg.contains('*') || seg.contains('>')) {
+                return Err(format!(
+                    "event type `{s}`: wildcards `*` and `>` must be whole segments, e.g. \
+                     `sh.keptn.event.*.finished`"
+                ));
+            }
+            if let Some(c) = seg.chars().find(|c| c.is_whitespace()) {
+                return Err(format!("event type `{s}` contains whitespace ({c:?})"));
+            }
+        }
+        Ok(EventTypePattern(s.to_owned()))
+    }
+}
+
+impl TryFrom<String> for EventTypePattern {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<EventTypePattern> for String {
+    fn from(p: EventTypePattern) -> Self {
+        p.0
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+// ---------------------------------------------------------------------------------------------
+
+/// A string with `{{.field.path}}` references, as used in Keptn webhook URLs, header values and
+/// payloads. Parsed when loaded; rendered over an event's JSON with [`Template::render`].
+///
+/// See the [module documentation](self#templates) for the supported syntax and how values are
+/// rendered.
+///
+/// ```
+/// use keptn_spec::webhook::Template;
+/// let t: Template = "{{.data.project}}/{{ .data.stage }}: {{.data.evaluation.score}}".parse()?;
+/// let event = serde_json::json!({"data": {"project": "sockshop", "stage": "staging",
+///                                         "evaluation": {"score": 87.5}}});
+/// assert_eq!(t.render(&event)?, "sockshop/staging: 87.5");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Template {
+    source: String,
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Part {
+    Literal(String),
+    /// A field path; empty means the whole value (`{{.}}`).
+    Field(Vec<String>),
+}
+
+/// Why a template string could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("template error at character {position}: {message}")]
+pub struct TemplateError {
+    /// 1-based character position in the template where the problem starts.
+    pub position: usize,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+/// Why a template could not be rendered for an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RenderError {
+    /// A referenced field is not in the event (Keptn: `map has no entry for key`).
+    #[error("the event has no field `{path}`")]
+    MissingField {
+        /// The full path of the reference, e.g. `.data.evaluation.score`.
+        path: String,
+    },
+    /// A path goes through a value that is not an object.
+    #[error("`{path}` is {kind}, so `{path}.{next}` does not exist")]
+    NotAnObject {
+        /// The path up to the non-object value.
+        path: String,
+        /// What the value is (`a string`, `a number`, …).
+        kind: &'static str,
+        /// The segment that could not be read.
+        next: String,
+    },
+}
+
+impl Template {
+    /// Parses a template string.
+    ///
+    /// # Errors
+    /// [`TemplateError`] with the character position of an unclosed `{{`, an empty action, or
+    /// an action other than a field reference or comment.
+    pub fn parse(source: &str) -> Result<Self, TemplateError> {
+        let chars: Vec<char> = source.chars().collect();
+        let mut parts: Vec<Part> = Vec::new();
+        let mut literal = String::new();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i] == '{' && chars.get(i + 1) == Some(&'{') {
+                let start = i;
+                let Some(end) = find_close(&chars, i + 2) else {
+                    return Err(TemplateError {
+                        position: start + 1,
+                        message: "`{{` is never closed with `}}`".to_owned(),
+                    });
+                };
+                let mut inner: &[char] = &chars[i + 2..end];
+                let mut inner_offset = i + 2;
+                let mut trim_left = false;
+                let mut trim_right = false;
+                if inner.len() >= 2 && inner[0] == '-' && inner[1].is_whitespace() {
+                    trim_left = true;
+                    inner = &inner[1..];
+                    inner_offset += 1;
+                }
+                if inner.len() >= 2
+                    && inner[inner.len() - 1] == '-'
+                    && inner[inner.len() - 2].is_whitespace()
+                {
+                    trim_right = true;
+                    inner = &inner[..inner.len() - 1];
+                }
+                if trim_left {
+                    let trimmed = literal.trim_end().len();
+                    literal.truncate(trimmed);
+                }
+                let action: String = inner.iter().collect();
+                let lead = action.len() - action.trim_start().len();
+                let action_pos = inner_offset + action[..lead].chars().count() + 1;
+                let action = action.trim();
+                if let Some(field) = parse_action(action, action_pos)? {
+                    if !literal.is_empty() {
+                        parts.push(Part::Literal(std::mem::take(&mut literal)));
+                    }
+                    parts.push(Part::Field(field));
+                }
+                i = end + 2;
+                if trim_right {
+                    while i < chars.len() && chars[i].is_whitespace() {
+                        i += 1;
+                    }
+                }
+            } else {
+                literal.push(chars[i]);
+                i += 1;
+            }
+        }
+        if !literal.is_empty() {
+            parts.push(Part::Literal(literal));
+        }
+        Ok(Template {
+            source: source.to_owned(),
+            parts,
+        })
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the template has no field references (renders to a constant).
+    pub fn is_constant(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
+    }
+
+    /// The field paths referenced, in order (`{{.data.project}}` gives `["data", "project"]`,
+    /// `{{.}}` gives an empty path).
+    pub fn fields(&self) -> impl Iterator<Item = &[String]> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Field(path) => Some(path.as_slice()),
+            Part::Literal(_) => None,
+        })
+    }
+
+    /// Renders the template over `root` (an event as JSON, plus `env`).
+    ///
+    /// # Errors
+    /// [`RenderError`] naming the first referenced field that `root` does not have.
+    pub fn render(&self, root: &Value) -> Result<String, RenderError> {
+        let mut out = String::with_capacity(self.source.len());
+        for part in &self.parts {
+            match part {
+                Part::Literal(s) => out.push_str(s),
+                Part::Field(path) => {
+                    let value = lookup(root, path)?;
+                    write_value(&mut out, value);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn find_close(chars: &[char], from: usize) -> Option<usize> {
+    (from..chars.len().saturating_sub(1)).find(|&j| chars[j] == '}' && chars[j + 1] == '}')
+}
+
+/// Parses the inside of `{{ … }}`: `None` for a comment, the path for a field reference.
+fn parse_action(action: &str, position: usize) -> Result<Option<Vec<String>>, TemplateError> {
+    let err = |message: String| TemplateError { position, message };
+    if action.is_empty() {
+        return Err(err(
+            "empty action `{{}}`: expected a field such as `{{.data.project}}`".into(),
+        ));
+    }
+    if action.starts_with("/*") {
+        if action.ends_with("*/") && action.len() >= 4 {
+            return Ok(None);
+        }
+        return Err(err("comment `{{/*` is not closed with `*/}}`".into()));
+    }
+    if !action.starts_with('.') {
+        let word = action.split_whitespace().next().unwrap_or(action);
+        return Err(err(format!(
+            "unsupported template action `{{{{{action}}}}}` (`{word}`): keptn-rs templates support \
+             field references such as `{{{{.data.project}}}}` and comments only"
+        )));
+    }
+    if action == "." {
+        return Ok(Some(Vec::new()));
+    }
+    let mut path = Vec::new();
+    for segment in action[1..].split('.') {
+        let valid = segment
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && segment.chars().all(|c| c.is_alphanumeric() || c == '_');
+        if !valid {
+            return Err(err(format!(
+                "`{{{{{action}}}}}` is not a field reference: each `.name` must be a letter or `_` \
+                 followed by letters, digits or `_` (pipelines and functions are not supported)"
+            )));
+        }
+        path.push(segment.to_owned());
+    }
+    Ok(Some(path))
+}
+
+fn lookup<'v>(root: &'v Value, path: &[String]) -> Result<&'v Value, RenderError> {
+    let mut current = root;
+    let mut walked = String::new();
+    for segment in path {
+        match current {
+            Value::Object(map) => {
+                walked.push('.');
+                walked.push_str(segment);
+                current = map.get(segment).ok_or_else(|| RenderError::MissingField {
+                    path: format!(".{}", path.join(".")),
+                })?;
+            }
+            other => {
+                return Err(RenderError::NotAnObject {
+                    path: if walked.is_empty() {
+                        ".".to_owned()
+                    } else {
+                        walked
+                    },
+                    kind: kind_of(other),
+                    next: segment.clone(),
+                });
+            }
+        }
+    }
+    Ok(current)
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => {}
+        Value::String(s) => out.push_str(s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+impl FromStr for Template {
+    type Err = TemplateError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Template::parse(s)
+    }
+}
+
+impl TryFrom<String> for Template {
+    type Error = TemplateError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Template::parse(&value)
+    }
+}
+
+impl From<Template> for String {
+    fn from(t: Template) -> Self {
+        t.source
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TOUR: &str = r#"
+apiVersion: webhookconfig.keptn.sh/v1beta1
+kind: WebhookConfig
+metadata:
+  name: webhook-configuration
+spec:
+  webhooks:
+    - type: sh.keptn.event.evaluation.finished
+      subscriptionID: "0123456987"
+      sendStarted: true
+      sendFinished: true
+      envFrom:
+        - name: "secretKey"
+          secretRef:
+            name: "my-webhook-secret"
+            key: "my-key"
+      requests:
+        - url: https://hooks.example.com/services/{{.env.secretKey}}
+          method: POST
+          headers:
+            - key: Content-type
+              value: application/json
+          payload: >-
+            {"text": "Evaluation {{.data.evaluation.result}} with a score of {{.data.evaluation.score}} "}
+"#;
+
+    #[track_caller]
+    fn parse(src: &str) -> WebhookConfig {
+        crate::from_yaml_str(src).unwrap()
+    }
+
+    #[track_caller]
+    fn parse_err(src: &str) -> String {
+        crate::from_yaml_str::<WebhookConfig>(src)
+            .unwrap_err()
+            .to_string()
+    }
+
+    /// The example of keptn/spec's webhook.md loads with every field in place.
+    #[test]
+    fn spec_example_loads() {
+        let config = parse(TOUR);
+        assert_eq!(config.api_version, ApiVersion::V1Beta1);
+        assert_eq!(config.kind, WebhookKind::WebhookConfig);
+        assert_eq!(config.metadata.name, "webhook-configuration");
+        let w = &config.spec.webhooks[0];
+        assert_eq!(w.event_type.as_str(), "sh.keptn.event.evaluation.finished");
+        assert_eq!(w.subscription_id, "0123456987");
+        assert!(w.send_started && w.send_finished);
+        assert_eq!(w.env_from[0].name, "secretKey");
+        assert_eq!(
+            w.env_from[0].secret_ref,
+            SecretRef {
+                name: "my-webhook-secret".into(),
+                key: "my-key".into()
+            }
+        );
+        let r = &w.requests[0];
+        assert_eq!(r.method, HttpMethod::Post);
+        assert_eq!(r.headers[0].key, "Content-type");
+        assert_eq!(r.headers[0].value.as_str(), "application/json");
+        let event = json!({"data": {"evaluation": {"result": "pass", "score": 100}},
+                           "env": {"secretKey": "T000/B000/XXX"}});
+        assert_eq!(
+            r.url.render(&event).unwrap(),
+            "https://hooks.example.com/services/T000/B000/XXX"
+        );
+        assert_eq!(
+            r.payload.as_ref().unwrap().render(&event).unwrap(),
+            r#"{"text": "Evaluation pass with a score of 100 "}"#
+        );
+    }
+
+    /// `kind: Webhook` (keptn/spec's wording) is accepted and written back unchanged.
+    #[test]
+    fn kind_webhook_is_accepted_and_kept() {
+        let config = parse(&TOUR.replace("kind: WebhookConfig", "kind: Webhook"));
+        assert_eq!(config.kind, WebhookKind::Webhook);
+        let out = serde_saphyr::to_string(&config).unwrap();
+        assert!(out.contains("kind: Webhook\n"), "{out}");
+    }
+
+    /// A v1alpha1 file is rejected with a message that says how to convert it, at its line.
+    #[test]
+    fn v1alpha1_is_rejected_with_a_clear_message() {
+        let src = "apiVersion: webhookconfig.keptn.sh/v1alpha1\nkind: WebhookConfig\n\
+                   metadata: {name: x}\nspec:\n  webhooks:\n    - type: sh.keptn.event.test.triggered\n      \
+                   subscriptionID: a\n      requests:\n        - curl http://localhost:8080\n";
+        let err = parse_err(src);
+        assert!(err.starts_with("1:"), "{err}");
+        assert!(err.contains("v1alpha1"), "{err}");
+        assert!(err.contains("{url, method, headers, payload}"), "{err}");
+    }
+
+    /// A curl string under v1beta1 is rejected where it stands, naming the v1alpha1 form.
+    #[test]
+    fn curl_string_request_is_rejected_at_its_line() {
+        let src = "apiVersion: webhookconfig.keptn.sh/v1beta1\nkind: WebhookConfig\n\
+                   metadata: {name: x}\nspec:\n  webhooks:\n    - type: sh.keptn.event.test.triggered\n      \
+                   subscriptionID: a\n      requests:\n        - \"curl http://localhost:8080\"\n";
+        let err = parse_err(src);
+        assert!(err.starts_with("9:"), "{err}");
+        assert!(err.contains("curl command string"), "{err}");
+    }
+
+    /// A syntax error in a payload template is reported at load time with its line.
+    #[test]
+    fn bad_template_is_a_load_time_error() {
+        let src = TOUR.replace(
+            "{{.data.evaluation.score}}",
+            "{{if .data.evaluation.score}}",
+        );
+        let err = parse_err(&src);
+        assert!(err.contains("unsupported template action"), "{err}");
+        assert!(err.starts_with("24:") || err.starts_with("25:"), "{err}");
+    }
+
+    /// `{{.env.X}}` must be declared in envFrom.
+    #[test]
+    fn undeclared_env_is_a_load_time_error() {
+        let src = TOUR.replace("{{.env.secretKey}}", "{{.env.token}}");
+        let err = parse_err(&src);
+        assert!(
+            err.contains("`{{.env.token}}` is not declared in envFrom (declared: secretKey)"),
+            "{err}"
+        );
+        assert!(err.contains("webhook `0123456987`, request 1"), "{err}");
+    }
+
+    /// Unknown methods and a missing url are reported with what was expected.
+    #[test]
+    fn bad_method_and_missing_url_are_explained() {
+        let err = parse_err(&TOUR.replace("method: POST", "method: FETCH"));
+        assert!(err.contains("unsupported HTTP method `FETCH`"), "{err}");
+        let err = parse_err(&TOUR.replace(
+            "- url: https://hooks.example.com/services/{{.env.secretKey}}\n          method: POST",
+            "- method: POST",
+        ));
+        assert!(err.contains("url"), "{err}");
+    }
+
+    /// Methods are read case-insensitively and written upper case.
+    #[test]
+    fn method_is_case_insensitive() {
+        let config = parse(&TOUR.replace("method: POST", "method: post"));
+        assert_eq!(config.spec.webhooks[0].requests[0].method, HttpMethod::Post);
+    }
+
+    /// Rendering: strings raw, numbers, booleans, null, objects as JSON, the whole value.
+    #[test]
+    fn render_value_kinds() {
+        let t = Template::parse("{{.s}}|{{.n}}|{{.f}}|{{.b}}|{{.z}}|{{.o}}").unwrap();
+        let v = json!({"s": "a\"b", "n": 3, "f": 87.5, "b": true, "z": null, "o": {"k": [1]}});
+        assert_eq!(t.render(&v).unwrap(), r#"a"b|3|87.5|true||{"k":[1]}"#);
+        let all = Template::parse("{{.}}").unwrap();
+        assert_eq!(all.render(&json!({"a": 1})).unwrap(), r#"{"a":1}"#);
+    }
+
+    /// A missing field fails rendering with its path (Keptn's missingkey=error).
+    #[test]
+    fn missing_field_is_a_render_error() {
+        let t = Template::parse("x {{.data.evaluation.score}}").unwrap();
+        let err = t.render(&json!({"data": {"project": "p"}})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the event has no field `.data.evaluation.score`"
+        );
+        let err = t.render(&json!({"data": "text"})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`.data` is a string, so `.data.evaluation` does not exist"
+        );
+    }
+
+    /// Whitespace, trim markers and comments behave as in Go templates.
+    #[test]
+    fn trim_markers_and_comments() {
+        let t = Template::parse("a  {{- .x -}}  b{{/* note */}}c{{ .x }}").unwrap();
+        assert_eq!(t.render(&json!({"x": 1})).unwrap(), "a1bc1");
+        assert!(Template::parse("{{- -}}").is_err());
+    }
+
+    /// Syntax errors carry the character position.
+    #[test]
+    fn template_errors_have_positions() {
+        let e = Template::parse("abc {{.x").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "template error at character 5: `{{` is never closed with `}}`"
+        );
+        let e = Template::parse("ab {{ range .x }}").unwrap_err();
+        assert_eq!(e.position, 7);
+        let e = Template::parse("{{.data.get-sli}}").unwrap_err();
+        assert!(e.message.contains("not a field reference"), "{e}");
+        assert!(Template::parse("{{}}").is_err());
+        assert!(Template::parse("{{/* open }}").is_err());
+        assert!(
+            Template::parse("no actions } { here")
+                .unwrap()
+                .is_constant()
+        );
+    }
+
+    /// Wildcard patterns follow NATS: `*` one segment, `>` the rest.
+    #[test]
+    fn event_type_patterns() {
+        let p: EventTypePattern = "sh.keptn.event.*.finished".parse().unwrap();
+        assert!(p.matches("sh.keptn.event.deployment.finished"));
+        assert!(!p.matches("sh.keptn.event.deployment.started"));
+        assert!(!p.matches("sh.keptn.event.dev.delivery.finished"));
+        let p: EventTypePattern = "sh.keptn.event.*.*.finished".parse().unwrap();
+        assert!(p.matches("sh.keptn.event.dev.delivery.finished"));
+        let p: EventTypePattern = "sh.keptn.>".parse().unwrap();
+        assert!(p.matches("sh.keptn.event.problem.open"));
+        assert!(!p.matches("sh.keptn"));
+        let exact: EventTypePattern = "sh.keptn.events.problem".parse().unwrap();
+        assert!(exact.matches("sh.keptn.events.problem"));
+        assert!(!exact.is_wildcard());
+        assert!(!exact.matches("sh.keptn.events.problem.x"));
+        for bad in ["", "a..b", ".a", "a.", "a.>.b", "a.b*", "a.b c"] {
+            assert!(bad.parse::<EventTypePattern>().is_err(), "{bad:?}");
+        }
+    }
+
+    /// `webhooks_for` selects by pattern in file order.
+    #[test]
+    fn webhooks_for_selects_matching_webhooks() {
+        let config = parse(TOUR);
+        assert_eq!(
+            config
+                .webhooks_for("sh.keptn.event.evaluation.finished")
+                .count(),
+            1
+        );
+        assert_eq!(
+            config.webhooks_for("sh.keptn.event.test.finished").count(),
+            0
+        );
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn ident() -> impl Strategy<Value = String> {
+            "[a-z_][a-zA-Z0-9_]{0,8}"
+        }
+
+        fn template() -> impl Strategy<Value = Template> {
+            let part = prop_oneof![
+                "[a-zA-Z0-9 :/\"{},._-]{0,12}".prop_map(|s| s.replace("{{", "{")),
+                proptest::collection::vec(ident(), 1..4)
+                    .prop_map(|p| format!("{{{{.{}}}}}", p.join("."))),
+            ];
+            proptest::collection::vec(part, 0..5)
+                .prop_map(|parts| parts.concat())
+                .prop_filter_map("valid template", |s| Template::parse(&s).ok())
+        }
+
+        fn pattern() -> impl Strategy<Value = EventTypePattern> {
+            proptest::collection::vec(prop_oneof!["[a-z][a-z-]{0,6}", Just("*".to_owned())], 1..6)
+                .prop_map(|segs| segs.join(".").parse().unwrap())
+        }
+
+        fn request() -> impl Strategy<Value = Request> {
+            (
+                template(),
+                prop_oneof![
+                    Just(HttpMethod::Get),
+                    Just(HttpMethod::Post),
+                    Just(HttpMethod::Put),
+                    Just(HttpMethod::Patch),
+                    Just(HttpMethod::Delete)
+                ],
+                proptest::collection::vec(("[A-Za-z-]{1,10}", template()), 0..3),
+                proptest::option::of(template()),
+                proptest::option::of("--[a-z]{1,8}"),
+            )
+                .prop_map(|(url, method, headers, payload, options)| Request {
+                    url,
+                    method,
+                    headers: headers
+                        .into_iter()
+                        .map(|(key, value)| Header { key, value })
+                        .collect(),
+                    payload,
+                    options,
+                })
+        }
+
+        fn webhook() -> impl Strategy<Value = Webhook> {
+            (
+                pattern(),
+                "[a-z0-9-]{1,12}",
+                any::<bool>(),
+                any::<bool>(),
+                proptest::collection::vec(request(), 0..3),
+            )
+                .prop_map(
+                    |(event_type, subscription_id, send_started, send_finished, requests)| {
+                        // declare every env variable the generated templates use
+                        let mut env_from: Vec<EnvFrom> = Vec::new();
+                        for r in &requests {
+                            for t in r.templates() {
+                                for path in t.fields() {
+                                    if path.first().map(String::as_str) == Some("env") {
+                                        let name = path.get(1).cloned().unwrap_or_default();
+                                        if !env_from.iter().any(|e| e.name == name) {
+                                            env_from.push(EnvFrom {
+                                                name: name.clone(),
+                                                secret_ref: SecretRef {
+                                                    name: "s".into(),
+                                                    key: name,
+                                                },
+                                            });
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        Webhook {
+                            event_type,
+                            subscription_id,
+                            send_started,
+                            send_finished,
+                            env_from,
+                            requests,
+                        }
+                    },
+                )
+                .prop_filter("env references are complete", |w| {
+                    w.check_env_references().is_ok()
+                })
+        }
+
+        proptest! {
+            /// parse → serialize → parse gives the same configuration.
+            #[test]
+            fn config_round_trips(
+                name in "[a-z-]{1,10}",
+                webhooks in proptest::collection::vec(webhook(), 0..3),
+                kind in prop_oneof![Just(WebhookKind::WebhookConfig), Just(WebhookKind::Webhook)],
+            ) {
+                let config = WebhookConfig {
+                    api_version: ApiVersion::V1Beta1,
+                    kind,
+                    metadata: Metadata { name },
+                    spec: WebhookSpec { webhooks },
+                };
+                let yaml = serde_saphyr::to_string(&config).unwrap();
+                let back: WebhookConfig = crate::from_yaml_str(&yaml)
+                    .map_err(|e| TestCaseError::fail(format!("{e}\n{yaml}")))?;
+                prop_assert_eq!(back, config);
+            }
+
+            /// Template parsing never panics, and what parses renders its source back when every
+            /// field is itself (display round-trip of the source).
+            #[test]
+            fn template_parse_never_panics(s in "\\PC{0,40}") {
+                if let Ok(t) = Template::parse(&s) {
+                    prop_assert_eq!(t.as_str(), s.as_str());
+                }
+            }
+
+            /// Pattern parsing never panics; a literal type matches itself.
+            #[test]
+            fn pattern_literal_matches_itself(s in "[a-z.*>-]{0,20}") {
+                if let Ok(p) = s.parse::<EventTypePattern>()
+                    && !p.is_wildcard()
+                {
+                    prop_assert!(p.matches(&s));
+                }
+            }
+        }
+    }
+}
