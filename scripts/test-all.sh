@@ -25,6 +25,15 @@ cargo fmt --all --check
 
 # (service blocks go here)
 
+# Unleash (keptn-remediate's `unleash_real` tests): unleash-server 7.5 (npm, Node >= 20) on
+# Debian's PostgreSQL, both on 127.0.0.1 (ports 44242/55432); installs what is missing.
+# Exports UNLEASH_URL and UNLEASH_TOKEN (an admin token seeded at start; never printed).
+echo "== service: Unleash"
+STOP_HOOKS+=("scripts/unleash.sh down")
+UNLEASH_ENV=$(scripts/unleash.sh up)
+eval "$UNLEASH_ENV"
+unset UNLEASH_ENV
+
 # ---------------------------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------------------------
@@ -47,5 +56,10 @@ fi
 # ---------------------------------------------------------------------------------------------
 
 # (example blocks go here)
+
+# keptn-remediate without its Unleash backend: the workflow, registry and scaling compile and
+# pass their tests with only the in-memory test doubles (R2/R18).
+echo "== keptn-remediate without default features"
+cargo test -p keptn-remediate --no-default-features --features testing --locked
 
 echo "== all checks passed"

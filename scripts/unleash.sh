@@ -23,8 +23,17 @@ STATE="${UNLEASH_STATE_DIR:-$ROOT/.unleash-local}"
 VERSION="${UNLEASH_SERVER_VERSION:-7.5.1}"
 PG_PORT="${UNLEASH_PG_PORT:-55432}"
 HTTP_PORT="${UNLEASH_HTTP_PORT:-44242}"
-PGDATA="$STATE/pgdata"
-PGSOCK="$STATE/pgsock"
+PG_DIR="$STATE"
+# PostgreSQL runs as the `postgres` user when we are root; if that user cannot reach the state
+# dir (a checkout under /root), its files go to /tmp instead.
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
+  mkdir -p "$STATE"
+  if ! runuser -u postgres -- test -x "$STATE"; then
+    PG_DIR="/tmp/keptn-rs-unleash-pg-$(echo "$ROOT" | cksum | cut -d' ' -f1)"
+  fi
+fi
+PGDATA="$PG_DIR/pgdata"
+PGSOCK="$PG_DIR/pgsock"
 NPM_DIR="$STATE/npm"
 ENV_FILE="$STATE/env"
 PID_FILE="$STATE/unleash.pid"
@@ -91,7 +100,7 @@ pg_running() {
 start_postgres() {
   local bin
   bin=$(pg_bin)
-  mkdir -p "$STATE" "$PGSOCK"
+  mkdir -p "$STATE" "$PG_DIR" "$PGSOCK"
   if [ "$(id -u)" = 0 ]; then
     chown postgres:postgres "$PGSOCK"
   fi
@@ -100,18 +109,18 @@ start_postgres() {
     mkdir -p "$PGDATA"
     if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PGDATA"; fi
     chmod 700 "$PGDATA"
-    as_pg "$bin/initdb" -D "$PGDATA" -U postgres -A trust --no-locale -E UTF8 >"$STATE/initdb.log" 2>&1 \
-      || { cat "$STATE/initdb.log" >&2; die "initdb failed"; }
+    as_pg "$bin/initdb" -D "$PGDATA" -U postgres -A trust --no-locale -E UTF8 >"$PG_DIR/initdb.log" 2>&1 \
+      || { cat "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
   fi
   if pg_running; then
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    touch "$STATE/postgres.log"
-    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$STATE/postgres.log"; fi
-    as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$STATE/postgres.log" -w -t 60 \
+    touch "$PG_DIR/postgres.log"
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PG_DIR/postgres.log"; fi
+    as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$PG_DIR/postgres.log" -w -t 60 \
       -o "-p $PG_PORT -k $PGSOCK -c listen_addresses=127.0.0.1" start >/dev/null \
-      || { tail -20 "$STATE/postgres.log" >&2; die "PostgreSQL did not start"; }
+      || { tail -20 "$PG_DIR/postgres.log" >&2; die "PostgreSQL did not start"; }
   fi
   local psql=("$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAq)
   if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='unleash'")" != 1 ]; then

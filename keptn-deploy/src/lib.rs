@@ -1,9 +1,54 @@
 //! Keptn-style delivery: deployer and test-runner traits, Kubernetes blue/green and the
 //! shipyard delivery sequence.
 //!
-//! This crate is being built; its API is not there yet.
+//! - [`Deployer`] deploys one service in one stage with a [`DeploymentStrategy`] (`direct`,
+//!   `blue_green_service`, `user_managed`), promotes or rolls back the canary, reports which
+//!   version serves and scales it.
+//! - [`kubernetes::KubeDeployer`] (feature `kube`, default) does that on a Kubernetes cluster
+//!   with Keptn's names: namespace `{project}-{stage}`, `{service}-primary` serving, the new
+//!   version as canary beside it.
+//! - `testing` (feature `testing`) has in-memory doubles.
+//! - Feature `local` (default) is reserved for the local-process deployer; it adds nothing yet.
+//!
+//! ```
+//! use keptn_deploy::{Artifact, DeploymentRequest, DeploymentStrategy, StageService};
+//!
+//! let target = StageService::new("sockshop".parse()?, "staging".parse()?, "carts".parse()?);
+//! let strategy: DeploymentStrategy = "blue_green_service".parse()?;
+//! let request = DeploymentRequest::new(
+//!     target.clone(),
+//!     Artifact::new("docker.io/keptnexamples/carts:0.11.2")?,
+//!     strategy,
+//! );
+//! assert_eq!(target.namespace(), "sockshop-staging");
+//! assert_eq!(request.artifact.tag(), "0.11.2");
+//! assert_eq!(request.values["image"], "docker.io/keptnexamples/carts:0.11.2");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod deployer;
+mod error;
+mod strategy;
+
+#[cfg(feature = "kube")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kube")))]
+pub mod kubernetes;
+
+pub use deployer::{
+    Artifact, Deployer, DeploymentRequest, DeploymentResult, InvalidArtifact, RunningVersion,
+    ServiceStatus, StageService,
+};
+pub use error::{Error, Result};
+pub use strategy::{DeploymentStrategy, TestStrategy, UnknownStrategy};
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+#[cfg(feature = "kube")]
+pub use kube;
 
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]

@@ -3,147 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::error::Error;
+use crate::evaluation::{EvaluationFinishedData, Status, Verdict};
+use crate::indicator::SliValue;
 use crate::names::{ProjectName, ServiceName, StageName};
 
 use super::envelope::event_payload;
-
-/// The `status` of a `.finished` (or `.status.changed`) event: did the task run?
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-#[non_exhaustive]
-pub enum TaskStatus {
-    /// `succeeded`: the task ran (its `result` says how it went).
-    Succeeded,
-    /// `errored`: the task could not run; `message` says why.
-    Errored,
-    /// `aborted`: the task was aborted (Keptn 0.10+).
-    Aborted,
-    /// `unknown`.
-    Unknown,
-}
-
-impl TaskStatus {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Succeeded => "succeeded",
-            TaskStatus::Errored => "errored",
-            TaskStatus::Aborted => "aborted",
-            TaskStatus::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for TaskStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TaskStatus {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "succeeded" => TaskStatus::Succeeded,
-            "errored" => TaskStatus::Errored,
-            "aborted" => TaskStatus::Aborted,
-            "unknown" => TaskStatus::Unknown,
-            _ => {
-                return Err(parse_error(format!(
-                    "invalid status `{s}`: expected succeeded, errored, aborted or unknown"
-                )));
-            }
-        })
-    }
-}
-
-impl TryFrom<String> for TaskStatus {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<TaskStatus> for String {
-    fn from(s: TaskStatus) -> String {
-        s.as_str().to_owned()
-    }
-}
-
-/// The `result` of a task: how it went.
-///
-/// Generation 1 also wrote `failed` (§10.8); it reads as [`TaskResult::Fail`] and is written
-/// back as `fail`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum TaskResult {
-    /// `pass`.
-    Pass,
-    /// `warning`.
-    Warning,
-    /// `fail` (generation-1 `failed` reads as this).
-    Fail,
-}
-
-impl TaskResult {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskResult::Pass => "pass",
-            TaskResult::Warning => "warning",
-            TaskResult::Fail => "fail",
-        }
-    }
-}
-
-impl fmt::Display for TaskResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TaskResult {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "pass" => TaskResult::Pass,
-            "warning" => TaskResult::Warning,
-            "fail" | "failed" => TaskResult::Fail,
-            _ => {
-                return Err(parse_error(format!(
-                    "invalid result `{s}`: expected pass, warning or fail"
-                )));
-            }
-        })
-    }
-}
-
-impl TryFrom<String> for TaskResult {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<TaskResult> for String {
-    fn from(r: TaskResult) -> String {
-        r.as_str().to_owned()
-    }
-}
-
-fn parse_error(message: String) -> Error {
-    Error::Parse {
-        file: None,
-        location: None,
-        message,
-    }
-}
 
 /// Reads an optional name where Keptn may send an empty string for "none" (e.g. the
 /// generation-1 `configuration.change` of the CLI has `"stage": ""`).
@@ -192,12 +61,13 @@ pub struct EventData {
     /// Free-form labels (`buildId`, `DtCreds`, …), passed along the whole flow.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// Whether the task ran (`.finished`, `.status.changed`).
+    /// Whether the task ran (`.finished`, `.status.changed`): `succeeded`, `errored`, …
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<TaskStatus>,
-    /// How the task went (`.finished`; on `.triggered` the result of the previous task).
+    pub status: Option<Status>,
+    /// How the task went (`.finished`; on `.triggered` the result of the previous task):
+    /// `pass`, `warning` or `fail` (generation-1 `failed` reads as `fail`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<TaskResult>,
+    pub result: Option<Verdict>,
     /// A human-readable explanation, required with `errored` and `fail`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -216,7 +86,7 @@ impl EventData {
 
     /// Sets `status` and `result` (for `.finished` events).
     #[must_use]
-    pub fn with_outcome(mut self, status: TaskStatus, result: TaskResult) -> Self {
+    pub fn with_outcome(mut self, status: Status, result: Verdict) -> Self {
         self.status = Some(status);
         self.result = Some(result);
         self
@@ -240,17 +110,816 @@ impl EventData {
     /// (§10.7).
     #[must_use]
     pub fn errored(mut self, message: impl Into<String>) -> Self {
-        self.status = Some(TaskStatus::Errored);
-        self.result = Some(TaskResult::Fail);
+        self.status = Some(Status::Errored);
+        self.result = Some(Verdict::Fail);
         self.message = Some(message.into());
         self
     }
 }
 
-event_payload!(EventData);
-
-/// Keeps a payload's unknown fields (`extra`) so events from other tools round-trip.
+/// Unknown fields of a payload, kept so events from other tools round-trip.
 pub type Extra = BTreeMap<String, Value>;
+
+/// Optional RFC 3339 times where Keptn (Go) may send `""` for "none"; written with
+/// milliseconds and `Z`, as Keptn writes them.
+mod opt_time {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(
+        v: &Option<DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(t) => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        match s.as_deref() {
+            None | Some("") => Ok(None),
+            Some(t) => DateTime::parse_from_rfc3339(t)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "expected an RFC 3339 time such as 2019-10-28T15:44:27.152Z, found \
+                         `{t}`: {e}"
+                    ))
+                }),
+        }
+    }
+}
+
+/// Lists where Go may send `null` for an empty slice.
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The `configurationChange` of a `deployment.triggered` event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ConfigurationChange {
+    /// Values merged into the service's chart/configuration, such as
+    /// `{"image": "docker.io/keptnexamples/carts:0.11.1"}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, Value>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The `deployment` object of deployment, test, release and rollback events (§4.3).
+///
+/// One struct serves every phase: `.triggered` events carry the strategy and URIs,
+/// `.finished` events add `deploymentNames` and `gitCommit`; empty fields are omitted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeploymentDetails {
+    /// `direct`, `blue_green_service` or `user_managed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploymentstrategy: Option<String>,
+    /// URIs to reach the deployment inside the cluster.
+    #[serde(
+        rename = "deploymentURIsLocal",
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub deployment_uris_local: Vec<String>,
+    /// URIs to reach the deployment from outside.
+    #[serde(
+        rename = "deploymentURIsPublic",
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub deployment_uris_public: Vec<String>,
+    /// Which deployments were made, such as `["canary"]` (the `$DEPLOYMENT` of SLI queries).
+    #[serde(
+        rename = "deploymentNames",
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub deployment_names: Vec<String>,
+    /// The git commit of the configuration that was deployed.
+    #[serde(rename = "gitCommit", default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Data of `sh.keptn.event.deployment.triggered`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeploymentTriggeredData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// What to change: the new image and other values.
+    #[serde(
+        rename = "configurationChange",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub configuration_change: Option<ConfigurationChange>,
+    /// The strategy and known URIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentDetails>,
+    /// Unknown fields (other tasks' payloads merged by the shipyard-controller).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data of `sh.keptn.event.deployment.finished`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeploymentFinishedData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// Strategy, URIs, deployment names and git commit of what was deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentDetails>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The `test` object of test and evaluation events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TestDetails {
+    /// `functional`, `performance`, `real-user`, … (`.triggered`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teststrategy: Option<String>,
+    /// When the tests started (`.finished`; on `evaluation.triggered` the test window).
+    #[serde(default, with = "opt_time", skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// When the tests ended.
+    #[serde(default, with = "opt_time", skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+    /// The git commit of the test configuration (`.finished`).
+    #[serde(rename = "gitCommit", default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Data of `sh.keptn.event.test.triggered`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TestTriggeredData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// The test strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestDetails>,
+    /// Where the deployment under test is reachable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentDetails>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data of `sh.keptn.event.test.finished`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TestFinishedData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// When the tests ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestDetails>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The `evaluation` object of `evaluation.triggered`: the window to evaluate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EvaluationWindow {
+    /// Start of the window.
+    #[serde(default, with = "opt_time", skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// End of the window.
+    #[serde(default, with = "opt_time", skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+    /// A window length ending now (or at `start` + timeframe), such as `5m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeframe: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Data of `sh.keptn.event.evaluation.triggered`.
+///
+/// The window is `evaluation {start, end, timeframe}` when given, else the `test {start, end}`
+/// of the preceding test task.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EvaluationTriggeredData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// The test window of the preceding test task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestDetails>,
+    /// An explicit evaluation window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<EvaluationWindow>,
+    /// `deploymentNames` of the deployment to evaluate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentDetails>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The `release` object of `release.finished`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReleaseDetails {
+    /// The git commit of the released configuration.
+    #[serde(rename = "gitCommit", default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Data of `sh.keptn.event.release.triggered` and `sh.keptn.event.rollback.triggered`: what was
+/// deployed (to promote or to discard).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReleaseTriggeredData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// The deployment to release or roll back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentDetails>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data of `sh.keptn.event.rollback.triggered` (same shape as a release request).
+pub type RollbackTriggeredData = ReleaseTriggeredData;
+
+/// Data of `sh.keptn.event.release.finished`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReleaseFinishedData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// The released commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseDetails>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One `customFilters` entry of a get-sli request: an SLO `filter` as key and value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomFilter {
+    /// The filter key, such as `mz_id`.
+    pub key: String,
+    /// The filter value.
+    pub value: String,
+}
+
+/// The `get-sli` object of `get-sli.triggered` (§3.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct GetSliRequest {
+    /// Which provider should answer (`dynatrace`, `prometheus`, …); others ignore the event.
+    #[serde(rename = "sliProvider", default)]
+    pub sli_provider: String,
+    /// Start of the window.
+    #[serde(default, with = "opt_time", skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// End of the window.
+    #[serde(default, with = "opt_time", skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+    /// The SLI names, in SLO file order (duplicates kept).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub indicators: Vec<String>,
+    /// The SLO's filters.
+    #[serde(
+        rename = "customFilters",
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub custom_filters: Vec<CustomFilter>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Data of `sh.keptn.event.get-sli.triggered`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct GetSliTriggeredData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// The request.
+    #[serde(rename = "get-sli", default)]
+    pub get_sli: GetSliRequest,
+    /// Which deployment to measure (`canary`, `primary`, `direct`; the `$DEPLOYMENT` placeholder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The `get-sli` object of `get-sli.finished` (§3.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct GetSliResult {
+    /// Start of the measured window.
+    #[serde(default, with = "opt_time", skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// End of the measured window.
+    #[serde(default, with = "opt_time", skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+    /// One value (or failure) per SLI.
+    #[serde(
+        rename = "indicatorValues",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub indicator_values: Vec<SliValue>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Data of `sh.keptn.event.get-sli.finished`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct GetSliFinishedData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// The values.
+    #[serde(rename = "get-sli", default)]
+    pub get_sli: GetSliResult,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The `approval` object of `approval.triggered`: the stage's approval strategy per result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ApprovalStrategy {
+    /// `automatic` or `manual` for a `pass` result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass: Option<String>,
+    /// `automatic` or `manual` for a `warning` result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl ApprovalStrategy {
+    /// Whether Keptn's approval-service approves a previous result of `result` without a human
+    /// (§8.1): `pass` with `pass: automatic`, or `warning` with `warning: automatic`. Anything else
+    /// (including a missing strategy, despite the spec's "default automatic") waits for a manual
+    /// `approval.finished`; a `fail` is never approved.
+    pub fn approves_automatically(&self, result: Verdict) -> bool {
+        let automatic = |s: &Option<String>| s.as_deref() == Some("automatic");
+        match result {
+            Verdict::Pass => automatic(&self.pass),
+            Verdict::Warning => automatic(&self.warning),
+            Verdict::Fail => false,
+        }
+    }
+}
+
+/// Data of `sh.keptn.event.approval.triggered` (`common.result` is the previous task's result).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ApprovalTriggeredData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// The approval strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalStrategy>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The state of a problem: `OPEN`, `RESOLVED` (Dynatrace) or `CLOSED` (Keptn's closing event).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+#[non_exhaustive]
+pub enum ProblemState {
+    /// `OPEN`.
+    Open,
+    /// `RESOLVED`.
+    Resolved,
+    /// `CLOSED`.
+    Closed,
+    /// Any other state a problem source sends (kept verbatim).
+    Other(String),
+}
+
+impl ProblemState {
+    /// The wire name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ProblemState::Open => "OPEN",
+            ProblemState::Resolved => "RESOLVED",
+            ProblemState::Closed => "CLOSED",
+            ProblemState::Other(s) => s,
+        }
+    }
+}
+
+impl From<String> for ProblemState {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "OPEN" => ProblemState::Open,
+            "RESOLVED" => ProblemState::Resolved,
+            "CLOSED" => ProblemState::Closed,
+            _ => ProblemState::Other(s),
+        }
+    }
+}
+
+impl From<ProblemState> for String {
+    fn from(s: ProblemState) -> String {
+        match s {
+            ProblemState::Other(s) => s,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for ProblemState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A problem as Keptn passes it on (§4.2, §4.3, §7.4): the capitalized fields of Dynatrace's
+/// problem notification plus Keptn's lowercase `rootCause`.
+///
+/// Field case is exactly Keptn's (`State`, `ProblemID`, `PID`, `ProblemTitle`, …). Keptn's Go
+/// services read JSON case-insensitively, so some senders write `problemTitle`: the
+/// lower-camel-case spellings are accepted on input as aliases and written back capitalized.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Problem {
+    /// `OPEN`, `RESOLVED` or `CLOSED`.
+    #[serde(
+        rename = "State",
+        alias = "state",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub state: Option<ProblemState>,
+    /// The problem id (Dynatrace: the display id, such as `1234`).
+    #[serde(
+        rename = "ProblemID",
+        alias = "problemID",
+        alias = "problemId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub problem_id: Option<String>,
+    /// Dynatrace's problem id: the seed of the Keptn context ([`KeptnContext::derive`](super::KeptnContext::derive)).
+    #[serde(
+        rename = "PID",
+        alias = "pid",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pid: Option<String>,
+    /// The title, such as `Response time degradation` (matched against remediation
+    /// `problemType`s).
+    #[serde(
+        rename = "ProblemTitle",
+        alias = "problemTitle",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub problem_title: Option<String>,
+    /// The problem details, raw JSON as the problem source sent them.
+    #[serde(
+        rename = "ProblemDetails",
+        alias = "problemDetails",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub problem_details: Option<Value>,
+    /// A link to the problem in the monitoring tool.
+    #[serde(
+        rename = "ProblemURL",
+        alias = "problemURL",
+        alias = "problemUrl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub problem_url: Option<String>,
+    /// The most affected entity's name.
+    #[serde(
+        rename = "ImpactedEntity",
+        alias = "impactedEntity",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub impacted_entity: Option<String>,
+    /// All affected entities, raw JSON (Dynatrace sends a list of `{type, name, entity}`).
+    #[serde(
+        rename = "ImpactedEntities",
+        alias = "impactedEntities",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub impacted_entities: Option<Value>,
+    /// Comma-separated tags, such as `keptn_project:sockshop, keptn_stage:production`.
+    #[serde(
+        rename = "Tags",
+        alias = "tags",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tags: Option<String>,
+    /// The root cause, when the source knows it (matched first against remediation
+    /// `problemType`s, §6.4).
+    #[serde(
+        rename = "rootCause",
+        alias = "RootCause",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub root_cause: Option<String>,
+}
+
+impl Problem {
+    /// The value of tag `key` in [`Problem::tags`], read as dynatrace-service does (§7.4):
+    /// split at `,`, trim, split each at `:` and take the second piece, so a value that itself
+    /// contains `:` is cut there (Keptn's behaviour, kept on purpose).
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.as_deref()?.split(',').find_map(|tag| {
+            let mut parts = tag.trim().split(':');
+            (parts.next() == Some(key)).then(|| parts.next()).flatten()
+        })
+    }
+}
+
+/// Data of `sh.keptn.event.problem.open` and `sh.keptn.events.problem`: the problem's fields at
+/// the top level, beside lowercase `project`/`stage`/`service`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProblemEventData {
+    /// The problem.
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// Project, stage, service, labels.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data of `sh.keptn.event.remediation.triggered` (and of
+/// `sh.keptn.event.<stage>.remediation.triggered`): the problem to remediate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RemediationTriggeredData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// The problem.
+    #[serde(default)]
+    pub problem: Problem,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The `result` of a `remediation.status.changed`: which action runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RemediationActionRef {
+    /// The index of the action in the remediation's action list.
+    #[serde(rename = "actionIndex", default)]
+    pub action_index: u32,
+    /// The action's `action` (such as `toggle-feature`).
+    #[serde(rename = "actionName", default)]
+    pub action_name: String,
+}
+
+/// The `remediation` object of `remediation.status.changed` (Keptn 0.7, §4.2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RemediationProgress {
+    /// The status of the remediation so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// The action being run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<RemediationActionRef>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Data of `sh.keptn.event.remediation.status.changed`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RemediationStatusChangedData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// Which action runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<RemediationProgress>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A remediation action as events carry it: `{name, action, description, value}` (§4.2, §6.2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ActionDetails {
+    /// A human-readable name, such as `Toggle feature flag`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// What to do, such as `toggle-feature` or `scaling`: selects the action provider.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub action: String,
+    /// A description.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The action's argument: a string (`"1"`) or a map (`{"EnableItemCache": "on"}`), as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// The git commit of the changed configuration (`action.finished`).
+    #[serde(rename = "gitCommit", default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Data of `sh.keptn.event.get-action.triggered`: the problem and the index of the action to
+/// pick next.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct GetActionTriggeredData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// The problem.
+    #[serde(default)]
+    pub problem: Problem,
+    /// The index of the next action to choose (0 on the first round).
+    #[serde(rename = "actionIndex", default)]
+    pub action_index: u32,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data of `sh.keptn.event.get-action.finished`: the chosen action and the index to use next.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct GetActionFinishedData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// The chosen action (absent when none is left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionDetails>,
+    /// The incoming index plus one.
+    #[serde(rename = "actionIndex", default)]
+    pub action_index: u32,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data of `sh.keptn.event.action.triggered`: the action to run and the problem it answers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ActionTriggeredData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// The action.
+    #[serde(default)]
+    pub action: ActionDetails,
+    /// The problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data of `sh.keptn.event.action.finished` (`common.status`/`common.result` say how it went).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ActionFinishedData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// `gitCommit` of the changed configuration, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionDetails>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The `configureMonitoring` object of `configure-monitoring.triggered`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ConfigureMonitoring {
+    /// The monitoring provider, such as `dynatrace` or `prometheus`.
+    #[serde(rename = "type", default)]
+    pub provider: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Data of `sh.keptn.event.configure-monitoring.triggered` (go-utils' gen-2 shape; the
+/// generation-1 `monitoring.configure` had `type` at the top level).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ConfigureMonitoringTriggeredData {
+    /// Project, stage, service, labels, status, result, message.
+    #[serde(flatten)]
+    pub common: EventData,
+    /// Which provider to configure.
+    #[serde(
+        rename = "configureMonitoring",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub configure_monitoring: Option<ConfigureMonitoring>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The data of any event used in sequences that only needs the common fields (the `.started`
+/// events, `release.finished` without a commit, `approval.finished`, `remediation.finished`, …).
+pub type CommonData = EventData;
+
+event_payload!(
+    EventData,
+    DeploymentTriggeredData,
+    DeploymentFinishedData,
+    TestTriggeredData,
+    TestFinishedData,
+    EvaluationTriggeredData,
+    EvaluationFinishedData,
+    ReleaseTriggeredData,
+    ReleaseFinishedData,
+    GetSliTriggeredData,
+    GetSliFinishedData,
+    ApprovalTriggeredData,
+    ProblemEventData,
+    RemediationTriggeredData,
+    RemediationStatusChangedData,
+    GetActionTriggeredData,
+    GetActionFinishedData,
+    ActionTriggeredData,
+    ActionFinishedData,
+    ConfigureMonitoringTriggeredData,
+);
 
 #[cfg(test)]
 mod tests {
@@ -271,7 +940,7 @@ mod tests {
             Some("sockshop")
         );
         assert_eq!(d.stage, None);
-        assert_eq!(d.result, Some(TaskResult::Fail));
+        assert_eq!(d.result, Some(Verdict::Fail));
         assert_eq!(d.labels["buildId"], "17");
         assert_eq!(
             serde_json::to_value(&d).unwrap(),
@@ -290,9 +959,9 @@ mod tests {
             err.contains("`Sock Shop` is not a valid Keptn project name"),
             "{err}"
         );
-        let err = serde_json::from_value::<EventData>(json!({"status": "done"}))
+        let err = serde_json::from_value::<EventData>(json!({"result": "done"}))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("invalid status `done`"), "{err}");
+        assert!(err.contains("unknown variant `done`"), "{err}");
     }
 }

@@ -267,8 +267,16 @@ impl KeptnEvent {
     /// # Errors
     /// [`Error::Parse`] naming the event type, the field path and what was expected when `data`
     /// does not have the shape of `T`.
+    /// Absent (`null`) data reads as an empty object, so payload types whose fields are all
+    /// optional read from events without data.
     pub fn data_as<T: DeserializeOwned>(&self) -> Result<T> {
-        T::deserialize(&self.data).map_err(|e| Error::Parse {
+        let empty = Value::Object(serde_json::Map::new());
+        let data = if self.data.is_null() {
+            &empty
+        } else {
+            &self.data
+        };
+        T::deserialize(data).map_err(|e| Error::Parse {
             file: None,
             location: None,
             message: format!("data of event `{}` ({}): {e}", self.ty, self.id),

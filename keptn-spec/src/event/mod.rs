@@ -47,13 +47,27 @@
 mod context;
 mod data;
 mod envelope;
+mod gen1;
+mod payload;
 mod sink;
 mod types;
 
+pub use crate::evaluation::{EvaluationFinishedData, Status, Verdict};
 pub use context::{EventId, KeptnContext};
-pub use data::{EventData, Extra, TaskResult, TaskStatus};
+pub use data::{
+    ActionDetails, ActionFinishedData, ActionTriggeredData, ApprovalStrategy,
+    ApprovalTriggeredData, CommonData, ConfigurationChange, ConfigureMonitoring,
+    ConfigureMonitoringTriggeredData, CustomFilter, DeploymentDetails, DeploymentFinishedData,
+    DeploymentTriggeredData, EvaluationTriggeredData, EvaluationWindow, EventData, Extra,
+    GetActionFinishedData, GetActionTriggeredData, GetSliFinishedData, GetSliRequest, GetSliResult,
+    GetSliTriggeredData, Problem, ProblemEventData, ProblemState, ReleaseDetails,
+    ReleaseFinishedData, ReleaseTriggeredData, RemediationActionRef, RemediationProgress,
+    RemediationStatusChangedData, RemediationTriggeredData, RollbackTriggeredData, TestDetails,
+    TestFinishedData, TestTriggeredData,
+};
 pub use envelope::{
     CLOUDEVENTS_SPEC_VERSION, EventPayload, JSON_CONTENT_TYPE, KEPTN_SPEC_VERSION, KeptnEvent,
 };
+pub use payload::Payload;
 pub use sink::{ChannelEventSink, DiscardEventSink, EventSink, FanOut, MemoryEventSink};
 pub use types::{EVENT_PREFIX, EventType, Gen1Type, Phase, Task};

@@ -1,0 +1,165 @@
+//! Verification: after an action, is the problem resolved?
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::action::Problem;
+use crate::workflow::StepReport;
+
+/// The answer of a [`Verifier`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", content = "reason", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Verification {
+    /// The problem is resolved; the reason says how this was established.
+    Resolved(String),
+    /// The problem is not (yet) resolved; the reason says why.
+    Unresolved(String),
+}
+
+impl Verification {
+    /// Whether the problem is resolved.
+    pub fn is_resolved(&self) -> bool {
+        matches!(self, Self::Resolved(_))
+    }
+
+    /// The reason.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Resolved(r) | Self::Unresolved(r) => r,
+        }
+    }
+}
+
+/// Why a verification could not be made (the workflow treats it as unresolved: a problem is
+/// never declared resolved on missing or failed data).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("verification by {verifier} failed: {message}")]
+#[non_exhaustive]
+pub struct VerifyError {
+    /// The verifier's name.
+    pub verifier: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl VerifyError {
+    /// A verification failure.
+    pub fn new(verifier: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            verifier: verifier.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Tells whether the monitoring tool reported the problem as resolved (its RESOLVED/CLOSED
+/// notification arrived). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ResolvedSignal {
+    rx: watch::Receiver<bool>,
+}
+
+impl ResolvedSignal {
+    /// A signal and the sender that sets it.
+    pub fn channel() -> (watch::Sender<bool>, Self) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Self { rx })
+    }
+
+    pub(crate) fn from_sender(tx: &watch::Sender<bool>) -> Self {
+        Self { rx: tx.subscribe() }
+    }
+
+    /// Whether the RESOLVED notification has arrived.
+    pub fn is_resolved(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// Waits until the RESOLVED notification arrives (forever if it never does, or if the
+    /// sender is gone without sending it).
+    pub async fn wait(&mut self) {
+        if self.rx.wait_for(|resolved| *resolved).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// What a [`Verifier`] gets: the problem, the steps run so far and the window since the last
+/// action.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifyRequest<'a> {
+    /// The problem.
+    pub problem: &'a Problem,
+    /// Every step run so far, the last one being the action just run.
+    pub steps: &'a [StepReport],
+    /// When the last action finished (start of the evaluation window).
+    pub window_start: DateTime<Utc>,
+    /// Now (end of the evaluation window).
+    pub window_end: DateTime<Utc>,
+    /// Whether the problem's RESOLVED notification arrived.
+    pub resolved: ResolvedSignal,
+}
+
+/// Decides whether a problem is resolved after an action ran.
+///
+/// Implementations: [`ResolvedEventVerifier`] (the monitoring tool said so),
+/// [`QualityGateVerifier`](crate::QualityGateVerifier) (re-evaluate the stage's SLO, as Keptn
+/// does), [`FlagStateVerifier`](crate::unleash::FlagStateVerifier) (read the flags back).
+/// Contract: never return [`Verification::Resolved`] on missing or failed data; return
+/// [`VerifyError`] when no answer could be had; bound your own time.
+#[async_trait]
+pub trait Verifier: Send + Sync + fmt::Debug {
+    /// A short name for reports, such as `quality-gate`.
+    fn name(&self) -> &str;
+
+    /// Decides whether the problem is resolved.
+    ///
+    /// # Errors
+    /// [`VerifyError`] when no decision could be made.
+    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<Verification, VerifyError>;
+}
+
+/// Resolved when the monitoring tool's RESOLVED notification arrives within `timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedEventVerifier {
+    timeout: Duration,
+}
+
+impl ResolvedEventVerifier {
+    /// Waits up to `timeout` for the RESOLVED notification.
+    pub fn new(timeout: Duration) -> Self {
+        Self { timeout }
+    }
+}
+
+#[async_trait]
+impl Verifier for ResolvedEventVerifier {
+    fn name(&self) -> &str {
+        "resolved-event"
+    }
+
+    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<Verification, VerifyError> {
+        let mut signal = request.resolved.clone();
+        if signal.is_resolved() {
+            return Ok(Verification::Resolved(
+                "the problem's RESOLVED notification arrived".to_owned(),
+            ));
+        }
+        match tokio::time::timeout(self.timeout, signal.wait()).await {
+            Ok(()) => Ok(Verification::Resolved(
+                "the problem's RESOLVED notification arrived".to_owned(),
+            )),
+            Err(_) => Ok(Verification::Unresolved(format!(
+                "no RESOLVED notification within {:?}",
+                self.timeout
+            ))),
+        }
+    }
+}

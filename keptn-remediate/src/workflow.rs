@@ -1,0 +1,761 @@
+//! The remediation workflow: problem → matching remediation → actions one at a time → verify →
+//! resolved, or next action → escalate.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use keptn_spec::event::{
+    DiscardEventSink, EventSink, EventType, KeptnContext, KeptnEvent, Phase, Task,
+};
+use keptn_spec::remediation::{ActionSpec, RemediationFile};
+use keptn_spec::{ProjectName, ServiceName, StageName};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::action::{ActionContext, ActionOutcome, ActionStatus, Problem};
+use crate::error::{Error, Result};
+use crate::registry::ActionRegistry;
+use crate::verify::{ResolvedEventVerifier, ResolvedSignal, Verifier, VerifyRequest};
+
+/// The `source` of the events the workflow emits.
+pub const EVENT_SOURCE: &str = "keptn-remediate";
+
+/// The name of the remediation sequence in event types (`sh.keptn.event.<stage>.remediation.*`).
+pub const SEQUENCE: &str = "remediation";
+
+/// Whether actions run or are only reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Run the actions.
+    #[default]
+    Execute,
+    /// Report what would be done; change nothing and emit only the remediation sequence events.
+    DryRun,
+}
+
+/// How a remediation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum RemediationStatus {
+    /// The problem is resolved: a verification said so, or the RESOLVED notification arrived.
+    Resolved,
+    /// Every action ran (or failed) and the problem is still open: people must act.
+    Escalated,
+    /// No remediation file, or no entry in it, matches the problem; nothing was done.
+    NoMatch,
+    /// A workflow for this problem (same PID) already ran or is running; nothing was done.
+    Duplicate,
+    /// Dry run: the report lists what would have been done.
+    DryRun,
+}
+
+impl RemediationStatus {
+    /// The kebab-case name, such as `resolved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Resolved => "resolved",
+            Self::Escalated => "escalated",
+            Self::NoMatch => "no-match",
+            Self::Duplicate => "duplicate",
+            Self::DryRun => "dry-run",
+        }
+    }
+}
+
+impl fmt::Display for RemediationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The remediation that matched a problem.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct MatchedRemediation {
+    /// The file it came from (as given when it was added), when known.
+    pub file: Option<String>,
+    /// The `problemType` (0.1.4) or `name` (0.6) that matched.
+    pub problem_type: String,
+    /// How it matched (`root-cause`, `title`, `default`, `title-prefix`).
+    pub matched_by: String,
+    /// Its index in the file's list.
+    pub index: usize,
+    /// How many actions it has.
+    pub actions: usize,
+}
+
+/// What a verification after a step decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct VerificationReport {
+    /// The verifier's name.
+    pub verifier: String,
+    /// Whether the problem is resolved.
+    pub resolved: bool,
+    /// Why (also the error, when the verifier could not answer).
+    pub reason: String,
+}
+
+/// One step of a remediation: the action from the file, its outcome and the verification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct StepReport {
+    /// The step's index in the remediation's action list.
+    pub index: usize,
+    /// The step from the file.
+    pub step: ActionSpec,
+    /// What the action did.
+    pub outcome: ActionOutcome,
+    /// When the action started.
+    pub started_at: DateTime<Utc>,
+    /// How long the action took, in milliseconds.
+    pub action_ms: u64,
+    /// The verification after the step (none after a failed action or in a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationReport>,
+}
+
+/// The record of one remediation: what matched, each step, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct RemediationReport {
+    /// The problem's PID.
+    pub pid: String,
+    /// The problem title.
+    pub problem_title: String,
+    /// The Keptn context of the events (derived from the PID, as Keptn's API does).
+    pub keptn_context: String,
+    /// How it ended.
+    pub status: RemediationStatus,
+    /// What matched, if anything.
+    pub matched: Option<MatchedRemediation>,
+    /// Each step, in order.
+    pub steps: Vec<StepReport>,
+    /// A summary for people.
+    pub message: String,
+    /// How long the whole remediation took, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+impl RemediationReport {
+    /// Whether every action that ran succeeded (vacuously false when none ran).
+    pub fn actions_succeeded(&self) -> bool {
+        !self.steps.is_empty()
+            && self
+                .steps
+                .iter()
+                .all(|s| s.outcome.status == ActionStatus::Succeeded)
+    }
+}
+
+/// Where remediation files apply: a stage, or one service of it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Scope {
+    project: ProjectName,
+    stage: StageName,
+    service: Option<ServiceName>,
+}
+
+#[derive(Debug)]
+struct LoadedFile {
+    file: RemediationFile,
+    name: Option<String>,
+}
+
+/// Builds a [`Remediator`].
+#[must_use]
+#[derive(Debug)]
+pub struct RemediatorBuilder {
+    registry: ActionRegistry,
+    verifier: Option<Arc<dyn Verifier>>,
+    sink: Arc<dyn EventSink>,
+    wait: Duration,
+    mode: Mode,
+}
+
+impl RemediatorBuilder {
+    /// Sets how to decide whether the problem is resolved after each action (default: whether
+    /// the RESOLVED notification arrived during the wait, [`ResolvedEventVerifier`] with no
+    /// extra timeout).
+    pub fn verifier(mut self, verifier: impl Verifier + 'static) -> Self {
+        self.verifier = Some(Arc::new(verifier));
+        self
+    }
+
+    /// Sets a shared verifier.
+    pub fn shared_verifier(mut self, verifier: Arc<dyn Verifier>) -> Self {
+        self.verifier = Some(verifier);
+        self
+    }
+
+    /// Sets where the Keptn events go (default: discarded).
+    pub fn event_sink(mut self, sink: impl EventSink + 'static) -> Self {
+        self.sink = Arc::new(sink);
+        self
+    }
+
+    /// Sets how long to wait after an action before verifying (Keptn's `WAIT_TIME_MINUTES`,
+    /// default 10 minutes). A RESOLVED notification ends the wait early.
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Sets execute or dry-run mode (default [`Mode::Execute`]).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Builds the remediator.
+    pub fn build(self) -> Remediator {
+        Remediator {
+            inner: Arc::new(Inner {
+                registry: self.registry,
+                verifier: self
+                    .verifier
+                    .unwrap_or_else(|| Arc::new(ResolvedEventVerifier::new(Duration::ZERO))),
+                sink: self.sink,
+                wait: self.wait,
+                mode: self.mode,
+                files: RwLock::new(BTreeMap::new()),
+                problems: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: ActionRegistry,
+    verifier: Arc<dyn Verifier>,
+    sink: Arc<dyn EventSink>,
+    wait: Duration,
+    mode: Mode,
+    files: RwLock<BTreeMap<Scope, LoadedFile>>,
+    /// Every PID seen (running, finished or resolved before it started) → its RESOLVED flag.
+    problems: Mutex<HashMap<String, watch::Sender<bool>>>,
+}
+
+/// Runs remediations for problems: Keptn's remediation loop.
+///
+/// On [`on_problem_open`](Self::on_problem_open) it picks the remediation file of the problem's
+/// service (or else its stage), selects the entry for the problem (0.1.4: exact root cause →
+/// title → `default`; 0.6 list: title prefix), then runs the entry's actions one at a time.
+/// After each successful action it waits (see [`RemediatorBuilder::wait`]) and asks the
+/// [`Verifier`]; it stops as soon as the problem is resolved, and escalates when the actions are
+/// exhausted. A RESOLVED notification ([`on_problem_resolved`](Self::on_problem_resolved))
+/// stops the workflow before its next step. A second notification for the same PID never
+/// starts a second workflow. Every step emits Keptn events: the `remediation` sequence
+/// (`sh.keptn.event.<stage>.remediation.triggered/started/finished`) and, per step, `action`
+/// and `evaluation` `triggered/started/finished`, all in the context derived from the PID.
+///
+/// Cheap to clone; clones share state, so one clone can handle RESOLVED notifications while
+/// another runs the workflow.
+///
+/// # Deliberate differences from Keptn
+/// - A failed action is reported and the next action runs without waiting; Keptn waited and
+///   evaluated after any `action.finished`.
+/// - The 0.6 list runs all actions of the matching entry in order (Keptn 0.6 ran only the first).
+/// - Unknown actions and bad values are rejected when a file is added, not when a problem arrives.
+#[derive(Debug, Clone)]
+pub struct Remediator {
+    inner: Arc<Inner>,
+}
+
+impl Remediator {
+    /// A builder with the actions the workflow may run.
+    pub fn builder(registry: ActionRegistry) -> RemediatorBuilder {
+        RemediatorBuilder {
+            registry,
+            verifier: None,
+            sink: Arc::new(DiscardEventSink),
+            wait: Duration::from_secs(600),
+            mode: Mode::Execute,
+        }
+    }
+
+    /// The action registry.
+    pub fn registry(&self) -> &ActionRegistry {
+        &self.inner.registry
+    }
+
+    /// Adds the remediation file of a stage (`service: None`) or of one service, after checking
+    /// that every action is registered and accepts its value. Replaces an earlier file of the
+    /// same scope.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRemediation`] listing unknown actions and bad values.
+    pub fn add_remediation(
+        &self,
+        project: ProjectName,
+        stage: StageName,
+        service: Option<ServiceName>,
+        file: RemediationFile,
+        file_name: Option<&str>,
+    ) -> Result<()> {
+        self.inner.registry.check(&file, file_name)?;
+        let scope = Scope {
+            project,
+            stage,
+            service,
+        };
+        self.inner
+            .files
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                scope,
+                LoadedFile {
+                    file,
+                    name: file_name.map(str::to_owned),
+                },
+            );
+        Ok(())
+    }
+
+    /// Parses `yaml` (either remediation format) and adds it like
+    /// [`add_remediation`](Self::add_remediation).
+    ///
+    /// # Errors
+    /// [`Error::Parse`] with the line and column, or [`Error::InvalidRemediation`].
+    pub fn add_remediation_yaml(
+        &self,
+        project: ProjectName,
+        stage: StageName,
+        service: Option<ServiceName>,
+        yaml: &str,
+        file_name: Option<&str>,
+    ) -> Result<()> {
+        let file: RemediationFile =
+            keptn_spec::from_yaml_str(yaml).map_err(|source| Error::Parse {
+                file: file_name.map(str::to_owned),
+                source,
+            })?;
+        self.add_remediation(project, stage, service, file, file_name)
+    }
+
+    /// Records the problem's RESOLVED (or CLOSED) notification. A running workflow for it stops
+    /// before its next step; a later OPEN notification with this PID starts nothing.
+    ///
+    /// Returns whether the PID was already known (a workflow ran or is running for it).
+    pub fn on_problem_resolved(&self, pid: &str) -> bool {
+        let mut problems = self
+            .inner
+            .problems
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match problems.get(pid) {
+            Some(tx) => {
+                tx.send_replace(true);
+                true
+            }
+            None => {
+                let (tx, _rx) = watch::channel(true);
+                problems.insert(pid.to_owned(), tx);
+                false
+            }
+        }
+    }
+
+    /// Runs the remediation for a newly opened problem and reports what happened.
+    ///
+    /// Returns at once with [`RemediationStatus::Duplicate`] when this PID was seen before.
+    pub async fn on_problem_open(&self, problem: Problem) -> RemediationReport {
+        let started = Instant::now();
+        let context = KeptnContext::from_ingress(&problem.pid);
+        let signal = {
+            let mut problems = self
+                .inner
+                .problems
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(tx) = problems.get(&problem.pid) {
+                let message = if *tx.borrow() {
+                    "the problem was already resolved; no remediation started"
+                } else {
+                    "a remediation for this problem (same PID) already ran or is running"
+                };
+                tracing::info!(pid = %problem.pid, "{message}");
+                return RemediationReport {
+                    pid: problem.pid.clone(),
+                    problem_title: problem.title.clone(),
+                    keptn_context: context.to_string(),
+                    status: RemediationStatus::Duplicate,
+                    matched: None,
+                    steps: Vec::new(),
+                    message: message.to_owned(),
+                    elapsed_ms: 0,
+                };
+            }
+            let (tx, _rx) = watch::channel(false);
+            let signal = ResolvedSignal::from_sender(&tx);
+            problems.insert(problem.pid.clone(), tx);
+            signal
+        };
+        let run = Run {
+            inner: &self.inner,
+            events: Events::new(Arc::clone(&self.inner.sink), context, &problem),
+            problem: &problem,
+            signal,
+        };
+        let mut report = run.execute().await;
+        report.elapsed_ms = millis(started.elapsed());
+        report
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// One workflow run for one problem.
+struct Run<'a> {
+    inner: &'a Inner,
+    events: Events,
+    problem: &'a Problem,
+    signal: ResolvedSignal,
+}
+
+impl Run<'_> {
+    fn select(&self) -> Option<(MatchedRemediation, Vec<ActionSpec>)> {
+        let files = self
+            .inner
+            .files
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let stage_scope = Scope {
+            project: self.problem.project.clone(),
+            stage: self.problem.stage.clone(),
+            service: None,
+        };
+        let service_scope = self.problem.service.as_ref().map(|svc| Scope {
+            service: Some(svc.clone()),
+            ..stage_scope.clone()
+        });
+        let loaded = service_scope
+            .and_then(|s| files.get(&s))
+            .or_else(|| files.get(&stage_scope))?;
+        let selected = loaded.file.select(&self.problem.selector())?;
+        Some((
+            MatchedRemediation {
+                file: loaded.name.clone(),
+                problem_type: selected.problem_type,
+                matched_by: selected.matched_by.as_str().to_owned(),
+                index: selected.index,
+                actions: selected.actions.len(),
+            },
+            selected.actions,
+        ))
+    }
+
+    fn report(
+        &self,
+        status: RemediationStatus,
+        matched: Option<MatchedRemediation>,
+        steps: Vec<StepReport>,
+        message: String,
+    ) -> RemediationReport {
+        RemediationReport {
+            pid: self.problem.pid.clone(),
+            problem_title: self.problem.title.clone(),
+            keptn_context: self.events.context.to_string(),
+            status,
+            matched,
+            steps,
+            message,
+            elapsed_ms: 0,
+        }
+    }
+
+    async fn execute(self) -> RemediationReport {
+        let sequence = self.events.sequence_triggered();
+        self.events.answer(
+            sequence.as_ref(),
+            Phase::Started,
+            json!({"status": "succeeded"}),
+        );
+        let finish = |status: &str, result: &str, message: &str| {
+            self.events.answer(
+                sequence.as_ref(),
+                Phase::Finished,
+                json!({"status": status, "result": result, "message": message}),
+            );
+        };
+
+        let Some((matched, actions)) = self.select() else {
+            let message = format!(
+                "no remediation configured for problem `{}` in {}/{}{}",
+                self.problem.title,
+                self.problem.project,
+                self.problem.stage,
+                self.problem
+                    .service
+                    .as_ref()
+                    .map(|s| format!("/{s}"))
+                    .unwrap_or_default()
+            );
+            finish("succeeded", "fail", &message);
+            return self.report(RemediationStatus::NoMatch, None, Vec::new(), message);
+        };
+
+        if self.inner.mode == Mode::DryRun {
+            let steps: Vec<StepReport> = actions
+                .iter()
+                .enumerate()
+                .map(|(index, step)| {
+                    let ctx = ActionContext::new(self.problem.clone(), step.clone());
+                    let plan = match self.inner.registry.get(&step.action) {
+                        Some(action) => action.describe(&ctx),
+                        None => format!("unknown action `{}`", step.action),
+                    };
+                    StepReport {
+                        index,
+                        step: step.clone(),
+                        outcome: ActionOutcome::skipped(format!("dry run: would {plan}")),
+                        started_at: Utc::now(),
+                        action_ms: 0,
+                        verification: None,
+                    }
+                })
+                .collect();
+            let message = format!(
+                "dry run: {} action(s) of `{}` would run; nothing was changed",
+                steps.len(),
+                matched.problem_type
+            );
+            finish("succeeded", "pass", &message);
+            return self.report(RemediationStatus::DryRun, Some(matched), steps, message);
+        }
+
+        let mut steps: Vec<StepReport> = Vec::new();
+        for (index, step) in actions.iter().enumerate() {
+            if self.signal.is_resolved() {
+                let message =
+                    "the problem was resolved (RESOLVED notification); remediation stopped"
+                        .to_owned();
+                finish("succeeded", "pass", &message);
+                return self.report(RemediationStatus::Resolved, Some(matched), steps, message);
+            }
+            let report = self.run_step(index, step).await;
+            let failed = report.outcome.status != ActionStatus::Succeeded;
+            steps.push(report);
+            if failed {
+                continue;
+            }
+            // Wait, ending early when the RESOLVED notification arrives.
+            let mut signal = self.signal.clone();
+            tokio::select! {
+                () = tokio::time::sleep(self.inner.wait) => {}
+                () = signal.wait() => {}
+            }
+            let verification = self.verify(&steps).await;
+            let resolved = verification.resolved;
+            if let Some(last) = steps.last_mut() {
+                last.verification = Some(verification);
+            }
+            if resolved {
+                let message = format!(
+                    "Remediation successful: the problem is resolved after action {} (`{}`)",
+                    index + 1,
+                    step.action
+                );
+                finish("succeeded", "pass", &message);
+                return self.report(RemediationStatus::Resolved, Some(matched), steps, message);
+            }
+        }
+        let message = format!(
+            "No further remediation action configured for problem type {}: escalating ({} action(s) ran, {} failed)",
+            matched.problem_type,
+            steps.len(),
+            steps
+                .iter()
+                .filter(|s| s.outcome.status != ActionStatus::Succeeded)
+                .count()
+        );
+        tracing::warn!(pid = %self.problem.pid, "{message}");
+        finish("succeeded", "fail", &message);
+        self.report(RemediationStatus::Escalated, Some(matched), steps, message)
+    }
+
+    async fn run_step(&self, index: usize, step: &ActionSpec) -> StepReport {
+        let ctx = ActionContext::new(self.problem.clone(), step.clone());
+        let triggered = self.events.task_triggered(
+            Task::Action,
+            json!({"action": step, "actionIndex": index, "problem": self.events.problem_data.clone()}),
+        );
+        self.events.answer(
+            triggered.as_ref(),
+            Phase::Started,
+            json!({"status": "succeeded"}),
+        );
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let outcome = match self.inner.registry.get(&step.action) {
+            Some(action) => action.execute(&ctx).await,
+            // Files are checked when added, so this only happens if the registry changed.
+            None => ActionOutcome::failed(format!("unknown action `{}`", step.action), Vec::new()),
+        };
+        let action_ms = millis(clock.elapsed());
+        let (status, result) = match outcome.status {
+            ActionStatus::Succeeded => ("succeeded", "pass"),
+            _ => ("errored", "fail"),
+        };
+        if outcome.status == ActionStatus::Failed {
+            tracing::warn!(pid = %self.problem.pid, action = %step.action, reason = %outcome.message, "remediation action failed");
+        }
+        self.events.answer(
+            triggered.as_ref(),
+            Phase::Finished,
+            json!({
+                "status": status,
+                "result": result,
+                "message": outcome.message,
+                "action": {"name": step.name, "action": step.action, "changes": outcome.changes, "undo": outcome.undo},
+            }),
+        );
+        StepReport {
+            index,
+            step: step.clone(),
+            outcome,
+            started_at,
+            action_ms,
+            verification: None,
+        }
+    }
+
+    async fn verify(&self, steps: &[StepReport]) -> VerificationReport {
+        let window_start = steps.last().map_or_else(Utc::now, |s| {
+            s.started_at + chrono::Duration::milliseconds(i64::try_from(s.action_ms).unwrap_or(0))
+        });
+        let window_end = Utc::now();
+        let verifier = &self.inner.verifier;
+        let triggered = self.events.task_triggered(
+            Task::Evaluation,
+            json!({"evaluation": {"start": window_start, "end": window_end}, "test": {"start": window_start, "end": window_end}}),
+        );
+        self.events.answer(
+            triggered.as_ref(),
+            Phase::Started,
+            json!({"status": "succeeded"}),
+        );
+        let request = VerifyRequest {
+            problem: self.problem,
+            steps,
+            window_start,
+            window_end,
+            resolved: self.signal.clone(),
+        };
+        let report = match verifier.verify(&request).await {
+            Ok(v) => VerificationReport {
+                verifier: verifier.name().to_owned(),
+                resolved: v.is_resolved(),
+                reason: v.reason().to_owned(),
+            },
+            Err(e) => VerificationReport {
+                verifier: verifier.name().to_owned(),
+                resolved: false,
+                reason: e.to_string(),
+            },
+        };
+        let (status, result) = if report.resolved {
+            ("succeeded", "pass")
+        } else {
+            ("succeeded", "fail")
+        };
+        self.events.answer(
+            triggered.as_ref(),
+            Phase::Finished,
+            json!({
+                "status": status,
+                "result": result,
+                "message": report.reason,
+                "evaluation": {"result": result, "verifier": report.verifier, "start": window_start, "end": window_end},
+            }),
+        );
+        report
+    }
+}
+
+/// Emits the workflow's Keptn events; emitting never fails the workflow.
+struct Events {
+    sink: Arc<dyn EventSink>,
+    context: KeptnContext,
+    stage: StageName,
+    base: serde_json::Map<String, Value>,
+    problem_data: Value,
+}
+
+impl Events {
+    fn new(sink: Arc<dyn EventSink>, context: KeptnContext, problem: &Problem) -> Self {
+        let mut base = serde_json::Map::new();
+        base.insert("project".into(), json!(problem.project));
+        base.insert("stage".into(), json!(problem.stage));
+        if let Some(svc) = &problem.service {
+            base.insert("service".into(), json!(svc));
+        }
+        let problem_data = json!({
+            "State": "OPEN",
+            "PID": problem.pid,
+            "ProblemID": problem.problem_id,
+            "ProblemTitle": problem.title,
+            "problemTitle": problem.title,
+            "rootCause": problem.root_cause,
+            "ProblemURL": problem.url,
+            "ImpactedEntity": problem.impacted_entity,
+        });
+        Self {
+            sink,
+            context,
+            stage: problem.stage.clone(),
+            base,
+            problem_data,
+        }
+    }
+
+    fn data(&self, extra: Value) -> Value {
+        let mut data = self.base.clone();
+        if let Value::Object(map) = extra {
+            data.extend(map);
+        }
+        Value::Object(data)
+    }
+
+    fn emit(&self, event: KeptnEvent) -> KeptnEvent {
+        self.sink.emit(&event);
+        event
+    }
+
+    fn sequence_triggered(&self) -> Option<KeptnEvent> {
+        let ty = EventType::sequence(self.stage.clone(), SEQUENCE, Phase::Triggered).ok()?;
+        let data = self.data(json!({"problem": self.problem_data.clone()}));
+        Some(self.emit(KeptnEvent::new(ty, EVENT_SOURCE, self.context, &data)))
+    }
+
+    fn task_triggered(&self, task: Task, extra: Value) -> Option<KeptnEvent> {
+        let ty = EventType::task(task, Phase::Triggered);
+        let data = self.data(extra);
+        Some(self.emit(KeptnEvent::new(ty, EVENT_SOURCE, self.context, &data)))
+    }
+
+    fn answer(&self, triggered: Option<&KeptnEvent>, phase: Phase, extra: Value) {
+        let Some(triggered) = triggered else { return };
+        let data = self.data(extra);
+        let answer = match phase {
+            Phase::Started => triggered.started(EVENT_SOURCE, &data),
+            _ => triggered.finished(EVENT_SOURCE, &data),
+        };
+        match answer {
+            Ok(event) => {
+                self.emit(event);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot build remediation event"),
+        }
+    }
+}

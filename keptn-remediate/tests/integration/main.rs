@@ -1,0 +1,17 @@
+//! Integration tests of keptn-remediate, in one binary to save link time.
+//!
+//! - `workflow`: the remediation workflow with in-memory actions (feature `testing`);
+//! - `unleash_fake`: the Unleash client and toggle action against a local fake that follows
+//!   Unleash's published Admin API and the legacy 3.x toggle API (error paths a real server will
+//!   not produce on demand: 401, 429, 503, slow answers; and the legacy API Unleash 7 dropped);
+//! - `unleash_real`: against a real Unleash (`scripts/unleash.sh up`), skipped with a message
+//!   when `UNLEASH_URL` is not set.
+
+#[cfg(feature = "testing")]
+mod workflow;
+
+#[cfg(feature = "unleash")]
+mod unleash_fake;
+
+#[cfg(feature = "unleash")]
+mod unleash_real;
