@@ -18,9 +18,10 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use keptn_deploy::local::{
-    CommandTemplate, LocalDeployer, LocalError, LocalStrategy, RequestRecorder, StageProxy,
-    Upstream, process_is_running,
+    CommandTemplate, LocalDeployer, LocalError, RequestRecorder, StageProxy, Upstream,
+    process_is_running,
 };
+use keptn_deploy::{Artifact, Deployer, DeploymentRequest, DeploymentStrategy, StageService};
 use keptn_slo::{SliProvider, SliQuery};
 use keptn_spec::{ProjectName, ServiceName, StageName};
 use tokio::net::TcpListener;
@@ -277,122 +278,129 @@ async fn hundred_switches_under_load_lose_no_request() {
     assert!((100.0..400.0).contains(&p95), "p95 {p95} ms");
 }
 
-/// The deployer's story: direct, blue/green, rollback, promotion, a failed deploy — with load
-/// running all along and not one failed request, and no process left at the end.
+fn request(
+    target: &StageService,
+    version: &str,
+    strategy: DeploymentStrategy,
+) -> DeploymentRequest {
+    let image = Artifact::new(format!("docker.io/keptnexamples/carts:{version}")).unwrap();
+    DeploymentRequest::new(target.clone(), image, strategy)
+}
+
+async fn body(url: &str) -> String {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The deployer's story, as the tour plays it: blue/green with a canary beside the primary, a
+/// rollback, a broken build, a promotion, a direct deployment — with load on the public port all
+/// along, not one failed request, and no process left at the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployer_switches_versions_without_losing_requests() {
     let (project, stage, service) = names();
+    let target = StageService::new(project.clone(), stage.clone(), service.clone());
     let deployer = LocalDeployer::new().with_service(&service, template());
-    let first = deployer
-        .deploy(
-            &project,
-            &stage,
-            &service,
-            "0.11.1",
-            LocalStrategy::BlueGreen,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (first.version.as_str(), first.deployment.as_str()),
-        ("0.11.1", "canary")
-    );
-    let promoted = deployer.promote(&project, &stage, &service).await.unwrap();
-    assert_eq!(
-        (promoted.version.as_str(), promoted.deployment.as_str()),
-        ("0.11.1", "primary")
-    );
-    let url = deployer.url(&project, &stage, &service).await.unwrap();
-    let start = Utc::now();
-    let load = start_load(&format!("{url}/"), 4);
-    let mut seen_pids = deployer.pids().await;
+    let bg = DeploymentStrategy::BlueGreenService;
 
-    // A slow build goes to canary and is rolled back: primary serves again.
-    let canary = deployer
-        .deploy(
-            &project,
-            &stage,
-            &service,
-            "0.11.2",
-            LocalStrategy::BlueGreen,
-        )
+    // The first blue/green deployment starts primary and canary.
+    let first = deployer
+        .deploy(&request(&target, "0.11.1", bg))
         .await
         .unwrap();
-    assert_eq!(canary.primary_version.as_deref(), Some("0.11.1"));
-    seen_pids.extend(deployer.pids().await);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let back = deployer
-        .rollback(&project, &stage, &service)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(first.deployment_names, ["canary"]);
+    let mut seen_pids = deployer.pids().await;
+    assert_eq!(seen_pids.len(), 2, "primary and canary");
+    let public = first.uris_public[0].clone();
+    let canary_url = first.uris_local[0].clone();
+    assert_ne!(public, canary_url);
+    assert_eq!(body(&public).await, "version 0.11.1");
+    assert_eq!(body(&canary_url).await, "version 0.11.1");
+    let status = deployer.promote(&target).await.unwrap();
     assert_eq!(
-        (back.version.as_str(), back.deployment.as_str()),
-        ("0.11.1", "primary")
+        status.serving_image(),
+        Some("docker.io/keptnexamples/carts:0.11.1")
     );
+    assert_eq!(status.serving.unwrap().name, "carts-primary");
+    assert_eq!(status.canary, None);
+    assert_eq!(
+        deployer.pids().await.len(),
+        1,
+        "the promoted canary replaced the first primary"
+    );
+
+    let start = Utc::now();
+    let load = start_load(&format!("{public}/"), 4);
+
+    // A slow build goes to canary beside the primary; the public port keeps the primary.
+    deployer
+        .deploy(&request(&target, "0.11.2", bg))
+        .await
+        .unwrap();
+    seen_pids.extend(deployer.pids().await);
+    assert_eq!(body(&public).await, "version 0.11.1");
+    assert_eq!(body(&canary_url).await, "version 0.11.2");
+    let status = deployer.rollback(&target).await.unwrap();
+    assert_eq!(
+        status.serving_image(),
+        Some("docker.io/keptnexamples/carts:0.11.1")
+    );
+    assert_eq!(status.canary, None);
+    let resp = client().get(&canary_url).send().await.unwrap();
+    assert_eq!(resp.status(), 503, "no canary after rollback");
 
     // A broken build never serves: the primary is untouched.
     let err = deployer
-        .deploy(
-            &project,
-            &stage,
-            &service,
-            "broken",
-            LocalStrategy::BlueGreen,
-        )
+        .deploy(&request(&target, "broken", bg))
         .await
         .unwrap_err();
-    assert!(matches!(err, LocalError::Exited { .. }), "{err:?}");
-    let still = deployer.serving(&project, &stage, &service).await.unwrap();
-    assert_eq!(still.version, "0.11.1");
-
-    // A good build is promoted.
-    deployer
-        .deploy(
-            &project,
-            &stage,
-            &service,
-            "0.11.3",
-            LocalStrategy::BlueGreen,
-        )
-        .await
-        .unwrap();
-    seen_pids.extend(deployer.pids().await);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let now = deployer.promote(&project, &stage, &service).await.unwrap();
-    assert_eq!(
-        (now.version.as_str(), now.deployment.as_str()),
-        ("0.11.3", "primary")
+    assert!(err.is_rollout_failure(), "{err:?}");
+    assert!(
+        err.to_string().contains("broken build: refusing to start"),
+        "{err}"
     );
-    assert_eq!(now.primary_version, None);
+    assert!(
+        err.to_string()
+            .contains("rolled back; the serving version is untouched"),
+        "{err}"
+    );
+    let status = deployer.status(&target).await.unwrap();
+    assert_eq!(
+        status.serving_image(),
+        Some("docker.io/keptnexamples/carts:0.11.1")
+    );
 
-    // Direct deployments replace the serving version.
-    let direct = deployer
-        .deploy(&project, &stage, &service, "0.11.4", LocalStrategy::Direct)
+    // A good build is tested on the canary and promoted: the public port switches under load.
+    deployer
+        .deploy(&request(&target, "0.11.3", bg))
         .await
         .unwrap();
-    assert_eq!(direct.deployment, "direct");
     seen_pids.extend(deployer.pids().await);
+    let canary_load = start_load(&format!("{canary_url}/"), 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (canary_ok, canary_failures) = canary_load.finish().await;
+    assert!(canary_failures.is_empty(), "{canary_failures:?}");
+    let status = deployer.promote(&target).await.unwrap();
+    assert_eq!(
+        status.serving_image(),
+        Some("docker.io/keptnexamples/carts:0.11.3")
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(body(&public).await, "version 0.11.3");
 
     let (ok, failures) = load.finish().await;
     assert!(failures.is_empty(), "{failures:?}");
-    assert!(ok > 50, "only {ok} requests");
-    assert_eq!(
-        client()
-            .get(&url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        "version 0.11.4"
-    );
+    assert!(ok > 20, "only {ok} requests");
 
     // SLIs per deployment from the same traffic.
-    let query = |d: &str| {
-        SliQuery::new(
+    let provider = deployer.sli_provider();
+    let measure = |d: &'static str| {
+        let query = SliQuery::new(
             project.clone(),
             stage.clone(),
             service.clone(),
@@ -400,53 +408,76 @@ async fn deployer_switches_versions_without_losing_requests() {
             Utc::now(),
             vec!["throughput".into(), "error_rate".into()],
         )
-        .with_deployment(d)
+        .with_deployment(d);
+        async move { provider.fetch_slis(&query).await.unwrap() }
     };
-    let provider = deployer.sli_provider();
-    let mut total = 0.0;
-    for d in ["primary", "canary", "direct"] {
-        let values = provider.fetch_slis(&query(d)).await.unwrap();
-        assert!(values[0].success, "{d}: {values:?}");
-        assert_eq!(values[1].value, 0.0, "{d}: error rate");
-        total += values[0].value;
-    }
-    assert!(total >= ok as f64);
+    let primary = measure("primary").await;
+    assert!(
+        primary[0].success && primary[0].value >= ok as f64,
+        "{primary:?}"
+    );
+    assert_eq!(primary[1].value, 0.0);
+    let canary = measure("canary").await;
+    assert!(
+        canary[0].success && canary[0].value >= canary_ok as f64,
+        "{canary:?}"
+    );
+    let direct = measure("direct").await;
+    assert!(!direct[0].success, "no direct traffic yet: {direct:?}");
+
+    // Switching strategy is refused; scaling beyond one process is refused.
+    let err = deployer
+        .deploy(&request(&target, "0.11.4", DeploymentStrategy::Direct))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot switch it to `direct`"),
+        "{err}"
+    );
+    assert!(deployer.scale(&target, 3).await.is_err());
+    assert!(deployer.scale(&target, 1).await.is_ok());
+
+    // Direct deployments replace the serving version (another service).
+    let db = StageService::new(project.clone(), stage.clone(), "carts-db".parse().unwrap());
+    let deployer = deployer.with_service(&db.service, template());
+    let r = deployer
+        .deploy(&request(&db, "4.2.2", DeploymentStrategy::Direct))
+        .await
+        .unwrap();
+    assert_eq!(r.deployment_names, ["direct"]);
+    seen_pids.extend(deployer.pids().await);
+    deployer
+        .deploy(&request(&db, "4.2.3", DeploymentStrategy::Direct))
+        .await
+        .unwrap();
+    assert_eq!(body(&r.uris_public[0]).await, "version 4.2.3");
+    seen_pids.extend(deployer.pids().await);
 
     assert!(deployer.shutdown().await.is_empty());
     seen_pids.sort_unstable();
     seen_pids.dedup();
-    assert_eq!(seen_pids.len(), 4, "{seen_pids:?}");
+    assert_eq!(seen_pids.len(), 6, "{seen_pids:?}");
     for pid in seen_pids {
         assert_gone(pid).await;
     }
     assert!(deployer.pids().await.is_empty());
 }
 
-/// Promotion and rollback without a canary are errors naming the service and stage.
+/// Promotion without a deployment and deployments of unknown services are errors.
 #[tokio::test]
-async fn promote_without_canary_is_an_error() {
+async fn promote_without_deployment_is_an_error() {
     let (project, stage, service) = names();
+    let target = StageService::new(project.clone(), stage.clone(), service.clone());
     let deployer = LocalDeployer::new().with_service(&service, template());
+    let err = deployer.promote(&target).await.unwrap_err();
+    assert_eq!(err.to_string(), "sockshop/staging/carts is not deployed");
+    let db = StageService::new(project, stage, "carts-db".parse().unwrap());
     let err = deployer
-        .promote(&project, &stage, &service)
+        .deploy(&request(&db, "4.2.2", DeploymentStrategy::Direct))
         .await
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "promote of carts in sockshop/staging: nothing is deployed"
-    );
-    let err = deployer
-        .deploy(
-            &project,
-            &stage,
-            &"carts-db".parse().unwrap(),
-            "4.2.2",
-            LocalStrategy::Direct,
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "service `carts-db` has no command template in the local deployer"
+        "invalid service: service `carts-db` has no command template in the local deployer"
     );
 }

@@ -1,4 +1,5 @@
-//! `LocalDeployer`: blue/green and direct deployments of local processes behind stage proxies.
+//! `LocalDeployer`: Keptn's blue/green and direct deployments with local processes behind stage
+//! proxies.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -6,7 +7,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use keptn_spec::{ProjectName, ServiceName, StageName};
+use async_trait::async_trait;
+use keptn_spec::ServiceName;
 use tokio::sync::Mutex;
 
 use super::error::LocalError;
@@ -14,19 +16,13 @@ use super::proxy::{StageProxy, Upstream};
 use super::recorder::RequestRecorder;
 use super::sli::LocalSliProvider;
 use super::supervisor::{CommandTemplate, ServiceProcess};
-
-/// How a new version replaces the serving one (Keptn's `deployment_strategy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LocalStrategy {
-    /// Start the new version, switch all traffic to it, stop the old one (`direct`).
-    Direct,
-    /// Start the new version as canary and send all traffic to it; the primary keeps running
-    /// until [`LocalDeployer::promote`] or [`LocalDeployer::rollback`] (`blue_green_service`).
-    BlueGreen,
-}
+use crate::{
+    Deployer, DeploymentRequest, DeploymentResult, DeploymentStrategy, Error, Result,
+    RunningVersion, ServiceStatus, StageService,
+};
 
 /// Deployment labels, as Keptn's `$DEPLOYMENT` placeholder and Dynatrace's `keptn_deployment` tag
-/// use them.
+/// use them; the proxies record requests under these names.
 pub mod deployment {
     /// The serving, promoted version of a blue/green service.
     pub const PRIMARY: &str = "primary";
@@ -34,56 +30,61 @@ pub mod deployment {
     pub const CANARY: &str = "canary";
     /// The only version of a directly deployed service.
     pub const DIRECT: &str = "direct";
-}
-
-/// What serves a service in a stage right now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Serving {
-    /// The version that gets new requests.
-    pub version: String,
-    /// Its deployment label (`primary`, `canary`, `direct`).
-    pub deployment: String,
-    /// The version of the primary when a canary is serving.
-    pub primary_version: Option<String>,
-    /// The stage proxy's public URL.
-    pub url: String,
+    /// A user-managed deployment.
+    pub const USER_MANAGED: &str = "user-managed";
 }
 
 struct Running {
     upstream: Arc<Upstream>,
     process: ServiceProcess,
+    image: String,
 }
 
 #[derive(Default)]
 struct SlotState {
-    primary: Option<Running>,
+    strategy: Option<DeploymentStrategy>,
+    serving: Option<Running>,
     canary: Option<Running>,
 }
 
+/// One service in one stage: the public proxy (serving version), the canary proxy (the version
+/// under test) and one recorder for both.
 struct Slot {
-    proxy: StageProxy,
+    public: StageProxy,
+    canary: StageProxy,
     state: Mutex<SlotState>,
 }
 
-type Key = (ProjectName, StageName, ServiceName);
-
-/// Runs each service version as a local process (from a [`CommandTemplate`]) on a loopback port
-/// it picks, behind one [`StageProxy`] per project, stage and service that owns the service's
-/// public port. Every proxy's recorder is registered with the deployer's [`LocalSliProvider`].
+/// A [`Deployer`] running each service version as a local process (from a [`CommandTemplate`],
+/// with `{version}` = the image tag) on a loopback port it picks.
+///
+/// Per service and stage there are two [`StageProxy`]s sharing one [`RequestRecorder`] (registered
+/// with the deployer's [`LocalSliProvider`]):
+/// - the **public** proxy owns the service's public port (`deploymentURIsPublic`) and routes to
+///   the serving version, recorded as `primary` (blue/green) or `direct`;
+/// - the **canary** proxy (`deploymentURIsLocal` of a blue/green deployment, where tests go)
+///   routes to the canary, recorded as `canary`.
+///
+/// Keptn's blue/green semantics ([`DeploymentStrategy::BlueGreenService`]): the first deployment
+/// starts the version twice, as primary and as canary (helm-service's two deployments); later
+/// ones start a canary beside the untouched primary. [`promote`](Deployer::promote) switches the
+/// public port to the canary's process in one atomic swap (now recorded as `primary`) and stops
+/// the old primary once its in-flight requests finished; [`rollback`](Deployer::rollback) stops
+/// the canary. [`DeploymentStrategy::Direct`] (and `user_managed`) replace the serving process.
 ///
 /// Guarantees:
 /// - a failed deployment (the process does not start or does not become ready) leaves the serving
-///   version untouched;
-/// - switching traffic (deploy, promote, rollback) is one atomic swap in the proxy; the old process
-///   is stopped only after its in-flight requests finished (up to the drain timeout);
-/// - processes are stopped with `SIGTERM` (then `SIGKILL`) by [`LocalDeployer::shutdown`], and
-///   killed when the deployer is dropped, so none outlives it (unless the whole program is killed
-///   with `SIGKILL`).
+///   version untouched and is reported as [`Error::RolloutFailed`] with `rolled_back: true`;
+/// - no request is lost in a switch (the old process stops after draining, up to the drain
+///   timeout);
+/// - processes are stopped (`SIGTERM`, then `SIGKILL`) by [`LocalDeployer::shutdown`] and killed
+///   when the deployer is dropped; none outlives it unless the whole program is `SIGKILL`ed.
+///
+/// Limits: one process per version, so [`scale`](Deployer::scale) accepts only 1 replica.
 pub struct LocalDeployer {
     templates: BTreeMap<String, CommandTemplate>,
     sli: LocalSliProvider,
-    slots: Mutex<BTreeMap<Key, Arc<Slot>>>,
+    slots: Mutex<BTreeMap<StageService, Arc<Slot>>>,
     drain_timeout: Duration,
 }
 
@@ -120,7 +121,7 @@ impl LocalDeployer {
         self
     }
 
-    /// Registers proxies with `provider` instead of a provider of its own.
+    /// Registers the proxies' recorders with `provider` instead of a provider of its own.
     #[must_use]
     pub fn with_sli_provider(mut self, provider: LocalSliProvider) -> Self {
         self.sli = provider;
@@ -139,209 +140,59 @@ impl LocalDeployer {
         &self.sli
     }
 
-    async fn slot(
-        &self,
-        project: &ProjectName,
-        stage: &StageName,
-        service: &ServiceName,
-    ) -> Result<Arc<Slot>, LocalError> {
-        let key = (project.clone(), stage.clone(), service.clone());
+    async fn slot(&self, target: &StageService) -> Result<Arc<Slot>, LocalError> {
         let mut slots = self.slots.lock().await;
-        if let Some(slot) = slots.get(&key) {
+        if let Some(slot) = slots.get(target) {
             return Ok(slot.clone());
         }
         let recorder = Arc::new(RequestRecorder::default());
-        let proxy = StageProxy::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), recorder.clone())
+        let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let proxy_error = |source| LocalError::Proxy {
+            project: target.project.to_string(),
+            stage: target.stage.to_string(),
+            service: target.service.to_string(),
+            source,
+        };
+        let public = StageProxy::start(bind, recorder.clone())
             .await
-            .map_err(|source| LocalError::Proxy {
-                project: project.to_string(),
-                stage: stage.to_string(),
-                service: service.to_string(),
-                source,
-            })?;
-        self.sli
-            .register(project.clone(), stage.clone(), service.clone(), recorder);
+            .map_err(proxy_error)?;
+        let canary = StageProxy::start(bind, recorder.clone())
+            .await
+            .map_err(proxy_error)?;
+        self.sli.register(
+            target.project.clone(),
+            target.stage.clone(),
+            target.service.clone(),
+            recorder,
+        );
         let slot = Arc::new(Slot {
-            proxy,
+            public,
+            canary,
             state: Mutex::new(SlotState::default()),
         });
-        slots.insert(key, slot.clone());
+        slots.insert(target.clone(), slot.clone());
         Ok(slot)
     }
 
-    async fn existing(
-        &self,
-        project: &ProjectName,
-        stage: &StageName,
-        service: &ServiceName,
-    ) -> Option<Arc<Slot>> {
-        let key = (project.clone(), stage.clone(), service.clone());
-        self.slots.lock().await.get(&key).cloned()
+    async fn existing(&self, target: &StageService) -> Option<Arc<Slot>> {
+        self.slots.lock().await.get(target).cloned()
     }
 
-    /// The public URL of a service in a stage (creating its proxy, with nothing serving yet, if
-    /// needed).
+    /// The public URL of a service in a stage — it serves the serving version — creating its
+    /// proxy (with nothing behind it yet) if needed.
     ///
     /// # Errors
-    /// [`LocalError::Proxy`] when the proxy cannot bind a port.
-    pub async fn url(
-        &self,
-        project: &ProjectName,
-        stage: &StageName,
-        service: &ServiceName,
-    ) -> Result<String, LocalError> {
-        Ok(self.slot(project, stage, service).await?.proxy.url())
+    /// [`LocalError::Proxy`] when a proxy cannot bind a port.
+    pub async fn public_url(&self, target: &StageService) -> Result<String, LocalError> {
+        Ok(self.slot(target).await?.public.url())
     }
 
-    /// Deploys `version` of `service` to `stage` with `strategy` and returns what serves now.
+    /// The canary URL of a service in a stage (answers `503` while there is no canary).
     ///
     /// # Errors
-    /// [`LocalError::UnknownService`] without a template; the process errors of
-    /// [`CommandTemplate::spawn`] — in every error case the serving version is untouched.
-    pub async fn deploy(
-        &self,
-        project: &ProjectName,
-        stage: &StageName,
-        service: &ServiceName,
-        version: &str,
-        strategy: LocalStrategy,
-    ) -> Result<Serving, LocalError> {
-        let template =
-            self.templates
-                .get(service.as_str())
-                .ok_or_else(|| LocalError::UnknownService {
-                    service: service.to_string(),
-                })?;
-        let slot = self.slot(project, stage, service).await?;
-        let mut state = slot.state.lock().await;
-        let process = template.spawn(service.as_str(), version).await?;
-        let label = match strategy {
-            LocalStrategy::Direct => deployment::DIRECT,
-            LocalStrategy::BlueGreen => deployment::CANARY,
-        };
-        let upstream = Arc::new(Upstream::new(label, version, process.addr()));
-        slot.proxy.route_to(Some(upstream.clone()));
-        let new = Running { upstream, process };
-        match strategy {
-            LocalStrategy::Direct => {
-                let old_primary = state.primary.replace(new);
-                let old_canary = state.canary.take();
-                drop(state);
-                for old in [old_primary, old_canary].into_iter().flatten() {
-                    self.retire(old).await;
-                }
-            }
-            LocalStrategy::BlueGreen => {
-                let old_canary = state.canary.replace(new);
-                drop(state);
-                if let Some(old) = old_canary {
-                    self.retire(old).await;
-                }
-            }
-        }
-        self.serving(project, stage, service)
-            .await
-            .ok_or_else(|| invalid("deploy", project, stage, service, "nothing serving"))
-    }
-
-    /// Makes the canary the primary: traffic stays on the same process, now recorded as
-    /// `primary`, and the old primary is stopped.
-    ///
-    /// # Errors
-    /// [`LocalError::InvalidState`] when there is no canary.
-    pub async fn promote(
-        &self,
-        project: &ProjectName,
-        stage: &StageName,
-        service: &ServiceName,
-    ) -> Result<Serving, LocalError> {
-        let slot = self
-            .existing(project, stage, service)
-            .await
-            .ok_or_else(|| invalid("promote", project, stage, service, "nothing is deployed"))?;
-        let mut state = slot.state.lock().await;
-        let Some(canary) = state.canary.take() else {
-            return Err(invalid(
-                "promote",
-                project,
-                stage,
-                service,
-                "there is no canary",
-            ));
-        };
-        let primary = Arc::new(Upstream::new(
-            deployment::PRIMARY,
-            canary.upstream.version(),
-            canary.process.addr(),
-        ));
-        slot.proxy.route_to(Some(primary.clone()));
-        let old_primary = state.primary.replace(Running {
-            upstream: primary,
-            process: canary.process,
-        });
-        drop(state);
-        canary.upstream.drain(self.drain_timeout).await;
-        if let Some(old) = old_primary {
-            self.retire(old).await;
-        }
-        self.serving(project, stage, service)
-            .await
-            .ok_or_else(|| invalid("promote", project, stage, service, "nothing serving"))
-    }
-
-    /// Sends traffic back to the primary and stops the canary (Keptn's rollback after a failed
-    /// gate). Without a primary the service is left without a serving version.
-    ///
-    /// # Errors
-    /// [`LocalError::InvalidState`] when there is no canary.
-    pub async fn rollback(
-        &self,
-        project: &ProjectName,
-        stage: &StageName,
-        service: &ServiceName,
-    ) -> Result<Option<Serving>, LocalError> {
-        let slot = self
-            .existing(project, stage, service)
-            .await
-            .ok_or_else(|| invalid("rollback", project, stage, service, "nothing is deployed"))?;
-        let mut state = slot.state.lock().await;
-        let Some(canary) = state.canary.take() else {
-            return Err(invalid(
-                "rollback",
-                project,
-                stage,
-                service,
-                "there is no canary",
-            ));
-        };
-        slot.proxy
-            .route_to(state.primary.as_ref().map(|p| p.upstream.clone()));
-        drop(state);
-        self.retire(canary).await;
-        Ok(self.serving(project, stage, service).await)
-    }
-
-    /// What serves `service` in `stage` right now, if anything.
-    pub async fn serving(
-        &self,
-        project: &ProjectName,
-        stage: &StageName,
-        service: &ServiceName,
-    ) -> Option<Serving> {
-        let slot = self.existing(project, stage, service).await?;
-        let current = slot.proxy.current()?;
-        let state = slot.state.lock().await;
-        let primary_version = state
-            .canary
-            .as_ref()
-            .and(state.primary.as_ref())
-            .map(|p| p.upstream.version().to_owned());
-        Some(Serving {
-            version: current.version().to_owned(),
-            deployment: current.deployment().to_owned(),
-            primary_version,
-            url: slot.proxy.url(),
-        })
+    /// [`LocalError::Proxy`] when a proxy cannot bind a port.
+    pub async fn canary_url(&self, target: &StageService) -> Result<String, LocalError> {
+        Ok(self.slot(target).await?.canary.url())
     }
 
     /// Process ids of every running service process (for leak checks).
@@ -351,7 +202,7 @@ impl LocalDeployer {
         for slot in slots {
             let state = slot.state.lock().await;
             pids.extend(
-                [&state.primary, &state.canary]
+                [&state.serving, &state.canary]
                     .into_iter()
                     .flatten()
                     .map(|r| r.process.pid()),
@@ -361,16 +212,18 @@ impl LocalDeployer {
     }
 
     /// Stops every process (`SIGTERM`, then `SIGKILL` after the grace period) and closes every
-    /// proxy. Returns the errors of processes that could not be stopped cleanly (they are killed).
+    /// proxy. Returns the errors of processes that could not be stopped cleanly (they are killed
+    /// anyway).
     pub async fn shutdown(&self) -> Vec<LocalError> {
         let slots: Vec<_> = std::mem::take(&mut *self.slots.lock().await)
             .into_values()
             .collect();
         let mut errors = Vec::new();
         for slot in slots {
-            slot.proxy.route_to(None);
+            slot.public.route_to(None);
+            slot.canary.route_to(None);
             let mut state = slot.state.lock().await;
-            for running in [state.canary.take(), state.primary.take()]
+            for running in [state.canary.take(), state.serving.take()]
                 .into_iter()
                 .flatten()
             {
@@ -393,20 +246,217 @@ impl LocalDeployer {
             tracing::warn!(error = %e, "could not stop a replaced version cleanly");
         }
     }
+
+    async fn start(&self, request: &DeploymentRequest, label: &str) -> Result<Running> {
+        let target = &request.target;
+        let template = self.templates.get(target.service.as_str()).ok_or_else(|| {
+            Error::invalid(
+                "service",
+                LocalError::UnknownService {
+                    service: target.service.to_string(),
+                }
+                .to_string(),
+            )
+        })?;
+        let version = request.artifact.tag();
+        let process = template
+            .spawn(target.service.as_str(), version)
+            .await
+            .map_err(|e| Error::RolloutFailed {
+                object: format!("{target} {}", request.artifact),
+                reason: e.to_string(),
+                rolled_back: true,
+            })?;
+        Ok(Running {
+            upstream: Arc::new(Upstream::new(label, version, process.addr())),
+            process,
+            image: request.artifact.to_string(),
+        })
+    }
+
+    fn status_of(target: &StageService, state: &SlotState) -> ServiceStatus {
+        let mut status = ServiceStatus::absent(target.clone());
+        status.strategy = state.strategy;
+        let name = |suffix: &str| format!("{}{suffix}", target.service);
+        status.serving = state.serving.as_ref().map(|r| {
+            let n = if r.upstream.deployment() == deployment::PRIMARY {
+                name("-primary")
+            } else {
+                name("")
+            };
+            RunningVersion::new(n, r.image.clone(), 1, 1)
+        });
+        status.canary = state
+            .canary
+            .as_ref()
+            .map(|r| RunningVersion::new(name(""), r.image.clone(), 1, 1));
+        status
+    }
 }
 
-fn invalid(
-    action: &'static str,
-    project: &ProjectName,
-    stage: &StageName,
-    service: &ServiceName,
-    reason: &str,
-) -> LocalError {
-    LocalError::InvalidState {
-        action,
-        project: project.to_string(),
-        stage: stage.to_string(),
-        service: service.to_string(),
-        reason: reason.to_owned(),
+fn local_error(e: &LocalError) -> Error {
+    Error::backend("local", e.to_string())
+}
+
+#[async_trait]
+impl Deployer for LocalDeployer {
+    fn name(&self) -> &str {
+        "local"
+    }
+
+    async fn deploy(&self, request: &DeploymentRequest) -> Result<DeploymentResult> {
+        let target = &request.target;
+        let slot = self.slot(target).await.map_err(|e| local_error(&e))?;
+        let mut state = slot.state.lock().await;
+        if let Some(existing) = state.strategy
+            && existing != request.strategy
+            && state.serving.is_some()
+        {
+            return Err(Error::invalid(
+                "strategy",
+                format!(
+                    "{target} is deployed as `{existing}`; the local deployer cannot switch it to `{}`",
+                    request.strategy
+                ),
+            ));
+        }
+        match request.strategy {
+            DeploymentStrategy::BlueGreenService => {
+                let canary = self.start(request, deployment::CANARY).await?;
+                let first_primary = if state.serving.is_none() {
+                    // Keptn's first blue/green deployment creates both deployments.
+                    match self.start(request, deployment::PRIMARY).await {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            drop(state);
+                            self.retire(canary).await;
+                            return Err(e);
+                        }
+                    }
+                } else {
+                    None
+                };
+                slot.canary.route_to(Some(canary.upstream.clone()));
+                let old_canary = state.canary.replace(canary);
+                if let Some(primary) = first_primary {
+                    slot.public.route_to(Some(primary.upstream.clone()));
+                    state.serving = Some(primary);
+                }
+                state.strategy = Some(request.strategy);
+                drop(state);
+                if let Some(old) = old_canary {
+                    self.retire(old).await;
+                }
+                Ok(DeploymentResult::new(
+                    request.strategy,
+                    vec![deployment::CANARY.to_owned()],
+                    request.artifact.to_string(),
+                )
+                .with_uris_local(vec![slot.canary.url()])
+                .with_uris_public(vec![slot.public.url()]))
+            }
+            _ => {
+                let label = if request.strategy == DeploymentStrategy::UserManaged {
+                    deployment::USER_MANAGED
+                } else {
+                    deployment::DIRECT
+                };
+                let new = self.start(request, label).await?;
+                slot.public.route_to(Some(new.upstream.clone()));
+                slot.canary.route_to(None);
+                let old_serving = state.serving.replace(new);
+                let old_canary = state.canary.take();
+                state.strategy = Some(request.strategy);
+                drop(state);
+                for old in [old_canary, old_serving].into_iter().flatten() {
+                    self.retire(old).await;
+                }
+                Ok(DeploymentResult::new(
+                    request.strategy,
+                    vec![label.to_owned()],
+                    request.artifact.to_string(),
+                )
+                .with_uris_local(vec![slot.public.url()])
+                .with_uris_public(vec![slot.public.url()]))
+            }
+        }
+    }
+
+    async fn promote(&self, target: &StageService) -> Result<ServiceStatus> {
+        let Some(slot) = self.existing(target).await else {
+            return Err(Error::NotDeployed {
+                target: target.clone(),
+            });
+        };
+        let mut state = slot.state.lock().await;
+        if state.strategy != Some(DeploymentStrategy::BlueGreenService) {
+            return Ok(Self::status_of(target, &state));
+        }
+        let Some(canary) = state.canary.take() else {
+            return Err(Error::NoCanary {
+                target: target.clone(),
+            });
+        };
+        let primary = Arc::new(Upstream::new(
+            deployment::PRIMARY,
+            canary.upstream.version(),
+            canary.process.addr(),
+        ));
+        slot.public.route_to(Some(primary.clone()));
+        slot.canary.route_to(None);
+        let old_serving = state.serving.replace(Running {
+            upstream: primary,
+            process: canary.process,
+            image: canary.image,
+        });
+        let status = Self::status_of(target, &state);
+        drop(state);
+        canary.upstream.drain(self.drain_timeout).await;
+        if let Some(old) = old_serving {
+            self.retire(old).await;
+        }
+        Ok(status)
+    }
+
+    async fn rollback(&self, target: &StageService) -> Result<ServiceStatus> {
+        let Some(slot) = self.existing(target).await else {
+            return Err(Error::NotDeployed {
+                target: target.clone(),
+            });
+        };
+        let mut state = slot.state.lock().await;
+        slot.canary.route_to(None);
+        let canary = state.canary.take();
+        let status = Self::status_of(target, &state);
+        drop(state);
+        if let Some(canary) = canary {
+            self.retire(canary).await;
+        }
+        Ok(status)
+    }
+
+    async fn status(&self, target: &StageService) -> Result<ServiceStatus> {
+        match self.existing(target).await {
+            Some(slot) => Ok(Self::status_of(target, &*slot.state.lock().await)),
+            None => Ok(ServiceStatus::absent(target.clone())),
+        }
+    }
+
+    async fn scale(&self, target: &StageService, replicas: u32) -> Result<ServiceStatus> {
+        let status = self.status(target).await?;
+        if status.serving.is_none() {
+            return Err(Error::NotDeployed {
+                target: target.clone(),
+            });
+        }
+        if replicas != 1 {
+            return Err(Error::invalid(
+                "replicas",
+                format!(
+                    "the local deployer runs one process per version; cannot scale {target} to {replicas}"
+                ),
+            ));
+        }
+        Ok(status)
     }
 }

@@ -72,20 +72,6 @@ pub enum LocalError {
         /// The service.
         service: String,
     },
-    /// Promotion or rollback without a canary, or a stage with nothing deployed.
-    #[error("{action} of {service} in {project}/{stage}: {reason}")]
-    InvalidState {
-        /// What was attempted (`promote`, `rollback`, …).
-        action: &'static str,
-        /// The project.
-        project: String,
-        /// The stage.
-        stage: String,
-        /// The service.
-        service: String,
-        /// What is missing.
-        reason: String,
-    },
     /// The stage proxy could not bind its public port.
     #[error("could not bind the public port of {service} in {project}/{stage}")]
     Proxy {

@@ -10,26 +10,29 @@
 //! - [`RequestRecorder`]: bounded-memory request statistics (latency histograms per time slice);
 //! - [`LocalSliProvider`]: a [`keptn_slo::SliProvider`] answering `response_time_p50/p90/p95`,
 //!   `throughput` and `error_rate` from the recorders;
-//! - [`LocalDeployer`]: direct and blue/green deployments, promotion and rollback, tying it all
-//!   together.
+//! - [`LocalDeployer`]: the [`Deployer`](crate::Deployer) for all of it: direct and blue/green
+//!   deployments, promotion and rollback.
 //!
 //! ```no_run
-//! use keptn_deploy::local::{CommandTemplate, LocalDeployer, LocalStrategy};
+//! use keptn_deploy::local::{CommandTemplate, LocalDeployer};
+//! use keptn_deploy::{Artifact, Deployer, DeploymentRequest, DeploymentStrategy, StageService};
 //! use keptn_slo::{SliProvider, SliQuery};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let (project, stage, service) = ("sockshop".parse()?, "staging".parse()?, "carts".parse()?);
+//! let target = StageService::new("sockshop".parse()?, "staging".parse()?, "carts".parse()?);
 //! let deployer = LocalDeployer::new().with_service(
-//!     &service,
+//!     &target.service,
 //!     CommandTemplate::new("./carts").args(["--port", "{port}", "--version", "{version}"]),
 //! );
-//! deployer.deploy(&project, &stage, &service, "0.11.1", LocalStrategy::BlueGreen).await?;
-//! deployer.promote(&project, &stage, &service).await?;
+//! let image = Artifact::new("docker.io/keptnexamples/carts:0.11.1")?;
+//! let request = DeploymentRequest::new(target.clone(), image, DeploymentStrategy::BlueGreenService);
+//! let result = deployer.deploy(&request).await?;
 //! let start = chrono::Utc::now();
-//! // … send traffic to deployer.url(&project, &stage, &service) …
-//! let query = SliQuery::new(project, stage, service, start, chrono::Utc::now(),
-//!     vec!["response_time_p95".into()]).with_deployment("primary");
+//! // … send test traffic to result.uris_local[0] (the canary) …
+//! let query = SliQuery::new(target.project.clone(), target.stage.clone(), target.service.clone(),
+//!     start, chrono::Utc::now(), vec!["response_time_p95".into()]).with_deployment("canary");
 //! let slis = deployer.sli_provider().fetch_slis(&query).await?;
+//! deployer.promote(&target).await?;
 //! deployer.shutdown().await;
 //! # Ok(()) }
 //! ```
@@ -44,7 +47,7 @@ mod recorder;
 mod sli;
 mod supervisor;
 
-pub use deployer::{LocalDeployer, LocalStrategy, Serving, deployment};
+pub use deployer::{LocalDeployer, deployment};
 pub use error::LocalError;
 pub use proxy::{StageProxy, Upstream};
 pub use recorder::{RequestRecorder, WindowStats};
