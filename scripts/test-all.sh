@@ -34,6 +34,18 @@ UNLEASH_ENV=$(scripts/unleash.sh up)
 eval "$UNLEASH_ENV"
 unset UNLEASH_ENV
 
+# kube-apiserver (keptn-deploy): a real Kubernetes API server (v1.20, etcd, controller-manager)
+# on loopback plus a fake kubelet, so keptn-deploy's kube_cluster tests and the deploy_blue_green
+# smoke run prove server-side apply, rollout watching, selector switching and rollback against
+# the real thing. Exports KUBECONFIG.
+echo "== service: kube-apiserver"
+KUBE_DIR="$(mktemp -d /tmp/keptn-kube.XXXXXX)"
+STOP_HOOKS+=("SHARED='$SHARED' scripts/kube-apiserver.sh stop '$KUBE_DIR'")
+KUBE_ENV="$(SHARED="$SHARED" scripts/kube-apiserver.sh start "$KUBE_DIR")"
+eval "$KUBE_ENV"
+export KUBECONFIG
+
+
 # ---------------------------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------------------------
@@ -57,9 +69,19 @@ fi
 
 # (example blocks go here)
 
+# slo_evaluate: the gate CLI's contract (exit codes 0/1/2, json/table/junit) on the real binary.
+echo "== slo_evaluate CLI smoke run"
+scripts/slo-cli-smoke.sh
+
 # keptn-remediate without its Unleash backend: the workflow, registry and scaling compile and
 # pass their tests with only the in-memory test doubles (R2/R18).
 echo "== keptn-remediate without default features"
 cargo test -p keptn-remediate --no-default-features --features testing --locked
+
+# deploy_blue_green (keptn-deploy) against the real API server started above: the CLI contract of
+# issue 6 — deploy, promote, deploy + rollback (primary keeps serving), a rollout that cannot
+# complete (exit 1, rolled back, primary untouched) and invalid input (exit 2).
+echo "== example: deploy_blue_green"
+scripts/deploy-smoke.sh
 
 echo "== all checks passed"

@@ -32,6 +32,8 @@ mod deployer;
 mod error;
 mod strategy;
 
+pub mod runner;
+
 #[cfg(feature = "kube")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kube")))]
 pub mod kubernetes;
@@ -41,6 +43,7 @@ pub use deployer::{
     ServiceStatus, StageService,
 };
 pub use error::{Error, Result};
+pub use runner::{Progress, TestOutcome, TestProgress, TestReport, TestRequest, TestRunner};
 pub use strategy::{DeploymentStrategy, TestStrategy, UnknownStrategy};
 
 #[cfg(feature = "testing")]

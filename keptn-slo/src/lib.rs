@@ -1,8 +1,59 @@
-//! Keptn's SLO quality gate.
+//! Keptn's SLO quality gate: a pure engine that gives the verdict Keptn 1.4.5's lighthouse
+//! would give on the same data, explains it, and runs anywhere.
 //!
-//! The engine is pure and synchronous; SLI values come through the [`SliProvider`] port.
+//! * [`evaluate`] — SLO + SLI values + previous evaluations → [`Evaluation`], whose `data` is
+//!   exactly Keptn's `evaluation.finished` payload. Pure and synchronous: no clock, no I/O.
+//! * [`Evaluation::explain`] — per objective: observed value, baseline, each target with its
+//!   margin and, for a failed or warning objective, the value at which it would have passed.
+//! * Ports: [`SliProvider`] (where values come from; [`FileSliProvider`] reads a JSON file) and
+//!   [`EvaluationHistory`] ([`InMemoryHistory`], crash-safe [`FileHistory`]).
+//! * [`QualityGate`] — provider + history + engine, with a timeout.
+//!
+//! ```
+//! use keptn_slo::{evaluate, EvaluationContext, PreviousEvaluation, SliReport};
+//! use keptn_spec::{Slo, SliValue, Verdict};
+//!
+//! let slo = Slo::from_yaml_str(r#"
+//! comparison: { compare_with: single_result, include_result_with_score: pass, aggregate_function: avg }
+//! objectives:
+//!   - sli: response_time_p95
+//!     pass: [{ criteria: ["<=+10%", "<600"] }]
+//!     warning: [{ criteria: ["<=800"] }]
+//! total_score: { pass: "90%", warning: "75%" }
+//! "#)?;
+//! let ctx = EvaluationContext::new("sockshop", "staging", "carts");
+//!
+//! // First build: no baseline, so the relative criterion is satisfied.
+//! let first = evaluate(Some(&slo), &SliReport::succeeded(vec![SliValue::ok("response_time_p95", 500.0)]), &[], &ctx);
+//! assert_eq!(first.verdict(), Verdict::Pass);
+//!
+//! // Slow build: 1,050 ms against a baseline of 500 ms.
+//! let history = [PreviousEvaluation::new("e1", first.data.clone())];
+//! let slow = evaluate(Some(&slo), &SliReport::succeeded(vec![SliValue::ok("response_time_p95", 1050.0)]), &history, &ctx);
+//! assert_eq!(slow.verdict(), Verdict::Fail);
+//! assert_eq!(slow.data.evaluation.indicator_results[0].pass_targets[0].target_value, 550.0);
+//! assert_eq!(slow.data.evaluation.compared_events, ["e1"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
 
+mod engine;
+mod explain;
+mod file_provider;
+mod gate;
+mod history;
 mod provider;
+mod report;
 
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub use engine::{
+    Evaluation, EvaluationContext, NO_VALUE_MESSAGE, aggregate, base64, evaluate, select_previous,
+};
+pub use explain::{ObjectiveExplanation, PassCondition, TargetExplanation, TargetKind};
+pub use file_provider::FileSliProvider;
+pub use gate::{GateError, QualityGate};
+pub use history::{EvaluationHistory, FileHistory, HistoryError, HistoryKey, InMemoryHistory};
 pub use provider::{ProviderError, SliProvider, SliQuery};
+pub use report::{PreviousEvaluation, SliReport, SliReportResult};

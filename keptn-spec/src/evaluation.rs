@@ -133,7 +133,6 @@ impl fmt::Display for IndicatorStatus {
 
 /// The data of an `evaluation.finished` event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct EvaluationFinishedData {
     /// The project (omitted when empty).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -186,7 +185,6 @@ impl EvaluationFinishedData {
 
 /// The `evaluation` object of an `evaluation.finished` event.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct EvaluationDetails {
     /// Start of the evaluated window (`""` when unknown).
     #[serde(rename = "timeStart", default, with = "keptn_time")]
@@ -228,7 +226,6 @@ pub struct EvaluationDetails {
 
 /// The result of one objective (`indicatorResults[]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct IndicatorResult {
     /// Weight (pass), half the weight (warning) or 0.
     #[serde(default, serialize_with = "go_float")]
@@ -257,7 +254,6 @@ pub struct IndicatorResult {
 
 /// An SLI value inside an evaluation (`indicatorResults[].value`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct SliResult {
     /// The SLI name.
     pub metric: String,
@@ -294,7 +290,6 @@ impl SliResult {
 
 /// One criterion of an objective with its computed target (`passTargets[]`, `warningTargets[]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct SliTarget {
     /// The criterion exactly as written in the SLO.
     #[serde(with = "shared_str")]

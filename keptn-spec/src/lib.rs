@@ -6,21 +6,24 @@
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
 
 pub mod criterion;
+mod duration;
 mod error;
 pub mod evaluation;
 pub mod event;
 mod indicator;
 pub mod names;
 pub mod remediation;
+pub mod shipyard;
 pub mod sli;
 pub mod slo;
 pub mod webhook;
 mod yaml;
 
 pub use criterion::Criterion;
-pub use error::{Error, Location, Result};
+pub use duration::{GoDuration, InvalidDuration};
+pub use error::{Diagnostic, Error, FieldPath, Issue, Location, Result, Validation};
 pub use evaluation::{EvaluationFinishedData, Verdict};
 pub use indicator::SliValue;
 pub use names::{ProjectName, ServiceName, StageName};
 pub use slo::Slo;
-pub use yaml::from_yaml_str;
+pub use yaml::{ParseOptions, Parsed, Strictness, from_yaml_str, parse_yaml_file, to_yaml_string};

@@ -276,7 +276,9 @@ indicators:
     #[test]
     fn indicators_must_be_a_map() {
         let err = SliConfig::from_yaml("spec_version: '1.0'\nindicators:\n  - a\n").unwrap_err();
-        let crate::Error::Parse { location, .. } = &err;
+        let crate::Error::Parse { location, .. } = &err else {
+            panic!("expected a parse error: {err:?}")
+        };
         assert_eq!(location.map(|l| l.line), Some(3), "{err}");
     }
 

@@ -551,7 +551,9 @@ total_score:
     #[test]
     fn rule_2_1_type_mismatch_is_a_located_error() {
         let err = Slo::from_yaml_str("objectives:\n  - sli: a\n    weight: two\n").unwrap_err();
-        let Error::Parse { location, .. } = &err;
+        let Error::Parse { location, .. } = &err else {
+            panic!("expected a parse error: {err:?}")
+        };
         assert_eq!(location.map(|l| l.line), Some(3), "{err}");
     }
 
@@ -637,7 +639,10 @@ total_score:
         let err = Slo::from_yaml_str_strict(src).unwrap_err();
         let Error::Parse {
             location, message, ..
-        } = &err;
+        } = &err
+        else {
+            panic!("expected a parse error: {err:?}")
+        };
         assert_eq!(location.map(|l| l.line), Some(5), "{err}");
         assert!(message.contains("<600ms"), "{message}");
         // The strict flag does not leak into later tolerant parses.

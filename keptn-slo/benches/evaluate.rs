@@ -1,0 +1,79 @@
+//! Engine throughput: SLOs of 10 … 10,000 objectives against 10 previous evaluations.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use keptn_slo::{EvaluationContext, PreviousEvaluation, SliReport, evaluate};
+use keptn_spec::evaluation::{
+    EvaluationFinishedData, IndicatorResult, IndicatorStatus, SliResult, Status,
+};
+use keptn_spec::{SliValue, Slo, Verdict};
+
+fn slo(n: usize) -> Slo {
+    let mut y = String::from(
+        "comparison:\n  compare_with: several_results\n  number_of_comparison_results: 10\n  include_result_with_score: all\n  aggregate_function: avg\nobjectives:\n",
+    );
+    for i in 0..n {
+        y.push_str(&format!(
+            "  - sli: sli_{i}\n    pass:\n      - criteria: [\"<=+10%\", \"<600\"]\n    warning:\n      - criteria: [\"<=800\"]\n"
+        ));
+    }
+    y.push_str("total_score: { pass: \"90%\", warning: \"75%\" }\n");
+    Slo::from_yaml_str(&y).unwrap()
+}
+
+fn previous(n: usize) -> Vec<PreviousEvaluation> {
+    (0..10)
+        .map(|e| {
+            let mut data = EvaluationFinishedData::new(Status::Succeeded, Verdict::Pass, "");
+            data.evaluation.indicator_results = (0..n)
+                .map(|i| IndicatorResult {
+                    score: 1.0,
+                    value: SliResult {
+                        metric: format!("sli_{i}"),
+                        value: 400.0 + (i % 50) as f64 + e as f64,
+                        compared_value: 0.0,
+                        success: true,
+                        message: String::new(),
+                    },
+                    display_name: String::new(),
+                    pass_targets: vec![],
+                    warning_targets: vec![],
+                    key_sli: false,
+                    status: IndicatorStatus::Pass,
+                })
+                .collect();
+            PreviousEvaluation::new(format!("e{e}"), data)
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("evaluate");
+    let ctx = EvaluationContext::new("sockshop", "staging", "carts");
+    for n in [10usize, 100, 1_000, 10_000] {
+        let slo = slo(n);
+        let prev = previous(n);
+        let sli = SliReport::succeeded(
+            (0..n)
+                .map(|i| SliValue::ok(format!("sli_{i}"), 380.0 + (i % 100) as f64 * 3.0))
+                .collect(),
+        );
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                evaluate(
+                    Some(black_box(&slo)),
+                    black_box(&sli),
+                    black_box(&prev),
+                    &ctx,
+                )
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,231 @@
+//! Why an evaluation came out the way it did, objective by objective.
+
+use keptn_spec::criterion::{Criterion, Op};
+use keptn_spec::evaluation::{IndicatorResult, IndicatorStatus, SliTarget};
+use keptn_spec::slo::{Objective, Slo};
+
+use crate::engine::Evaluation;
+
+/// Whether a target belongs to the pass or the warning criteria.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    /// A pass criterion.
+    Pass,
+    /// A warning criterion.
+    Warning,
+}
+
+/// One criterion of an objective, explained.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TargetExplanation {
+    /// Pass or warning.
+    pub kind: TargetKind,
+    /// The criterion as written.
+    pub criteria: String,
+    /// The value compared with.
+    pub target: f64,
+    /// `target - observed`: how far the observed value is from the target (positive when the
+    /// value is below the target). `None` when there was no observed value.
+    pub margin: Option<f64>,
+    /// Whether the criterion was met.
+    pub met: bool,
+}
+
+/// A condition on the value that would have made the objective pass, such as `<= 550`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PassCondition {
+    /// The operator.
+    pub op: Op,
+    /// The bound.
+    pub value: f64,
+}
+
+impl std::fmt::Display for PassCondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.op, self.value)
+    }
+}
+
+/// One objective of an evaluation, explained.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ObjectiveExplanation {
+    /// The SLI name.
+    pub sli: String,
+    /// The display name, or the SLI name.
+    pub name: String,
+    /// The objective's status.
+    pub status: IndicatorStatus,
+    /// Score obtained and weight.
+    pub score: f64,
+    /// The objective's weight.
+    pub weight: u32,
+    /// Whether it is a key SLI.
+    pub key_sli: bool,
+    /// The measured value, or `None` when missing or failed.
+    pub observed: Option<f64>,
+    /// The provider's (or Keptn's) message for a missing or failed value.
+    pub message: String,
+    /// The baseline (`comparedValue`) when previous values existed.
+    pub baseline: Option<f64>,
+    /// How many previous values formed the baseline.
+    pub baseline_samples: u32,
+    /// The evaluations compared with (ids; the same for every objective).
+    pub compared_events: Vec<String>,
+    /// Every criterion with its target and margin.
+    pub targets: Vec<TargetExplanation>,
+    /// For a failed or warning objective with a value: the condition under which it would have
+    /// passed (from the pass block closest to the observed value), when one exists.
+    pub would_pass_when: Option<PassCondition>,
+}
+
+impl Evaluation {
+    /// Explains each indicator result; `slo` must be the SLO this evaluation was made with.
+    pub fn explain(&self, slo: &Slo) -> Vec<ObjectiveExplanation> {
+        let results = &self.data.evaluation.indicator_results;
+        results
+            .iter()
+            .zip(&slo.objectives)
+            .enumerate()
+            .map(|(i, (r, o))| {
+                explain_one(
+                    r,
+                    o,
+                    self.baseline_samples.get(i).copied().unwrap_or(0),
+                    &self.data.evaluation.compared_events,
+                )
+            })
+            .collect()
+    }
+}
+
+fn explain_one(
+    r: &IndicatorResult,
+    o: &Objective,
+    samples: u32,
+    compared: &[String],
+) -> ObjectiveExplanation {
+    let observed = r.value.success.then_some(r.value.value);
+    let targets = r
+        .pass_targets
+        .iter()
+        .map(|t| (TargetKind::Pass, t))
+        .chain(r.warning_targets.iter().map(|t| (TargetKind::Warning, t)))
+        .map(|(kind, t)| TargetExplanation {
+            kind,
+            criteria: t.criteria.to_string(),
+            target: t.target_value,
+            margin: observed.map(|v| t.target_value - v),
+            met: !t.violated,
+        })
+        .collect();
+    let would_pass_when = match (r.status, observed) {
+        (IndicatorStatus::Fail | IndicatorStatus::Warning, Some(v)) => {
+            would_pass(o, &r.pass_targets, v, samples > 0)
+        }
+        _ => None,
+    };
+    ObjectiveExplanation {
+        sli: o.sli.clone(),
+        name: o.name().to_owned(),
+        status: r.status,
+        score: r.score,
+        weight: o.weight(),
+        key_sli: o.key_sli,
+        observed,
+        message: r.value.message.clone(),
+        baseline: (samples > 0).then_some(r.value.compared_value),
+        baseline_samples: samples,
+        compared_events: compared.to_vec(),
+        targets,
+        would_pass_when,
+    }
+}
+
+/// The smallest change of the value that satisfies one whole pass block.
+fn would_pass(
+    o: &Objective,
+    targets: &[SliTarget],
+    value: f64,
+    has_baseline: bool,
+) -> Option<PassCondition> {
+    let mut best: Option<(f64, PassCondition)> = None;
+    let mut t = targets.iter();
+    for set in &o.pass {
+        // Interval of passing values for this block: (lower, inclusive), (upper, inclusive).
+        let mut lo: (f64, bool) = (f64::NEG_INFINITY, true);
+        let mut hi: (f64, bool) = (f64::INFINITY, true);
+        let mut possible = true;
+        for entry in &set.criteria {
+            let Some(target) = t.next() else {
+                return best.map(|b| b.1);
+            };
+            let Ok(c): Result<&Criterion, _> = entry.criterion() else {
+                possible = false;
+                continue;
+            };
+            if c.is_relative() && !has_baseline {
+                // Relative criterion without baseline: always satisfied.
+                continue;
+            }
+            let x = target.target_value;
+            match c.op() {
+                Op::Lt => hi = tighter_hi(hi, (x, false)),
+                Op::Le => hi = tighter_hi(hi, (x, true)),
+                Op::Gt => lo = tighter_lo(lo, (x, false)),
+                Op::Ge => lo = tighter_lo(lo, (x, true)),
+                Op::Eq => {
+                    hi = tighter_hi(hi, (x, true));
+                    lo = tighter_lo(lo, (x, true));
+                }
+            }
+        }
+        if !possible || lo.0 > hi.0 || (lo.0 == hi.0 && !(lo.1 && hi.1)) {
+            continue;
+        }
+        let candidate = if value > hi.0 || (value == hi.0 && !hi.1) {
+            let op = if lo.0 == hi.0 {
+                Op::Eq
+            } else if hi.1 {
+                Op::Le
+            } else {
+                Op::Lt
+            };
+            Some((value - hi.0, PassCondition { op, value: hi.0 }))
+        } else if value < lo.0 || (value == lo.0 && !lo.1) {
+            let op = if lo.0 == hi.0 {
+                Op::Eq
+            } else if lo.1 {
+                Op::Ge
+            } else {
+                Op::Gt
+            };
+            Some((lo.0 - value, PassCondition { op, value: lo.0 }))
+        } else {
+            None
+        };
+        if let Some((distance, cond)) = candidate
+            && best.as_ref().is_none_or(|b| distance < b.0)
+        {
+            best = Some((distance, cond));
+        }
+    }
+    best.map(|b| b.1)
+}
+
+fn tighter_hi(a: (f64, bool), b: (f64, bool)) -> (f64, bool) {
+    if b.0 < a.0 || (b.0 == a.0 && !b.1) {
+        b
+    } else {
+        a
+    }
+}
+
+fn tighter_lo(a: (f64, bool), b: (f64, bool)) -> (f64, bool) {
+    if b.0 > a.0 || (b.0 == a.0 && !b.1) {
+        b
+    } else {
+        a
+    }
+}

@@ -1,0 +1,162 @@
+//! Engine inputs: what the SLI provider answered and the previous evaluations.
+
+use chrono::{DateTime, Utc};
+use keptn_spec::SliValue;
+use keptn_spec::evaluation::{EvaluationFinishedData, Status};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The outcome of `get-sli`: Keptn's `get-sli.finished` data (`status`, `result`, `message`,
+/// `indicatorValues`), the engine's SLI input.
+///
+/// Reads both the flat shape (`{"status","result","message","indicatorValues":[…]}`) and the
+/// gen-2 event shape with the values nested under `"get-sli"`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SliReport {
+    /// `succeeded`, or `errored`/`aborted` when the provider could not answer.
+    pub status: Status,
+    /// `pass`, or `fail` when the provider reports a failure (values are still evaluated).
+    pub result: SliReportResult,
+    /// The provider's message.
+    pub message: String,
+    /// The values, one per indicator.
+    #[serde(rename = "indicatorValues")]
+    pub values: Vec<SliValue>,
+    /// Start of the measured window, when known.
+    #[serde(skip)]
+    pub start: Option<DateTime<Utc>>,
+    /// End of the measured window, when known.
+    #[serde(skip)]
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// The `result` of a `get-sli.finished` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SliReportResult {
+    /// The provider delivered values.
+    #[default]
+    Pass,
+    /// The provider reports a failure.
+    #[serde(alias = "failed")]
+    Fail,
+    /// Warning (treated like pass by the lighthouse).
+    Warning,
+}
+
+impl SliReport {
+    /// A successful fetch with these values.
+    pub fn succeeded(values: Vec<SliValue>) -> Self {
+        Self {
+            status: Status::Succeeded,
+            result: SliReportResult::Pass,
+            message: String::new(),
+            values,
+            start: None,
+            end: None,
+        }
+    }
+
+    /// A fetch that could not run at all (`status: errored`, `result: fail`).
+    pub fn errored(message: impl Into<String>) -> Self {
+        Self {
+            status: Status::Errored,
+            result: SliReportResult::Fail,
+            message: message.into(),
+            values: Vec::new(),
+            start: None,
+            end: None,
+        }
+    }
+
+    /// Sets the measured window.
+    #[must_use]
+    pub fn with_window(mut self, start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        self.start = Some(start);
+        self.end = Some(end);
+        self
+    }
+}
+
+impl<'de> Deserialize<'de> for SliReport {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Nested {
+            #[serde(rename = "indicatorValues", default)]
+            values: Option<Vec<SliValue>>,
+            #[serde(default)]
+            start: Option<String>,
+            #[serde(default)]
+            end: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Wire {
+            #[serde(default)]
+            status: Option<Status>,
+            #[serde(default)]
+            result: Option<SliReportResult>,
+            #[serde(default)]
+            message: Option<String>,
+            #[serde(rename = "indicatorValues", default)]
+            values: Option<Vec<SliValue>>,
+            #[serde(rename = "get-sli", default)]
+            get_sli: Option<Nested>,
+        }
+        let w = Wire::deserialize(d)?;
+        let nested_values = w.get_sli.as_ref().and_then(|n| n.values.clone());
+        let parse_time = |s: Option<&String>| {
+            s.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let (start, end) = match &w.get_sli {
+            Some(n) => (parse_time(n.start.as_ref()), parse_time(n.end.as_ref())),
+            None => (None, None),
+        };
+        let values = match (w.values, nested_values) {
+            (Some(v), _) | (None, Some(v)) => v,
+            (None, None) => {
+                return Err(serde::de::Error::custom(
+                    "expected `indicatorValues` (a list of {metric, value, success, message})",
+                ));
+            }
+        };
+        Ok(Self {
+            status: match w.status {
+                None | Some(Status::Unknown) => Status::Succeeded,
+                Some(s) => s,
+            },
+            result: w.result.unwrap_or_default(),
+            message: w.message.unwrap_or_default(),
+            values,
+            start,
+            end,
+        })
+    }
+}
+
+/// A previous evaluation as stored in the history: the `evaluation.finished` data, the event
+/// id (reported in `comparedEvents`) and whether it was invalidated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PreviousEvaluation {
+    /// The id of the `evaluation.finished` event, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Whether an `evaluation.invalidated` event retracted it (it is then never compared with).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invalidated: bool,
+    /// The event data.
+    #[serde(flatten)]
+    pub data: EvaluationFinishedData,
+}
+
+impl PreviousEvaluation {
+    /// A previous evaluation with an id.
+    pub fn new(id: impl Into<String>, data: EvaluationFinishedData) -> Self {
+        Self {
+            id: Some(id.into()),
+            invalidated: false,
+            data,
+        }
+    }
+}
