@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::action::{ActionContext, ActionOutcome, ActionStatus, Problem};
 use crate::error::{Error, Result};
+use crate::notification::ProblemNotification;
 use crate::registry::ActionRegistry;
 use crate::verify::{ResolvedEventVerifier, ResolvedSignal, Verifier, VerifyRequest};
 
@@ -76,6 +77,7 @@ impl fmt::Display for RemediationStatus {
 
 /// The remediation that matched a problem.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct MatchedRemediation {
     /// The file it came from (as given when it was added), when known.
@@ -92,6 +94,7 @@ pub struct MatchedRemediation {
 
 /// What a verification after a step decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct VerificationReport {
     /// The verifier's name.
@@ -104,6 +107,7 @@ pub struct VerificationReport {
 
 /// One step of a remediation: the action from the file, its outcome and the verification.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct StepReport {
     /// The step's index in the remediation's action list.
@@ -123,6 +127,7 @@ pub struct StepReport {
 
 /// The record of one remediation: what matched, each step, and how it ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RemediationReport {
     /// The problem's PID.
@@ -361,6 +366,25 @@ impl Remediator {
                 problems.insert(pid.to_owned(), tx);
                 false
             }
+        }
+    }
+
+    /// Handles one Keptn event: an OPEN problem runs the remediation (see
+    /// [`ProblemNotification::from_event`] for the events understood), a RESOLVED/CLOSED one
+    /// stops it; other events are ignored (`Ok(None)`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidProblem`] when a problem event lacks what remediation needs.
+    pub async fn handle_event(&self, event: &KeptnEvent) -> Result<Option<RemediationReport>> {
+        match ProblemNotification::from_event(event)? {
+            Some(ProblemNotification::Open(problem)) => {
+                Ok(Some(self.on_problem_open(problem).await))
+            }
+            Some(ProblemNotification::Resolved { pid }) => {
+                self.on_problem_resolved(&pid);
+                Ok(None)
+            }
+            None => Ok(None),
         }
     }
 
