@@ -84,4 +84,15 @@ cargo test -p keptn-remediate --no-default-features --features testing --locked
 echo "== example: deploy_blue_green"
 scripts/deploy-smoke.sh
 
+# spec_validate over the 64 real Keptn files in $SHARED/fixtures/keptn-examples (when present):
+# every published shipyard, SLO, SLI and remediation file is detected and accepted (exit 0), and
+# the CLI contract holds: 1 for a file that parses but is invalid, 2 for one that cannot be parsed.
+echo "== spec_validate conformance"
+scripts/spec-conformance.sh "$SHARED"
+
+# The tour's finale against the real Unleash: remediate_unleash_toggle turns EnablePromotion off
+# for "Failure rate increase" (read back from Unleash), dry run changes nothing, exit codes 1/2.
+echo "== example: remediate_unleash_toggle (real Unleash)"
+scripts/remediate-smoke.sh
+
 echo "== all checks passed"

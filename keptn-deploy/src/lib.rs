@@ -14,8 +14,8 @@
 //!   rules, emitting Keptn CloudEvents to an event sink such as [`JsonLinesSink`].
 //! - `testing` (feature `testing`) has in-memory doubles: `InMemoryDeployer`,
 //!   `StaticTestRunner`.
-//! - Feature `local` (default) is reserved for the local-process deployer of a later release; it
-//!   adds nothing yet.
+//! - [`local`] (feature `local`, default) deploys each service version as a local process behind
+//!   a per-stage proxy, the embedded default that needs no cluster.
 //!
 //! ```
 //! use keptn_deploy::{Artifact, DeploymentRequest, DeploymentStrategy, StageService};
@@ -62,3 +62,7 @@ pub mod testing;
 
 #[cfg(feature = "kube")]
 pub use kube;
+
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod local;
