@@ -84,4 +84,10 @@ cargo test -p keptn-remediate --no-default-features --features testing --locked
 echo "== example: deploy_blue_green"
 scripts/deploy-smoke.sh
 
+# notify_send (keptn-notify): one message per meaningful event of a recorded tour, in order;
+# a dead webhook receiver is retried, counted and reported with exit 1 and no secret in the
+# output; a v1alpha1 webhook.yaml is rejected with exit 2 and a located message.
+echo "== example: notify_send"
+scripts/notify-smoke.sh
+
 echo "== all checks passed"
