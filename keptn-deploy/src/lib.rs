@@ -32,7 +32,9 @@ mod deployer;
 mod error;
 mod strategy;
 
+pub mod delivery;
 pub mod runner;
+mod sink;
 
 #[cfg(feature = "kube")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kube")))]
@@ -44,6 +46,7 @@ pub use deployer::{
 };
 pub use error::{Error, Result};
 pub use runner::{Progress, TestOutcome, TestProgress, TestReport, TestRequest, TestRunner};
+pub use sink::JsonLinesSink;
 pub use strategy::{DeploymentStrategy, TestStrategy, UnknownStrategy};
 
 #[cfg(feature = "testing")]

@@ -111,6 +111,50 @@ impl FieldPath {
     }
 }
 
+impl FieldPath {
+    /// Reads a field path at the start of `text` followed by `": "` (as in
+    /// `objectives[0].pass[0]: expected …`), returning the path and the rest of the text.
+    pub(crate) fn parse_prefix(text: &str) -> Option<(FieldPath, &str)> {
+        let mut path = FieldPath::root();
+        let mut rest = text;
+        loop {
+            if let Some(r) = rest.strip_prefix(": ") {
+                return (!path.is_root()).then_some((path, r));
+            }
+            if let Some(r) = rest.strip_prefix("[\"") {
+                // a quoted key: find the closing quote not preceded by a backslash
+                let bytes = r.as_bytes();
+                let mut i = 0;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                let lit = r.get(..i)?;
+                let key: String = serde_json::from_str(&format!("\"{lit}\"")).ok()?;
+                path.push_key(&key);
+                rest = r.get(i + 1..)?.strip_prefix(']')?;
+            } else if let Some(r) = rest.strip_prefix('[') {
+                let end = r.find(']')?;
+                path.push_index(r[..end].parse().ok()?);
+                rest = &r[end + 1..];
+            } else {
+                let r = if path.is_root() {
+                    rest
+                } else {
+                    rest.strip_prefix('.')?
+                };
+                let end = r
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                    .unwrap_or(r.len());
+                if end == 0 {
+                    return None;
+                }
+                path.push_key(&r[..end]);
+                rest = &r[end..];
+            }
+        }
+    }
+}
+
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
@@ -416,6 +460,25 @@ mod tests {
             FieldPath::root().key(r#"a"]b"#).key("c").parent(),
             FieldPath::root().key(r#"a"]b"#)
         );
+    }
+
+    /// Paths at the start of messages are read back.
+    #[test]
+    fn parses_path_prefixes() {
+        let (p, rest) =
+            FieldPath::parse_prefix("objectives[0].pass[1].criteria[2]: bad criterion").unwrap();
+        assert_eq!(p.as_str(), "objectives[0].pass[1].criteria[2]");
+        assert_eq!(rest, "bad criterion");
+        let (p, _) = FieldPath::parse_prefix(r#"a.match["x.y"].b: m"#).unwrap();
+        assert_eq!(
+            p,
+            FieldPath::root().key("a").key("match").key("x.y").key("b")
+        );
+        assert!(FieldPath::parse_prefix("field `kind`: expected").is_none());
+        assert!(FieldPath::parse_prefix("no path here").is_none());
+        assert!(FieldPath::parse_prefix(": x").is_none());
+        assert!(FieldPath::parse_prefix("a[x]: y").is_none());
+        assert!(FieldPath::parse_prefix("[\"").is_none());
     }
 
     /// Typos of known words are suggested; unrelated words are not.

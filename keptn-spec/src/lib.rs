@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
 
 pub mod criterion;
+pub mod document;
 mod duration;
 mod error;
 pub mod evaluation;

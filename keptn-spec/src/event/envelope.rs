@@ -276,10 +276,23 @@ impl KeptnEvent {
         } else {
             &self.data
         };
-        T::deserialize(data).map_err(|e| Error::Parse {
-            file: None,
-            location: None,
-            message: format!("data of event `{}` ({}): {e}", self.ty, self.id),
+        serde_path_to_error::deserialize(data).map_err(|e| {
+            let path = e.path().to_string();
+            let at = if path == "." {
+                String::new()
+            } else {
+                format!(" at `{path}`")
+            };
+            Error::Parse {
+                file: None,
+                location: None,
+                message: format!(
+                    "data of event `{}` ({}){at}: {}",
+                    self.ty,
+                    self.id,
+                    e.inner()
+                ),
+            }
         })
     }
 
@@ -472,6 +485,6 @@ mod tests {
         let ev = KeptnEvent::new(EventType::ProblemOpen, "dt", ctx(), &json!({"project": 3}))
             .with_id(EventId::new("e1").unwrap());
         let err = ev.data_as::<Needs>().unwrap_err();
-        insta::assert_snapshot!(err, @r#"data of event `sh.keptn.event.problem.open` (e1): invalid type: integer `3`, expected a string"#);
+        insta::assert_snapshot!(err, @r#"data of event `sh.keptn.event.problem.open` (e1) at `project`: invalid type: integer `3`, expected a string"#);
     }
 }

@@ -49,6 +49,10 @@ mod data;
 mod envelope;
 mod gen1;
 mod payload;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod samples;
 mod sink;
 mod types;
 

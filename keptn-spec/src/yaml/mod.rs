@@ -294,6 +294,16 @@ impl<T> Parsed<T> {
         })
     }
 
+    /// A value without source positions (locations of later problems stay unknown).
+    pub(crate) fn unlocated(value: T, file: Option<&str>) -> Self {
+        Self {
+            value,
+            warnings: Vec::new(),
+            file: file.map(str::to_owned),
+            source: Arc::new(SourceMap::default()),
+        }
+    }
+
     pub(crate) fn source_map(&self) -> &SourceMap {
         &self.source
     }

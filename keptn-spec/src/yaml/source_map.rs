@@ -268,7 +268,6 @@ impl SourceMap {
     }
 
     /// The text of the scalar at `path`, if it is a scalar.
-    #[allow(dead_code)] // used by document detection
     pub(crate) fn scalar(&self, path: &FieldPath) -> Option<&str> {
         match &self.get(path)?.kind {
             NodeKind::Scalar { text, .. } => Some(text),
