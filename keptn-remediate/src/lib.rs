@@ -64,7 +64,8 @@ pub use notification::ProblemNotification;
 pub use registry::ActionRegistry;
 pub use scaling::{DEFAULT_MAX_REPLICAS, ScaleError, Scaler, ScalingAction};
 pub use verify::{
-    ResolvedEventVerifier, ResolvedSignal, Verification, Verifier, VerifyError, VerifyRequest,
+    QualityGateVerifier, ResolvedEventVerifier, ResolvedSignal, Verification, Verifier,
+    VerifyError, VerifyRequest,
 };
 pub use workflow::{
     EVENT_SOURCE, MatchedRemediation, Mode, RemediationReport, RemediationStatus, Remediator,

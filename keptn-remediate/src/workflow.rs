@@ -573,13 +573,19 @@ impl Run<'_> {
             if failed {
                 continue;
             }
-            // Wait, ending early when the RESOLVED notification arrives.
+            // Wait, ending early when the RESOLVED notification arrives. The evaluation window
+            // is the wait (Keptn: `start = now − wait`, `end = now`), measured on tokio's clock.
+            let window_start = Utc::now();
+            let waited_from = tokio::time::Instant::now();
             let mut signal = self.signal.clone();
             tokio::select! {
                 () = tokio::time::sleep(self.inner.wait) => {}
                 () = signal.wait() => {}
             }
-            let verification = self.verify(&steps).await;
+            let waited = chrono::Duration::from_std(waited_from.elapsed()).unwrap_or_default();
+            let verification = self
+                .verify(&steps, window_start, window_start + waited)
+                .await;
             let resolved = verification.resolved;
             if let Some(last) = steps.last_mut() {
                 last.verification = Some(verification);
@@ -654,11 +660,12 @@ impl Run<'_> {
         }
     }
 
-    async fn verify(&self, steps: &[StepReport]) -> VerificationReport {
-        let window_start = steps.last().map_or_else(Utc::now, |s| {
-            s.started_at + chrono::Duration::milliseconds(i64::try_from(s.action_ms).unwrap_or(0))
-        });
-        let window_end = Utc::now();
+    async fn verify(
+        &self,
+        steps: &[StepReport],
+        window_start: DateTime<Utc>,
+        window_end: DateTime<Utc>,
+    ) -> VerificationReport {
         let verifier = &self.inner.verifier;
         let triggered = self.events.task_triggered(
             Task::Evaluation,

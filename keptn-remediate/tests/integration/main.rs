@@ -1,6 +1,7 @@
 //! Integration tests of keptn-remediate, in one binary to save link time.
 //!
 //! - `workflow`: the remediation workflow with in-memory actions (feature `testing`);
+//! - `gate`: verification by re-evaluating an SLO through `keptn_slo::QualityGate`;
 //! - `unleash_fake`: the Unleash client and toggle action against a local fake that follows
 //!   Unleash's published Admin API and the legacy 3.x toggle API (error paths a real server will
 //!   not produce on demand: 401, 429, 503, slow answers; and the legacy API Unleash 7 dropped);
@@ -9,6 +10,8 @@
 
 #[cfg(feature = "testing")]
 mod workflow;
+
+mod gate;
 
 #[cfg(feature = "unleash")]
 mod unleash_fake;
