@@ -55,3 +55,7 @@ pub mod testing;
 
 #[cfg(feature = "kube")]
 pub use kube;
+
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod local;
