@@ -9,6 +9,7 @@ use serde::Serialize;
 
 /// A problem reported by a monitoring tool (Keptn's `problem` event data, §7.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Problem {
     /// The problem's id at the monitoring tool (Dynatrace `PID`). OPEN and RESOLVED
@@ -161,6 +162,7 @@ impl fmt::Display for ActionStatus {
 
 /// One thing an action changed: a flag, a replica count, …
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Change {
     /// What was changed, such as `unleash:default/production/EnablePromotion` or
@@ -189,6 +191,7 @@ impl Change {
 
 /// What an action did: its status, a message, the changes and how to undo them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ActionOutcome {
     /// How it ended.

@@ -49,6 +49,15 @@ pub enum Error {
         #[source]
         source: keptn_spec::Error,
     },
+    /// A problem event cannot be remediated: its data does not parse or lacks the problem's
+    /// title, project or stage.
+    #[error("problem event {event_id} cannot be remediated: {message}")]
+    InvalidProblem {
+        /// The event's id.
+        event_id: String,
+        /// What is missing or wrong.
+        message: String,
+    },
     /// A client or action was configured wrongly (bad URL, missing token, …).
     #[error("invalid configuration: {0}")]
     Config(String),

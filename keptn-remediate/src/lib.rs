@@ -45,6 +45,7 @@
 
 mod action;
 mod error;
+mod notification;
 mod registry;
 mod scaling;
 mod verify;
@@ -59,12 +60,21 @@ pub mod unleash;
 
 pub use action::{ActionContext, ActionOutcome, ActionStatus, Change, Problem, RemediationAction};
 pub use error::{ActionIssue, Error, Result};
+pub use notification::ProblemNotification;
 pub use registry::ActionRegistry;
 pub use scaling::{DEFAULT_MAX_REPLICAS, ScaleError, Scaler, ScalingAction};
 pub use verify::{
-    ResolvedEventVerifier, ResolvedSignal, Verification, Verifier, VerifyError, VerifyRequest,
+    QualityGateVerifier, ResolvedEventVerifier, ResolvedSignal, Verification, Verifier,
+    VerifyError, VerifyRequest,
 };
 pub use workflow::{
     EVENT_SOURCE, MatchedRemediation, Mode, RemediationReport, RemediationStatus, Remediator,
     RemediatorBuilder, SEQUENCE, StepReport, VerificationReport,
 };
+
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod flagstore;
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod monitor;

@@ -25,6 +25,9 @@ use crate::action::{ActionContext, ActionOutcome, ActionStatus, Change, Remediat
 use crate::error::{Error, Result};
 use crate::verify::{Verification, Verifier, VerifyError, VerifyRequest};
 
+/// The `secrecy` crate, whose [`SecretString`] holds Unleash tokens in this API.
+pub use secrecy;
+
 /// The state of a feature flag in one environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FlagState {

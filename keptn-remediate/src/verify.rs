@@ -163,3 +163,98 @@ impl Verifier for ResolvedEventVerifier {
         }
     }
 }
+
+/// Resolved when the stage's SLO passes again: re-evaluates the window since the last action
+/// through a [`keptn_slo::QualityGate`], as Keptn's remediation loop did (`evaluation.triggered`
+/// with `start = now − wait`, `end = now`; pass or warning means resolved).
+///
+/// A gate that could not evaluate (provider error, missing SLIs: `status: errored`) never counts
+/// as resolved. Each evaluation is recorded in the gate's history under
+/// `remediation-{pid}-{step}`.
+#[derive(Debug, Clone)]
+pub struct QualityGateVerifier {
+    gate: keptn_slo::QualityGate,
+    slo: keptn_spec::Slo,
+    deployment: Option<String>,
+}
+
+impl QualityGateVerifier {
+    /// Re-evaluates `slo` through `gate`.
+    pub fn new(gate: keptn_slo::QualityGate, slo: keptn_spec::Slo) -> Self {
+        Self {
+            gate,
+            slo,
+            deployment: None,
+        }
+    }
+
+    /// Sets the deployment to measure (such as `primary`); Keptn's remediation evaluations
+    /// named none.
+    #[must_use]
+    pub fn with_deployment(mut self, deployment: impl Into<String>) -> Self {
+        self.deployment = Some(deployment.into());
+        self
+    }
+}
+
+#[async_trait]
+impl Verifier for QualityGateVerifier {
+    fn name(&self) -> &str {
+        "quality-gate"
+    }
+
+    async fn verify(&self, request: &VerifyRequest<'_>) -> Result<Verification, VerifyError> {
+        use keptn_spec::Verdict;
+        let problem = request.problem;
+        let Some(service) = &problem.service else {
+            return Err(VerifyError::new(
+                self.name(),
+                "the problem names no service, so there is no SLO to evaluate",
+            ));
+        };
+        let mut query = keptn_slo::SliQuery::new(
+            problem.project.clone(),
+            problem.stage.clone(),
+            service.clone(),
+            request.window_start,
+            request.window_end,
+            self.slo.indicators(),
+        );
+        if let Some(d) = &self.deployment {
+            query = query.with_deployment(d.clone());
+        }
+        let ctx = keptn_slo::EvaluationContext::new(
+            problem.project.as_str(),
+            problem.stage.as_str(),
+            service.as_str(),
+        );
+        let id = format!("remediation-{}-{}", problem.pid, request.steps.len());
+        let evaluation = match self.gate.evaluate(Some(&self.slo), &query, &ctx, id).await {
+            Ok(e) => e,
+            // Recorded or not, the verdict stands.
+            Err(e) => *e.evaluation,
+        };
+        let status = evaluation.status();
+        let verdict = evaluation.verdict();
+        let score = evaluation.score();
+        let message = &evaluation.data.message;
+        if status != keptn_spec::event::Status::Succeeded {
+            return Ok(Verification::Unresolved(format!(
+                "the quality gate could not evaluate (status {status}): {message}"
+            )));
+        }
+        Ok(match verdict {
+            Verdict::Pass | Verdict::Warning => {
+                Verification::Resolved(format!("quality gate {verdict} with score {score:.1}"))
+            }
+            Verdict::Fail => Verification::Unresolved(format!(
+                "quality gate fail with score {score:.1}{}",
+                if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {message}")
+                }
+            )),
+        })
+    }
+}

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::action::{ActionContext, ActionOutcome, ActionStatus, Problem};
 use crate::error::{Error, Result};
+use crate::notification::ProblemNotification;
 use crate::registry::ActionRegistry;
 use crate::verify::{ResolvedEventVerifier, ResolvedSignal, Verifier, VerifyRequest};
 
@@ -76,6 +77,7 @@ impl fmt::Display for RemediationStatus {
 
 /// The remediation that matched a problem.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct MatchedRemediation {
     /// The file it came from (as given when it was added), when known.
@@ -92,6 +94,7 @@ pub struct MatchedRemediation {
 
 /// What a verification after a step decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct VerificationReport {
     /// The verifier's name.
@@ -104,6 +107,7 @@ pub struct VerificationReport {
 
 /// One step of a remediation: the action from the file, its outcome and the verification.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct StepReport {
     /// The step's index in the remediation's action list.
@@ -123,6 +127,7 @@ pub struct StepReport {
 
 /// The record of one remediation: what matched, each step, and how it ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RemediationReport {
     /// The problem's PID.
@@ -364,6 +369,25 @@ impl Remediator {
         }
     }
 
+    /// Handles one Keptn event: an OPEN problem runs the remediation (see
+    /// [`ProblemNotification::from_event`] for the events understood), a RESOLVED/CLOSED one
+    /// stops it; other events are ignored (`Ok(None)`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidProblem`] when a problem event lacks what remediation needs.
+    pub async fn handle_event(&self, event: &KeptnEvent) -> Result<Option<RemediationReport>> {
+        match ProblemNotification::from_event(event)? {
+            Some(ProblemNotification::Open(problem)) => {
+                Ok(Some(self.on_problem_open(problem).await))
+            }
+            Some(ProblemNotification::Resolved { pid }) => {
+                self.on_problem_resolved(&pid);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Runs the remediation for a newly opened problem and reports what happened.
     ///
     /// Returns at once with [`RemediationStatus::Duplicate`] when this PID was seen before.
@@ -549,13 +573,19 @@ impl Run<'_> {
             if failed {
                 continue;
             }
-            // Wait, ending early when the RESOLVED notification arrives.
+            // Wait, ending early when the RESOLVED notification arrives. The evaluation window
+            // is the wait (Keptn: `start = now − wait`, `end = now`), measured on tokio's clock.
+            let window_start = Utc::now();
+            let waited_from = tokio::time::Instant::now();
             let mut signal = self.signal.clone();
             tokio::select! {
                 () = tokio::time::sleep(self.inner.wait) => {}
                 () = signal.wait() => {}
             }
-            let verification = self.verify(&steps).await;
+            let waited = chrono::Duration::from_std(waited_from.elapsed()).unwrap_or_default();
+            let verification = self
+                .verify(&steps, window_start, window_start + waited)
+                .await;
             let resolved = verification.resolved;
             if let Some(last) = steps.last_mut() {
                 last.verification = Some(verification);
@@ -630,11 +660,12 @@ impl Run<'_> {
         }
     }
 
-    async fn verify(&self, steps: &[StepReport]) -> VerificationReport {
-        let window_start = steps.last().map_or_else(Utc::now, |s| {
-            s.started_at + chrono::Duration::milliseconds(i64::try_from(s.action_ms).unwrap_or(0))
-        });
-        let window_end = Utc::now();
+    async fn verify(
+        &self,
+        steps: &[StepReport],
+        window_start: DateTime<Utc>,
+        window_end: DateTime<Utc>,
+    ) -> VerificationReport {
         let verifier = &self.inner.verifier;
         let triggered = self.events.task_triggered(
             Task::Evaluation,

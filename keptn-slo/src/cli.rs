@@ -134,7 +134,10 @@ fn short_message(message: &str) -> &str {
 }
 
 fn json_error(path: &Path, e: &serde_json::Error) -> String {
-    format!("{}:{}:{}: {e}", path.display(), e.line(), e.column())
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let text = text.strip_suffix(&suffix).unwrap_or(&text);
+    format!("{}:{}:{}: {text}", path.display(), e.line(), e.column())
 }
 
 fn run_args(args: &Args, stdout_is_terminal: bool) -> Result<Output, String> {

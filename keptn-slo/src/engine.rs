@@ -664,3 +664,40 @@ pub fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 4648 test vectors.
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (input, out) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), out);
+        }
+    }
+
+    /// §2.5: p50 of `[100, 200, 300, 400]` is 250 (pos 2.5), p90 is 400 (pos 4.5 ≥ n).
+    #[test]
+    fn rule_2_5_percentile_example() {
+        assert_eq!(percentile(&mut [400.0, 100.0, 300.0, 200.0], 0.5), 250.0);
+        assert_eq!(percentile(&mut [400.0, 100.0, 300.0, 200.0], 0.9), 400.0);
+        // pos < 1 → min: p50 of [] is not called; p(0.1) of 3 values → pos 0.4 → min.
+        assert_eq!(percentile(&mut [3.0, 1.0, 2.0], 0.1), 1.0);
+    }
+
+    /// An empty set of values aggregates to 0 for every function.
+    #[test]
+    fn aggregate_of_nothing_is_zero() {
+        assert_eq!(aggregate(&AggregateFunction::Avg, &mut []), 0.0);
+        assert_eq!(aggregate(&AggregateFunction::P95, &mut []), 0.0);
+    }
+}

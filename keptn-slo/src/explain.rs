@@ -107,17 +107,28 @@ fn explain_one(
     compared: &[String],
 ) -> ObjectiveExplanation {
     let observed = r.value.success.then_some(r.value.value);
+    let entries = o
+        .pass
+        .iter()
+        .chain(&o.warning)
+        .flat_map(|set| &set.criteria);
     let targets = r
         .pass_targets
         .iter()
         .map(|t| (TargetKind::Pass, t))
         .chain(r.warning_targets.iter().map(|t| (TargetKind::Warning, t)))
-        .map(|(kind, t)| TargetExplanation {
-            kind,
-            criteria: t.criteria.to_string(),
-            target: t.target_value,
-            margin: observed.map(|v| t.target_value - v),
-            met: !t.violated,
+        .zip(entries.map(Some).chain(std::iter::repeat(None)))
+        .map(|((kind, t), entry)| {
+            // A relative criterion without baseline has no real target (Keptn reports 0).
+            let unanchored = samples == 0
+                && entry.is_some_and(|e| e.criterion().is_ok_and(Criterion::is_relative));
+            TargetExplanation {
+                kind,
+                criteria: t.criteria.to_string(),
+                target: t.target_value,
+                margin: observed.filter(|_| !unanchored).map(|v| t.target_value - v),
+                met: !t.violated,
+            }
         })
         .collect();
     let would_pass_when = match (r.status, observed) {
@@ -227,5 +238,76 @@ fn tighter_lo(a: (f64, bool), b: (f64, bool)) -> (f64, bool) {
         b
     } else {
         a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keptn_spec::{SliValue, Slo};
+
+    use crate::{EvaluationContext, PreviousEvaluation, SliReport, evaluate};
+
+    fn explain(slo: &str, value: f64, baseline: Option<f64>) -> super::ObjectiveExplanation {
+        let slo = Slo::from_yaml_str(slo).unwrap();
+        let ctx = EvaluationContext::default();
+        let history: Vec<PreviousEvaluation> = baseline
+            .map(|b| {
+                let e = evaluate(
+                    Some(&slo),
+                    &SliReport::succeeded(vec![SliValue::ok("a", b)]),
+                    &[],
+                    &ctx,
+                );
+                PreviousEvaluation::new("p", e.data)
+            })
+            .into_iter()
+            .collect();
+        let e = evaluate(
+            Some(&slo),
+            &SliReport::succeeded(vec![SliValue::ok("a", value)]),
+            &history,
+            &ctx,
+        );
+        e.explain(&slo).remove(0)
+    }
+
+    /// The passing value comes from the tightest criterion of the closest block.
+    #[test]
+    fn would_pass_uses_the_tightest_bound_of_the_closest_block() {
+        let x = explain(
+            "objectives:\n  - sli: a\n    pass: [{criteria: [\"<=+10%\", \"<600\"]}, {criteria: [\">5000\"]}]\ntotal_score: {pass: \"90%\"}\n",
+            700.0,
+            Some(500.0),
+        );
+        let c = x.would_pass_when.unwrap();
+        assert_eq!(c.to_string(), "<= 550");
+        assert_eq!(x.baseline, Some(500.0));
+        assert_eq!(x.baseline_samples, 1);
+        assert_eq!(x.targets[0].margin, Some(-150.0));
+    }
+
+    /// Without a baseline a relative criterion has no margin and does not bound the value.
+    #[test]
+    fn relative_criterion_without_baseline_has_no_margin() {
+        let x = explain(
+            "objectives:\n  - sli: a\n    pass: [{criteria: [\"<=+10%\", \">=600\"]}]\ntotal_score: {pass: \"90%\"}\n",
+            500.0,
+            None,
+        );
+        assert_eq!(x.targets[0].margin, None);
+        assert_eq!(x.targets[1].margin, Some(100.0));
+        assert_eq!(x.would_pass_when.unwrap().to_string(), ">= 600");
+        assert_eq!(x.baseline, None);
+    }
+
+    /// A passing objective needs no passing value.
+    #[test]
+    fn passing_objective_has_no_condition() {
+        let x = explain(
+            "objectives:\n  - sli: a\n    pass: [{criteria: [\"<10\"]}]\ntotal_score: {pass: \"90%\"}\n",
+            5.0,
+            None,
+        );
+        assert_eq!(x.would_pass_when, None);
     }
 }

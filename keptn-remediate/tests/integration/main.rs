@@ -1,17 +1,25 @@
 //! Integration tests of keptn-remediate, in one binary to save link time.
 //!
 //! - `workflow`: the remediation workflow with in-memory actions (feature `testing`);
+//! - `gate`: verification by re-evaluating an SLO through `keptn_slo::QualityGate`;
 //! - `unleash_fake`: the Unleash client and toggle action against a local fake that follows
 //!   Unleash's published Admin API and the legacy 3.x toggle API (error paths a real server will
 //!   not produce on demand: 401, 429, 503, slow answers; and the legacy API Unleash 7 dropped);
 //! - `unleash_real`: against a real Unleash (`scripts/unleash.sh up`), skipped with a message
-//!   when `UNLEASH_URL` is not set.
+//!   when `UNLEASH_URL` is not set;
+//! - `flagstore`: the embedded flag store (feature `local`) and the same client, action and
+//!   verifier against it.
 
 #[cfg(feature = "testing")]
 mod workflow;
+
+mod gate;
 
 #[cfg(feature = "unleash")]
 mod unleash_fake;
 
 #[cfg(feature = "unleash")]
 mod unleash_real;
+
+#[cfg(all(feature = "local", feature = "unleash"))]
+mod flagstore;

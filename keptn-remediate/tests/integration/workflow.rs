@@ -607,3 +607,142 @@ async fn scaling_changes_primary_replicas_and_offers_undo() {
         "cannot scale sockshop-production/orders-primary: deployment not found"
     );
 }
+
+mod events_in {
+    use super::*;
+    use keptn_remediate::ProblemNotification;
+    use keptn_spec::event::{EventType, Phase};
+    use serde_json::json;
+
+    #[allow(clippy::needless_pass_by_value)] // called with `json!(..)` temporaries
+    fn event(ty: EventType, data: serde_json::Value) -> KeptnEvent {
+        KeptnEvent::new(
+            ty,
+            "dynatrace-service",
+            KeptnContext::derive("PID-E"),
+            &data,
+        )
+    }
+
+    /// A `problem.open` without project/stage fields takes them from Dynatrace's tags (§6.1).
+    #[test]
+    fn problem_open_reads_context_from_tags() {
+        let ev = event(
+            EventType::ProblemOpen,
+            json!({
+                "State": "OPEN", "PID": "PID-E", "ProblemID": "742", "ProblemTitle": "Failure rate increase",
+                "Tags": "keptn_project:sockshop, keptn_stage:production, keptn_service:carts",
+                "ImpactedEntity": "Web request /carts"
+            }),
+        );
+        let Some(ProblemNotification::Open(p)) = ProblemNotification::from_event(&ev).unwrap()
+        else {
+            panic!("expected an open problem")
+        };
+        assert_eq!(p.pid, "PID-E");
+        assert_eq!(p.title, "Failure rate increase");
+        assert_eq!(p.project.as_str(), "sockshop");
+        assert_eq!(p.stage.as_str(), "production");
+        assert_eq!(p.service.as_ref().map(|s| s.as_str()), Some("carts"));
+        assert_eq!(p.problem_id.as_deref(), Some("742"));
+    }
+
+    /// `sh.keptn.events.problem` with RESOLVED or CLOSED is a resolution.
+    #[test]
+    fn problem_resolved_and_closed_are_resolutions() {
+        for state in ["RESOLVED", "CLOSED"] {
+            let ev = event(
+                EventType::Problem,
+                json!({"State": state, "PID": "PID-E", "ProblemTitle": "x"}),
+            );
+            assert_eq!(
+                ProblemNotification::from_event(&ev).unwrap(),
+                Some(ProblemNotification::Resolved {
+                    pid: "PID-E".into()
+                })
+            );
+        }
+    }
+
+    /// The 0.8.4+ trigger `sh.keptn.event.<stage>.remediation.triggered` carries the problem
+    /// under `problem`, with `rootCause`; the stage comes from the event type if needed.
+    #[test]
+    fn remediation_triggered_sequence_is_an_open_problem() {
+        let ty = EventType::sequence(
+            "production".parse().unwrap(),
+            "remediation",
+            Phase::Triggered,
+        )
+        .unwrap();
+        let ev = event(
+            ty,
+            json!({"project": "sockshop", "service": "carts",
+                   "problem": {"PID": "P-RT", "ProblemTitle": "Failure rate increase", "rootCause": "EnablePromotion"}}),
+        );
+        let Some(ProblemNotification::Open(p)) = ProblemNotification::from_event(&ev).unwrap()
+        else {
+            panic!("expected an open problem")
+        };
+        assert_eq!(p.stage.as_str(), "production");
+        assert_eq!(p.root_cause.as_deref(), Some("EnablePromotion"));
+    }
+
+    /// Missing title or project is an error naming the event; other events are ignored.
+    #[test]
+    fn incomplete_problems_are_errors_and_other_events_are_ignored() {
+        let no_title = event(
+            EventType::ProblemOpen,
+            json!({"PID": "1", "project": "sockshop", "stage": "production"}),
+        );
+        let err = ProblemNotification::from_event(&no_title).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("cannot be remediated: the problem has no `ProblemTitle`"),
+            "{err}"
+        );
+        let no_project = event(
+            EventType::ProblemOpen,
+            json!({"PID": "1", "ProblemTitle": "t"}),
+        );
+        let err = ProblemNotification::from_event(&no_project).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no `project` and no `keptn_project` tag"),
+            "{err}"
+        );
+        let other = event(
+            EventType::task(keptn_spec::event::Task::Deployment, Phase::Triggered),
+            json!({}),
+        );
+        assert_eq!(ProblemNotification::from_event(&other).unwrap(), None);
+    }
+
+    /// End to end through events: OPEN runs the remediation, a repeated OPEN is a duplicate.
+    #[tokio::test(start_paused = true)]
+    async fn remediator_handles_problem_events() {
+        let s = setup(
+            SEED_06,
+            vec![RecordingAction::new("featuretoggle")],
+            vec![resolved()],
+            Mode::Execute,
+        );
+        let open = event(
+            EventType::ProblemOpen,
+            json!({"State": "OPEN", "PID": "PID-E", "ProblemTitle": "Failure rate increase",
+                   "project": "sockshop", "stage": "production", "service": "carts"}),
+        );
+        let report = s.remediator.handle_event(&open).await.unwrap().unwrap();
+        assert_eq!(report.status, RemediationStatus::Resolved);
+        let again = s.remediator.handle_event(&open).await.unwrap().unwrap();
+        assert_eq!(again.status, RemediationStatus::Duplicate);
+        // The workflow's own events are not problem notifications.
+        for ev in s.sink.events() {
+            assert!(
+                s.remediator.handle_event(&ev).await.unwrap().is_none(),
+                "{}",
+                ev.ty
+            );
+        }
+        assert_eq!(s.actions[0].calls().len(), 1);
+    }
+}
