@@ -7,8 +7,15 @@
 //! - [`kubernetes::KubeDeployer`] (feature `kube`, default) does that on a Kubernetes cluster
 //!   with Keptn's names: namespace `{project}-{stage}`, `{service}-primary` serving, the new
 //!   version as canary beside it.
-//! - `testing` (feature `testing`) has in-memory doubles.
-//! - Feature `local` (default) is reserved for the local-process deployer; it adds nothing yet.
+//! - [`TestRunner`] runs functional and performance tests; [`runner::HttpTestRunner`] is the
+//!   built-in HTTP load tester.
+//! - [`delivery::Delivery`] walks a shipyard (0.1 or 0.2) stage by stage for a new artifact —
+//!   deployment, test, evaluation, approval, release or rollback, next stage — with Keptn 0.8+
+//!   rules, emitting Keptn CloudEvents to an event sink such as [`JsonLinesSink`].
+//! - `testing` (feature `testing`) has in-memory doubles: `InMemoryDeployer`,
+//!   `StaticTestRunner`.
+//! - [`local`] (feature `local`, default) deploys each service version as a local process behind
+//!   a per-stage proxy, the embedded default that needs no cluster.
 //!
 //! ```
 //! use keptn_deploy::{Artifact, DeploymentRequest, DeploymentStrategy, StageService};
@@ -55,3 +62,7 @@ pub mod testing;
 
 #[cfg(feature = "kube")]
 pub use kube;
+
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod local;

@@ -702,3 +702,212 @@ async fn strategy_switch_is_refused() {
         "{err}"
     );
 }
+
+/// With Istio routing, promote moves the VirtualService weights (canary 100, then back to the
+/// primary) around the primary's rollout, and the Service selector follows.
+#[tokio::test]
+async fn istio_promote_moves_virtual_service_weights() {
+    let (deployer, mut api) = setup(Duration::from_secs(5));
+    let deployer = deployer
+        .with_traffic_routing(keptn_deploy::kubernetes::TrafficRouting::IstioVirtualService);
+    let server = tokio::spawn(async move {
+        let ns = "/apis/apps/v1/namespaces/sockshop-staging/deployments";
+        let vs =
+            "/apis/networking.istio.io/v1beta1/namespaces/sockshop-staging/virtualservices/carts";
+        let canary = deployment(
+            "carts",
+            "canary",
+            "docker.io/keptnexamples/carts:0.11.3",
+            1,
+            ready(1),
+        );
+        let c = api.next().await;
+        c.expect("GET", &format!("{ns}/carts"));
+        c.respond(200, &canary);
+        let c = api.next().await;
+        c.expect("GET", &format!("{ns}/carts-primary"));
+        c.respond(
+            200,
+            &deployment(
+                "carts-primary",
+                "primary",
+                "docker.io/keptnexamples/carts:0.11.1",
+                1,
+                ready(1),
+            ),
+        );
+        let c = api.next().await;
+        c.expect_apply(vs);
+        let route = &c.body["spec"]["http"][0]["route"];
+        assert_eq!(
+            route[0]["destination"]["host"],
+            "carts-canary.sockshop-staging.svc.cluster.local"
+        );
+        assert_eq!(
+            (route[0]["weight"].clone(), route[1]["weight"].clone()),
+            (json!(100), json!(0))
+        );
+        c.echo();
+        let c = api.next().await;
+        c.expect_merge(
+            "/api/v1/namespaces/sockshop-staging/services/carts",
+            json!({"spec": {"selector": {"keptn.sh/deployment": "canary"}}}),
+        );
+        c.respond(200, &service("canary"));
+        let c = api.next().await;
+        c.expect_apply(&format!("{ns}/carts-primary"));
+        c.echo();
+        let primary = deployment(
+            "carts-primary",
+            "primary",
+            "docker.io/keptnexamples/carts:0.11.3",
+            1,
+            ready(1),
+        );
+        expect_list(
+            api.next().await,
+            "sockshop-staging",
+            "carts-primary",
+            &primary,
+        );
+        let c = api.next().await;
+        c.expect_apply(vs);
+        assert_eq!(c.body["spec"]["http"][0]["route"][0]["weight"], 0);
+        assert_eq!(c.body["spec"]["http"][0]["route"][1]["weight"], 100);
+        c.echo();
+        let c = api.next().await;
+        c.expect_merge(
+            "/api/v1/namespaces/sockshop-staging/services/carts",
+            json!({"spec": {"selector": {"keptn.sh/deployment": "primary"}}}),
+        );
+        c.respond(200, &service("primary"));
+        let c = api.next().await;
+        c.expect_merge(&format!("{ns}/carts"), json!({"spec": {"replicas": 0}}));
+        c.echo();
+        let c = api.next().await;
+        c.expect("GET", &format!("{ns}/carts"));
+        c.respond(
+            200,
+            &deployment(
+                "carts",
+                "canary",
+                "docker.io/keptnexamples/carts:0.11.3",
+                0,
+                ready(0),
+            ),
+        );
+        let c = api.next().await;
+        c.expect("GET", &format!("{ns}/carts-primary"));
+        c.respond(200, &primary);
+        let c = api.next().await;
+        c.expect("GET", "/api/v1/namespaces/sockshop-staging/services/carts");
+        c.respond(200, &service("primary"));
+    });
+    let status = within(deployer.promote(&target("staging"))).await.unwrap();
+    within(server).await.unwrap();
+    assert_eq!(
+        status.serving_image(),
+        Some("docker.io/keptnexamples/carts:0.11.3")
+    );
+}
+
+/// A primary that fails to roll out during promote is restored to its previous spec and the
+/// traffic goes back to it; the error says so.
+#[tokio::test]
+async fn failed_promote_restores_the_previous_primary() {
+    let (deployer, mut api) = setup(Duration::from_secs(5));
+    let server = tokio::spawn(async move {
+        let ns = "/apis/apps/v1/namespaces/sockshop-staging/deployments";
+        let c = api.next().await;
+        c.expect("GET", &format!("{ns}/carts"));
+        c.respond(
+            200,
+            &deployment(
+                "carts",
+                "canary",
+                "docker.io/keptnexamples/carts:0.11.3",
+                1,
+                ready(1),
+            ),
+        );
+        let c = api.next().await;
+        c.expect("GET", &format!("{ns}/carts-primary"));
+        c.respond(
+            200,
+            &deployment(
+                "carts-primary",
+                "primary",
+                "docker.io/keptnexamples/carts:0.11.1",
+                1,
+                ready(1),
+            ),
+        );
+        let c = api.next().await;
+        c.expect_merge(
+            "/api/v1/namespaces/sockshop-staging/services/carts",
+            json!({"spec": {"selector": {"keptn.sh/deployment": "canary"}}}),
+        );
+        c.respond(200, &service("canary"));
+        let c = api.next().await;
+        c.expect_apply(&format!("{ns}/carts-primary"));
+        assert_eq!(
+            c.body["spec"]["template"]["spec"]["containers"][0]["image"],
+            "docker.io/keptnexamples/carts:0.11.3"
+        );
+        c.echo();
+        let failing = deployment(
+            "carts-primary",
+            "primary",
+            "docker.io/keptnexamples/carts:0.11.3",
+            1,
+            json!({
+            "observedGeneration": 1, "replicas": 2, "updatedReplicas": 1, "availableReplicas": 1,
+            "conditions": [{ "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                             "message": "ReplicaSet \"carts-primary-9f\" has timed out progressing." }] }),
+        );
+        expect_list(
+            api.next().await,
+            "sockshop-staging",
+            "carts-primary",
+            &failing,
+        );
+        // the previous primary spec is re-applied without server fields
+        let c = api.next().await;
+        c.expect_apply(&format!("{ns}/carts-primary"));
+        assert_eq!(
+            c.body["spec"]["template"]["spec"]["containers"][0]["image"],
+            "docker.io/keptnexamples/carts:0.11.1"
+        );
+        assert!(
+            c.body.get("status").is_none() && c.body["metadata"].get("resourceVersion").is_none()
+        );
+        c.echo();
+        let restored = deployment(
+            "carts-primary",
+            "primary",
+            "docker.io/keptnexamples/carts:0.11.1",
+            1,
+            ready(1),
+        );
+        expect_list(
+            api.next().await,
+            "sockshop-staging",
+            "carts-primary",
+            &restored,
+        );
+        let c = api.next().await;
+        c.expect_merge(
+            "/api/v1/namespaces/sockshop-staging/services/carts",
+            json!({"spec": {"selector": {"keptn.sh/deployment": "primary"}}}),
+        );
+        c.respond(200, &service("primary"));
+    });
+    let err = within(deployer.promote(&target("staging")))
+        .await
+        .unwrap_err();
+    within(server).await.unwrap();
+    assert_eq!(
+        err.to_string(),
+        "rollout of Deployment sockshop-staging/carts-primary failed: ReplicaSet \"carts-primary-9f\" has timed out progressing. (rolled back; the serving version is untouched)"
+    );
+}

@@ -51,7 +51,7 @@ use secrecy::SecretString;
 pub use error::{Error, Result};
 pub use filter::EventFilter;
 pub use format::ChatFormat;
-pub use message::{Fact, Message, MessageKind, Outcome};
+pub use message::{Fact, Message, MessageBuilder, MessageKind, Outcome};
 pub use notifier::{Notifier, NotifierBuilder, NotifyStats, TargetStats};
 pub use secrets::{EnvSecrets, SecretSource, StaticSecrets};
 pub use target::Target;

@@ -173,6 +173,8 @@ pub(crate) struct Enrichment {
     pub(crate) action: Option<Value>,
     /// A "problem opened" for a problem already reported open.
     pub(crate) duplicate_problem: bool,
+    /// The title of the problem this context remediates.
+    pub(crate) problem_title: Option<String>,
 }
 
 /// Remembers facts per Keptn context and actions per triggered-event id, bounded.
@@ -208,6 +210,7 @@ impl Correlator {
                 merge(&mut entry.tag, fresh.tag);
                 merge(&mut entry.deployment_strategy, fresh.deployment_strategy);
                 merge(&mut entry.test_strategy, fresh.test_strategy);
+                merge(&mut entry.problem_title, fresh.problem_title);
                 entry.clone()
             }
             None => fresh,
@@ -303,6 +306,7 @@ fn facts_of(data: &Value) -> Enrichment {
         test_strategy: s("/teststrategy").or_else(|| s("/test/teststrategy")),
         action: None,
         duplicate_problem: false,
+        problem_title: s("/ProblemTitle").or_else(|| s("/problem/ProblemTitle")),
     }
 }
 
@@ -321,9 +325,59 @@ fn split_image(image: &str) -> (Option<String>, Option<String>) {
     }
 }
 
+/// Turns a stream of events into messages, remembering what earlier events said: the image,
+/// tag and strategies of a Keptn context, the action of an `action.triggered`, problems already
+/// reported open. This is what a [`Notifier`](crate::Notifier) does for its chat targets.
+///
+/// ```
+/// use keptn_notify::MessageBuilder;
+/// let mut messages = MessageBuilder::new();
+/// let started = serde_json::json!({"type": "sh.keptn.event.staging.delivery.triggered",
+///     "shkeptncontext": "k1", "data": {"project": "sockshop", "stage": "staging", "service": "carts",
+///     "configurationChange": {"values": {"image": "keptnexamples/carts:0.11.3"}}}});
+/// let finished = serde_json::json!({"type": "sh.keptn.event.staging.delivery.finished",
+///     "shkeptncontext": "k1", "data": {"project": "sockshop", "stage": "staging", "service": "carts",
+///     "result": "pass", "status": "succeeded"}});
+/// assert_eq!(messages.push(&started).unwrap().title, "Delivery of carts:0.11.3 started in staging");
+/// assert_eq!(messages.push(&finished).unwrap().title,
+///            "Delivery of carts:0.11.3 in staging finished: pass");
+/// ```
+#[derive(Debug, Default)]
+pub struct MessageBuilder {
+    correlator: Correlator,
+    report_link: Option<keptn_spec::webhook::Template>,
+}
+
+impl MessageBuilder {
+    /// A builder that has seen no events.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a report link to every message, a template over the event (see
+    /// [`NotifierBuilder::report_link`](crate::NotifierBuilder::report_link)).
+    #[must_use]
+    pub fn report_link(mut self, link: keptn_spec::webhook::Template) -> Self {
+        self.report_link = Some(link);
+        self
+    }
+
+    /// Takes the next event; returns its message, or `None` when it is not worth one (or
+    /// repeats a problem already reported open).
+    pub fn push(&mut self, event: &Value) -> Option<Message> {
+        let known = self.correlator.observe(event);
+        if known.duplicate_problem {
+            return None;
+        }
+        let link = crate::target::render_link(self.report_link.as_ref(), event);
+        Message::build(event, &known, link)
+    }
+}
+
 impl Message {
-    /// Builds the message for `event` (a CloudEvent as JSON), or `None` when the event is not
-    /// one of the [kinds](MessageKind) worth a message.
+    /// Builds the message for `event` (a CloudEvent as JSON) on its own, or `None` when the
+    /// event is not one of the [kinds](MessageKind) worth a message. Facts from earlier events
+    /// of the same sequence need a [`MessageBuilder`].
     ///
     /// ```
     /// use keptn_notify::{Message, MessageKind, Outcome};
@@ -411,10 +465,10 @@ impl Message {
                 }
                 match score {
                     Some(score) => format!(
-                        "Evaluation of {service} in {stage}: {eval_result} (score {})",
+                        "Evaluation of {what} in {stage}: {eval_result} (score {})",
                         number(score)
                     ),
-                    None => format!("Evaluation of {service} in {stage}: {eval_result}"),
+                    None => format!("Evaluation of {what} in {stage}: {eval_result}"),
                 }
             }
             MessageKind::Rollback => {
@@ -468,7 +522,8 @@ impl Message {
                     .get("ProblemTitle")
                     .or_else(|| problem.get("problemTitle"))
                     .and_then(Value::as_str)
-                    .unwrap_or("problem");
+                    .or(known.problem_title.as_deref())
+                    .unwrap_or("the problem");
                 let how = match (result, outcome) {
                     ("pass", _) => "resolved".to_owned(),
                     (_, Outcome::Failure) => "not resolved, escalated".to_owned(),
@@ -767,7 +822,10 @@ mod tests {
                      "evaluation": {"score": 100.0, "result": "pass"}}});
         let known = c.observe(&eval);
         let m = Message::build(&eval, &known, None).unwrap();
-        assert_eq!(m.title, "Evaluation of carts in staging: pass (score 100)");
+        assert_eq!(
+            m.title,
+            "Evaluation of carts:0.11.2 in staging: pass (score 100)"
+        );
         assert_eq!(m.outcome, Outcome::Success);
         let names: Vec<(&str, &str)> = m
             .facts

@@ -76,9 +76,9 @@ async fn slack_gets_exact_blocks_in_order() {
     );
     assert_eq!(
         got[1].json(),
-        json!({"text": "Evaluation of carts in staging: fail (score 50)", "blocks": [
+        json!({"text": "Evaluation of carts:0.11.2 in staging: fail (score 50)", "blocks": [
             {"type": "header", "text": {"type": "plain_text", "emoji": true,
-                "text": ":x: Evaluation of carts in staging: fail (score 50)"}},
+                "text": ":x: Evaluation of carts:0.11.2 in staging: fail (score 50)"}},
             {"type": "section", "text": {"type": "mrkdwn", "text": "response time too high"}},
             {"type": "section", "fields": [
                 {"type": "mrkdwn", "text": "*Project*\nsockshop"},

@@ -71,3 +71,10 @@ pub use workflow::{
     EVENT_SOURCE, MatchedRemediation, Mode, RemediationReport, RemediationStatus, Remediator,
     RemediatorBuilder, SEQUENCE, StepReport, VerificationReport,
 };
+
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod flagstore;
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod monitor;

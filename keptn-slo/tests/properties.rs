@@ -185,6 +185,23 @@ proptest! {
         prop_assert!(e2.score() >= e1.score());
     }
 
+    /// Adding an objective that passes never lowers the score.
+    #[test]
+    fn prop_adding_a_passing_objective_never_lowers_the_score((slo, vals, hist) in case(), w in 1u32..5) {
+        let before = evaluate(Some(&slo), &sli(&vals), &hist, &ctx());
+        let mut more = slo.clone();
+        let mut o = Objective::new("always_ok");
+        o.pass = vec![CriteriaSet::new(vec![Criterion::new(Op::Ge, Threshold::Absolute(0.0)).unwrap().into()])];
+        o.weight_raw = Some(w);
+        more.objectives.push(o);
+        let mut vals2 = sli(&vals);
+        vals2.values.push(SliValue::ok("always_ok", 1.0));
+        let after = evaluate(Some(&more), &vals2, &hist, &ctx());
+        if before.status() == keptn_spec::evaluation::Status::Succeeded && !before.data.evaluation.indicator_results.is_empty() {
+            prop_assert!(after.score() >= before.score(), "{} -> {}", before.score(), after.score());
+        }
+    }
+
     /// Criterion text round trip through an SLO entry: Display parses back to the same criterion.
     #[test]
     fn prop_criterion_round_trip(c in criterion()) {

@@ -810,7 +810,25 @@ impl Shipyard {
         let map = SourceMap::build(src);
         match ShipyardFormat::detect_in(&map) {
             Some(ShipyardFormat::V01) => {
-                let parsed = options.parse::<ShipyardV01>(src)?;
+                let parsed = options.parse::<ShipyardV01>(src).map_err(|e| match e {
+                    Error::Parse {
+                        file,
+                        location,
+                        message,
+                    } if message.contains(".approval_strategy: ")
+                        && message.ends_with("found a sequence") =>
+                    {
+                        Error::Parse {
+                            file,
+                            location,
+                            message: format!(
+                                "{message} (write `approval_strategy: {{pass: …, warning: …}}`; \
+                                 Keptn never accepted the list form of the 0.1 spec text)"
+                            ),
+                        }
+                    }
+                    other => other,
+                })?;
                 let validation = parsed.value.validate();
                 let parsed = parsed.check(validation)?;
                 let parsed = parsed.map(|v01| v01.to_canonical());

@@ -228,7 +228,11 @@ impl AbortHandle {
 
 /// Runs deliveries through a shipyard (see the [module docs](self)).
 ///
-/// ```
+/// The example uses the in-memory doubles of the `testing` feature (it is compiled and run
+/// when that feature is on):
+///
+#[cfg_attr(feature = "testing", doc = "```")]
+#[cfg_attr(not(feature = "testing"), doc = "```text")]
 /// use std::sync::Arc;
 /// use keptn_deploy::delivery::{Delivery, DeliveryTrigger};
 /// use keptn_deploy::testing::{InMemoryDeployer, StaticTestRunner};

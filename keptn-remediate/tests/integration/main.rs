@@ -6,7 +6,9 @@
 //!   Unleash's published Admin API and the legacy 3.x toggle API (error paths a real server will
 //!   not produce on demand: 401, 429, 503, slow answers; and the legacy API Unleash 7 dropped);
 //! - `unleash_real`: against a real Unleash (`scripts/unleash.sh up`), skipped with a message
-//!   when `UNLEASH_URL` is not set.
+//!   when `UNLEASH_URL` is not set;
+//! - `flagstore`: the embedded flag store (feature `local`) and the same client, action and
+//!   verifier against it.
 
 #[cfg(feature = "testing")]
 mod workflow;
@@ -18,6 +20,9 @@ mod unleash_fake;
 
 #[cfg(feature = "unleash")]
 mod unleash_real;
+
+#[cfg(all(feature = "local", feature = "unleash"))]
+mod flagstore;
 
 /// The public types can be shared across tasks and threads.
 #[test]

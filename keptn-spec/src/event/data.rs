@@ -710,6 +710,19 @@ pub struct ProblemEventData {
     pub extra: Extra,
 }
 
+impl ProblemEventData {
+    /// The data of the `sh.keptn.event.<stage>.remediation.triggered` event that Keptn 0.8.4+
+    /// problem sources send instead of `problem.open` (§6.4, §7.4): the same project, stage,
+    /// service and labels, with the problem under `problem`. Unknown fields stay at the top level.
+    pub fn to_remediation_triggered(&self) -> RemediationTriggeredData {
+        RemediationTriggeredData {
+            common: self.common.clone(),
+            problem: self.problem.clone(),
+            extra: self.extra.clone(),
+        }
+    }
+}
+
 /// Data of `sh.keptn.event.remediation.triggered` (and of
 /// `sh.keptn.event.<stage>.remediation.triggered`): the problem to remediate.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -946,6 +959,23 @@ mod tests {
             serde_json::to_value(&d).unwrap(),
             json!({"project": "sockshop", "service": "carts", "labels": {"buildId": "17"},
                    "status": "succeeded", "result": "fail", "message": "tests failed"})
+        );
+    }
+
+    /// A `problem.open` payload becomes a remediation trigger with the problem nested.
+    #[test]
+    fn problem_open_becomes_remediation_triggered() {
+        let open: ProblemEventData = serde_json::from_value(json!({
+            "State": "OPEN", "PID": "P-1", "ProblemTitle": "Response time degradation",
+            "project": "sockshop", "stage": "production", "service": "carts"
+        }))
+        .unwrap();
+        let r = open.to_remediation_triggered();
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"project": "sockshop", "stage": "production", "service": "carts",
+                   "problem": {"State": "OPEN", "PID": "P-1",
+                               "ProblemTitle": "Response time degradation"}})
         );
     }
 

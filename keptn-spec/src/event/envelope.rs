@@ -296,6 +296,14 @@ impl KeptnEvent {
         })
     }
 
+    /// The common fields of `data` (project, stage, service, labels, status, result, message).
+    ///
+    /// # Errors
+    /// As [`KeptnEvent::data_as`].
+    pub fn common(&self) -> Result<super::EventData> {
+        self.data_as()
+    }
+
     /// Parses an event from CloudEvents JSON (structured mode).
     ///
     /// # Errors

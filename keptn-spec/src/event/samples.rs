@@ -442,4 +442,8 @@ fn constructed_events_validate() {
     assert!(
         matches!(finished.validate().unwrap(), Payload::ActionFinished(d) if d.common.result == Some(Verdict::Pass))
     );
+    assert_eq!(
+        finished.common().unwrap().service.unwrap().as_str(),
+        "carts"
+    );
 }

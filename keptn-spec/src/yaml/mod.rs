@@ -185,9 +185,14 @@ impl ParseOptions {
     }
 }
 
+/// Replayed alias events allowed per document. Keptn files use aliases rarely and small; the
+/// default (1 000 000) lets a 500-byte "billion laughs" document keep a parser busy for seconds.
+const MAX_REPLAYED_ALIAS_EVENTS: usize = 10_000;
+
 fn saphyr_options() -> serde_saphyr::Options {
     let mut o = serde_saphyr::Options::default();
     o.with_snippet = false;
+    o.alias_limits.max_total_replayed_events = MAX_REPLAYED_ALIAS_EVENTS;
     o
 }
 

@@ -354,12 +354,15 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for WrapSeq<'_, A> {
     ) -> Result<Option<T::Value>, Self::Error> {
         let path = self.path.index(self.next);
         self.next += 1;
-        self.seq.next_element_seed(Seeded {
+        let r = self.seq.next_element_seed(Seeded {
             seed,
-            path,
+            path: path.clone(),
             state: self.state,
             on_ignore: None,
-        })
+        });
+        // errors raised after the element was read (such as `try_from` conversions)
+        note_error(self.state, &path, &r);
+        r
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -407,12 +410,15 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WrapMap<'_, A> {
             .unwrap_or_else(|| "<complex key>".to_owned());
         let path = self.path.key(&key);
         let on_ignore = self.fields.map(|f| (key, Some(f)));
-        self.map.next_value_seed(Seeded {
+        let r = self.map.next_value_seed(Seeded {
             seed,
-            path,
+            path: path.clone(),
             state: self.state,
             on_ignore,
-        })
+        });
+        // errors raised after the value was read (such as `try_from` conversions)
+        note_error(self.state, &path, &r);
+        r
     }
 
     fn size_hint(&self) -> Option<usize> {
