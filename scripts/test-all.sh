@@ -84,24 +84,28 @@ cargo test -p keptn-remediate --no-default-features --features testing --locked
 echo "== example: deploy_blue_green"
 scripts/deploy-smoke.sh
 
-<<<<<<< HEAD
 # notify_send (keptn-notify): one message per meaningful event of a recorded tour, in order;
 # a dead webhook receiver is retried, counted and reported with exit 1 and no secret in the
 # output; a v1alpha1 webhook.yaml is rejected with exit 2 and a located message.
 echo "== example: notify_send"
 scripts/notify-smoke.sh
-=======
+
 # spec_validate over the 64 real Keptn files in $SHARED/fixtures/keptn-examples (when present):
 # every published shipyard, SLO, SLI and remediation file is detected and accepted (exit 0), and
 # the CLI contract holds: 1 for a file that parses but is invalid, 2 for one that cannot be parsed.
 echo "== spec_validate conformance"
 scripts/spec-conformance.sh "$SHARED"
->>>>>>> main
 
 # The tour's finale against the real Unleash: remediate_unleash_toggle turns EnablePromotion off
 # for "Failure rate increase" (read back from Unleash), dry run changes nothing, exit codes 1/2.
 echo "== example: remediate_unleash_toggle (real Unleash)"
 scripts/remediate-smoke.sh
+
+# full_tour: the seed's whole story on one machine (issue 7). Exits 0 only when 0.11.2 fails the
+# staging gate on response_time_p95 and is rolled back, 0.11.3 reaches production and the
+# EnablePromotion problem is remediated; under 2 minutes; no service process may outlive it.
+echo "== example: full_tour"
+scripts/full-tour-smoke.sh
 
 # dynatrace_fetch_slis / dynatrace_configure_monitoring (keptn-dynatrace) against a fake tenant that
 # follows Dynatrace's published API: CLI contracts (exit 0/1/2, JSON shape), the fetched SLIs

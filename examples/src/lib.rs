@@ -1,1 +1,3 @@
 //! Shared helpers for the keptn-rs example programs (see `examples/README.md`).
+
+pub mod carts;

@@ -810,3 +810,104 @@ async fn istio_promote_moves_virtual_service_weights() {
         Some("docker.io/keptnexamples/carts:0.11.3")
     );
 }
+
+/// A primary that fails to roll out during promote is restored to its previous spec and the
+/// traffic goes back to it; the error says so.
+#[tokio::test]
+async fn failed_promote_restores_the_previous_primary() {
+    let (deployer, mut api) = setup(Duration::from_secs(5));
+    let server = tokio::spawn(async move {
+        let ns = "/apis/apps/v1/namespaces/sockshop-staging/deployments";
+        let c = api.next().await;
+        c.expect("GET", &format!("{ns}/carts"));
+        c.respond(
+            200,
+            &deployment(
+                "carts",
+                "canary",
+                "docker.io/keptnexamples/carts:0.11.3",
+                1,
+                ready(1),
+            ),
+        );
+        let c = api.next().await;
+        c.expect("GET", &format!("{ns}/carts-primary"));
+        c.respond(
+            200,
+            &deployment(
+                "carts-primary",
+                "primary",
+                "docker.io/keptnexamples/carts:0.11.1",
+                1,
+                ready(1),
+            ),
+        );
+        let c = api.next().await;
+        c.expect_merge(
+            "/api/v1/namespaces/sockshop-staging/services/carts",
+            json!({"spec": {"selector": {"keptn.sh/deployment": "canary"}}}),
+        );
+        c.respond(200, &service("canary"));
+        let c = api.next().await;
+        c.expect_apply(&format!("{ns}/carts-primary"));
+        assert_eq!(
+            c.body["spec"]["template"]["spec"]["containers"][0]["image"],
+            "docker.io/keptnexamples/carts:0.11.3"
+        );
+        c.echo();
+        let failing = deployment(
+            "carts-primary",
+            "primary",
+            "docker.io/keptnexamples/carts:0.11.3",
+            1,
+            json!({
+            "observedGeneration": 1, "replicas": 2, "updatedReplicas": 1, "availableReplicas": 1,
+            "conditions": [{ "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                             "message": "ReplicaSet \"carts-primary-9f\" has timed out progressing." }] }),
+        );
+        expect_list(
+            api.next().await,
+            "sockshop-staging",
+            "carts-primary",
+            &failing,
+        );
+        // the previous primary spec is re-applied without server fields
+        let c = api.next().await;
+        c.expect_apply(&format!("{ns}/carts-primary"));
+        assert_eq!(
+            c.body["spec"]["template"]["spec"]["containers"][0]["image"],
+            "docker.io/keptnexamples/carts:0.11.1"
+        );
+        assert!(
+            c.body.get("status").is_none() && c.body["metadata"].get("resourceVersion").is_none()
+        );
+        c.echo();
+        let restored = deployment(
+            "carts-primary",
+            "primary",
+            "docker.io/keptnexamples/carts:0.11.1",
+            1,
+            ready(1),
+        );
+        expect_list(
+            api.next().await,
+            "sockshop-staging",
+            "carts-primary",
+            &restored,
+        );
+        let c = api.next().await;
+        c.expect_merge(
+            "/api/v1/namespaces/sockshop-staging/services/carts",
+            json!({"spec": {"selector": {"keptn.sh/deployment": "primary"}}}),
+        );
+        c.respond(200, &service("primary"));
+    });
+    let err = within(deployer.promote(&target("staging")))
+        .await
+        .unwrap_err();
+    within(server).await.unwrap();
+    assert_eq!(
+        err.to_string(),
+        "rollout of Deployment sockshop-staging/carts-primary failed: ReplicaSet \"carts-primary-9f\" has timed out progressing. (rolled back; the serving version is untouched)"
+    );
+}

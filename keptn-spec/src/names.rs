@@ -36,11 +36,10 @@ pub fn validate_entity_name(name: &str, what: &'static str) -> Result<(), Invali
     if !first.is_ascii_lowercase() {
         return fail("it must start with a lowercase letter");
     }
-    if let Some(bad) = name
+    if name
         .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        .any(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
     {
-        let _ = bad;
         return fail("only lowercase letters, digits and `-` are allowed");
     }
     if name.ends_with('-') {

@@ -46,7 +46,7 @@ impl WindowStats {
 /// # Memory bound
 ///
 /// Requests are not stored one by one: each deployment keeps one slice per `slice` width (1 s by
-/// default) holding a request count, an error count and a [`LatencyHistogram`](super::histogram)
+/// default) holding a request count, an error count and a latency histogram
 /// with log-linear buckets (exact below 64 µs, then 32 buckets per power of two). Slices older than
 /// `retention` (15 minutes by default) are dropped as new ones arrive. So memory per deployment is
 /// at most `retention / slice` slices of at most 1 088 buckets (8 bytes each), whatever the request

@@ -23,3 +23,21 @@ mod unleash_real;
 
 #[cfg(all(feature = "local", feature = "unleash"))]
 mod flagstore;
+
+/// The public types can be shared across tasks and threads.
+#[test]
+fn public_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<keptn_remediate::Remediator>();
+    check::<keptn_remediate::ActionRegistry>();
+    check::<keptn_remediate::RemediationReport>();
+    check::<keptn_remediate::Error>();
+    check::<keptn_remediate::QualityGateVerifier>();
+    check::<keptn_remediate::ScalingAction<std::sync::Arc<dyn keptn_remediate::Scaler>>>();
+    #[cfg(feature = "unleash")]
+    {
+        check::<keptn_remediate::unleash::UnleashClient>();
+        check::<keptn_remediate::unleash::FeatureToggleAction>();
+        check::<keptn_remediate::unleash::FlagStateVerifier>();
+    }
+}

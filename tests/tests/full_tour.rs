@@ -1,0 +1,182 @@
+//! Runs the `full_tour` example (shortened: 3 s performance tests) as a user would, and checks
+//! the outcome from its `--summary` and `--events` files: 0.11.2's staging evaluation fails on
+//! response_time_p95 (≥ 600 ms), production serves 0.11.1 then 0.11.3, the promotion problem is
+//! remediated by turning EnablePromotion off, and no service process outlives the tour.
+//!
+//! Everything is real and local (processes, proxies, HTTP, the flag store); nothing is faked.
+//! The example is built first with the same cargo and profile as this test.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use keptn_spec::event::KeptnEvent;
+use serde_json::Value;
+
+fn full_tour_binary() -> PathBuf {
+    let cargo = env!("CARGO");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "-p", "keptn-examples", "--example", "full_tour"])
+        .status()
+        .expect("cannot run cargo to build the full_tour example");
+    assert!(status.success(), "building full_tour failed");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let exe = target.join("debug").join("examples").join("full_tour");
+    assert!(exe.exists(), "{} missing after the build", exe.display());
+    exe
+}
+
+/// Service processes the tour started (they run `full_tour carts-service` / `carts-db`).
+fn tour_children() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("full_tour carts-service") || c.contains("full_tour carts-db"))
+        .collect()
+}
+
+fn stage<'a>(summary: &'a Value, service: &str, version: &str, stage: &str) -> &'a Value {
+    let artifact = summary["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["service"] == service && a["version"] == version)
+        .unwrap_or_else(|| panic!("{service} {version} missing in the summary"));
+    &artifact["stages"][stage]
+}
+
+/// The seed's story, end to end, from the outside.
+#[test]
+fn full_tour_plays_the_seed_story() {
+    let exe = full_tour_binary();
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let summary = dir.path().join("summary.json");
+    let before = tour_children();
+    let out = Command::new(&exe)
+        .args(["--test-duration", "3", "--no-progress", "--events"])
+        .arg(&events)
+        .arg("--summary")
+        .arg(&summary)
+        .output()
+        .expect("cannot run full_tour");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "full_tour exited with {}:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("tour completed as the seed says"),
+        "{stderr}"
+    );
+
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["ok"], true);
+
+    // 0.11.1 reaches production.
+    assert_eq!(
+        stage(&s, "carts", "0.11.1", "production")["servingAfter"],
+        "0.11.1"
+    );
+    assert_eq!(
+        stage(&s, "carts", "0.11.1", "staging")["evaluation"]["result"],
+        "pass"
+    );
+
+    // 0.11.2 fails the gate on response_time_p95, is rolled back, production keeps 0.11.1.
+    let slow = stage(&s, "carts", "0.11.2", "staging");
+    assert_eq!(slow["evaluation"]["result"], "fail");
+    let p95 = slow["evaluation"]["response_time_p95"].as_f64().unwrap();
+    assert!(p95 >= 600.0, "0.11.2's p95 is {p95} ms");
+    assert_eq!(slow["rolledBack"], true);
+    assert_eq!(slow["servingAfter"], "0.11.1");
+    assert_eq!(
+        stage(&s, "carts", "0.11.2", "production")["servingAfter"],
+        "0.11.1"
+    );
+    assert_eq!(
+        stage(&s, "carts", "0.11.2", "production")["result"],
+        "not run"
+    );
+
+    // 0.11.3 is promoted.
+    assert_eq!(
+        stage(&s, "carts", "0.11.3", "staging")["evaluation"]["result"],
+        "pass"
+    );
+    assert_eq!(
+        stage(&s, "carts", "0.11.3", "production")["servingAfter"],
+        "0.11.3"
+    );
+
+    // The promotion problem is remediated by turning EnablePromotion off.
+    let problems = s["problems"].as_array().unwrap();
+    let p = problems
+        .iter()
+        .find(|p| p["title"] == "Failure rate increase")
+        .expect("no Failure rate increase problem");
+    assert_eq!(p["outcome"], "resolved");
+    assert!(p["resolvedAt"].is_string());
+    let action = &p["actions"][0];
+    assert_eq!(action["status"], "succeeded");
+    assert_eq!(action["changes"][0]["after"], "off");
+    assert!(
+        action["changes"][0]["target"]
+            .as_str()
+            .unwrap()
+            .ends_with("EnablePromotion")
+    );
+
+    // The events tell the same story.
+    let lines = std::fs::read_to_string(&events).unwrap();
+    let events: Vec<KeptnEvent> = lines
+        .lines()
+        .map(|l| KeptnEvent::from_json_str(l).unwrap())
+        .collect();
+    let types: Vec<String> = events.iter().map(|e| e.ty.to_string()).collect();
+    let failed_evaluation = events.iter().any(|e| {
+        e.ty.to_string() == "sh.keptn.event.evaluation.finished"
+            && e.data["stage"] == "staging"
+            && e.data["result"] == "fail"
+    });
+    assert!(
+        failed_evaluation,
+        "no failed staging evaluation among {types:?}"
+    );
+    assert!(
+        types
+            .iter()
+            .any(|t| t == "sh.keptn.event.rollback.finished")
+    );
+    let open = events
+        .iter()
+        .find(|e| e.ty.to_string() == "sh.keptn.event.problem.open")
+        .expect("no problem.open event");
+    assert_eq!(open.data["ProblemTitle"], "Failure rate increase");
+    let closed = events
+        .iter()
+        .find(|e| e.ty.to_string() == "sh.keptn.events.problem" && e.data["State"] == "CLOSED")
+        .expect("no problem CLOSED event");
+    assert_eq!(open.shkeptncontext, closed.shkeptncontext);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.ty.to_string() == "sh.keptn.event.action.finished"
+                && e.shkeptncontext == open.shkeptncontext),
+        "no action.finished in the problem's context: {types:?}"
+    );
+
+    // No service process outlives the tour.
+    let leaked: Vec<String> = tour_children()
+        .into_iter()
+        .filter(|c| !before.contains(c))
+        .collect();
+    assert!(leaked.is_empty(), "leaked processes: {leaked:?}");
+}
