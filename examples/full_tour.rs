@@ -96,6 +96,10 @@ struct Args {
     /// No progress bars (event lines and the report are still printed).
     #[arg(long)]
     no_progress: bool,
+    /// Send the tour's events to the webhooks of this Keptn `webhook.yaml` (Slack and Teams
+    /// messages are sent when `SLACK_WEBHOOK_URL` / `TEAMS_WEBHOOK_URL` are set).
+    #[arg(long)]
+    notify: Option<PathBuf>,
 }
 
 /// The roles the tour runs itself in as a child process.
@@ -560,6 +564,11 @@ async fn tour(
         fan.push(sink.clone());
         jsonl = Some(sink);
     }
+    let notifier = keptn_notify::from_env_and_file(args.notify.as_deref())
+        .context("cannot set up notifications")?;
+    if let Some(n) = &notifier {
+        fan.push(Arc::new(n.clone()));
+    }
     let sink: Arc<dyn EventSink> = Arc::new(fan);
 
     ui.say("== keptn-rs full tour: project sockshop (dev → staging → production)");
@@ -870,6 +879,14 @@ async fn tour(
             .map(|p| format!(", written to {}", p.display()))
             .unwrap_or_default()
     ));
+    if let Some(n) = &notifier {
+        if let Err(e) = n.shutdown(Duration::from_secs(30)).await {
+            ui.say(format!(
+                "warning: notifications were not all delivered: {e}"
+            ));
+        }
+        ui.say(format!("notifications: {}", n.stats()));
+    }
     if let Some(sink) = &jsonl
         && let Some(e) = sink.error()
     {
