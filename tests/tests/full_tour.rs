@@ -59,7 +59,14 @@ fn full_tour_plays_the_seed_story() {
     let events = dir.path().join("events.jsonl");
     let summary = dir.path().join("summary.json");
     let before = tour_children();
+    // The embedded defaults: variables that point the tour at real backends (test-all.sh starts
+    // a real Unleash for keptn-remediate's tests) are removed.
     let out = Command::new(&exe)
+        .env_remove("UNLEASH_URL")
+        .env_remove("UNLEASH_TOKEN")
+        .env_remove("UNLEASH_CLIENT_TOKEN")
+        .env_remove("DT_TENANT")
+        .env_remove("DT_API_TOKEN")
         .args(["--test-duration", "3", "--no-progress", "--events"])
         .arg(&events)
         .arg("--summary")
