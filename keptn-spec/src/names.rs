@@ -1,8 +1,5 @@
 //! Validated Keptn entity names and Keptn's naming conventions.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 /// Why a string is not a valid Keptn entity name.
@@ -48,8 +45,10 @@ pub fn validate_entity_name(name: &str, what: &'static str) -> Result<(), Invali
     Ok(())
 }
 
-macro_rules! entity_name {
-    ($(#[$doc:meta])* $ty:ident, $what:literal) => {
+/// Defines a validated name newtype: `$check(name, $what)` decides, `$err` says why not.
+/// Used for entity names here and for task and sequence names in `shipyard`.
+macro_rules! validated_name {
+    ($(#[$doc:meta])* $ty:ident, $what:literal, $check:path, $err:ty) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -59,10 +58,10 @@ macro_rules! entity_name {
             /// Validates `name` and wraps it.
             ///
             /// # Errors
-            /// [`InvalidName`] when `name` breaks Keptn's entity-name rule.
-            pub fn new(name: impl Into<String>) -> Result<Self, InvalidName> {
+            #[doc = concat!("[`", stringify!($err), "`] when `name` is not a valid ", $what, " name.")]
+            pub fn new(name: impl Into<String>) -> Result<Self, $err> {
                 let name = name.into();
-                validate_entity_name(&name, $what)?;
+                $check(&name, $what)?;
                 Ok(Self(name))
             }
 
@@ -72,21 +71,21 @@ macro_rules! entity_name {
             }
         }
 
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
-        impl FromStr for $ty {
-            type Err = InvalidName;
+        impl std::str::FromStr for $ty {
+            type Err = $err;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Self::new(s)
             }
         }
 
         impl TryFrom<String> for $ty {
-            type Error = InvalidName;
+            type Error = $err;
             fn try_from(s: String) -> Result<Self, Self::Error> {
                 Self::new(s)
             }
@@ -103,23 +102,42 @@ macro_rules! entity_name {
                 &self.0
             }
         }
+
+        impl PartialEq<str> for $ty {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $ty {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
     };
 }
+pub(crate) use validated_name;
 
-entity_name!(
+validated_name!(
     /// A Keptn project name, such as `sockshop`.
     ProjectName,
-    "project"
+    "project",
+    validate_entity_name,
+    InvalidName
 );
-entity_name!(
+validated_name!(
     /// A Keptn stage name, such as `staging`.
     StageName,
-    "stage"
+    "stage",
+    validate_entity_name,
+    InvalidName
 );
-entity_name!(
+validated_name!(
     /// A Keptn service name, such as `carts`.
     ServiceName,
-    "service"
+    "service",
+    validate_entity_name,
+    InvalidName
 );
 
 /// Keptn's Kubernetes namespace for a project's stage: `{project}-{stage}`.

@@ -304,86 +304,19 @@ fn check_event_part(name: &str, what: &'static str) -> Result<(), InvalidTaskNam
     Ok(())
 }
 
-macro_rules! event_part_name {
-    ($(#[$doc:meta])* $ty:ident, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $ty(String);
-
-        impl $ty {
-            /// Validates `name` and wraps it.
-            ///
-            /// # Errors
-            /// [`InvalidTaskName`] when `name` is empty or contains `.`, whitespace, control
-            /// characters, `/`, `*` or `>` (it becomes part of Keptn event types).
-            pub fn new(name: impl Into<String>) -> Result<Self, InvalidTaskName> {
-                let name = name.into();
-                check_event_part(&name, $what)?;
-                Ok(Self(name))
-            }
-
-            /// The name as a string slice.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = InvalidTaskName;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::new(s)
-            }
-        }
-
-        impl TryFrom<String> for $ty {
-            type Error = InvalidTaskName;
-            fn try_from(s: String) -> Result<Self, Self::Error> {
-                Self::new(s)
-            }
-        }
-
-        impl From<$ty> for String {
-            fn from(n: $ty) -> String {
-                n.0
-            }
-        }
-
-        impl AsRef<str> for $ty {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl PartialEq<str> for $ty {
-            fn eq(&self, other: &str) -> bool {
-                self.0 == other
-            }
-        }
-
-        impl PartialEq<&str> for $ty {
-            fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
-            }
-        }
-    };
-}
-
-event_part_name!(
+crate::names::validated_name!(
     /// A sequence name, such as `delivery` or `remediation`.
     SequenceName,
-    "sequence"
+    "sequence",
+    check_event_part,
+    InvalidTaskName
 );
-event_part_name!(
+crate::names::validated_name!(
     /// A task name, such as `deployment` or a custom task.
     TaskName,
-    "task"
+    "task",
+    check_event_part,
+    InvalidTaskName
 );
 
 /// One task of a sequence.
