@@ -114,6 +114,14 @@ scripts/full-tour-smoke.sh
 echo "== example: full_tour (real Unleash)"
 scripts/full-tour-unleash-smoke.sh
 
+# full_tour --kube against the real kube-apiserver started above (its pods never serve traffic,
+# so the story cannot pass here): the Deployments/Services it creates (images, ports, roles,
+# selectors, namespaces), a clean exit 1 naming the unreachable URL and --kube-url /
+# port-forward, the staging canary discarded with the primary still serving, and Ctrl-C
+# (exit 130) leaving no canary pending.
+echo "== example: full_tour --kube (real kube-apiserver)"
+scripts/full-tour-kube-smoke.sh
+
 # dynatrace_fetch_slis / dynatrace_configure_monitoring (keptn-dynatrace) against a fake tenant that
 # follows Dynatrace's published API: CLI contracts (exit 0/1/2, JSON shape), the fetched SLIs
 # feeding slo_evaluate, idempotent monitoring set-up, and no API token in any output.
