@@ -35,7 +35,7 @@ fn previous(n: usize) -> Vec<PreviousEvaluation> {
                 .map(|i| IndicatorResult {
                     score: 1.0,
                     value: SliResult {
-                        metric: format!("sli_{i}"),
+                        metric: format!("sli_{i}").into(),
                         value: 400.0 + (i % 50) as f64 + e as f64,
                         compared_value: 0.0,
                         success: true,

@@ -5,7 +5,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use keptn_spec::SliValue;
-use keptn_spec::criterion::{Criterion, Op};
+use keptn_spec::criterion::{Criterion, CriterionEntry, Op};
 use keptn_spec::evaluation::{
     EvaluationFinishedData, IndicatorResult, IndicatorStatus, SliResult, SliTarget, Status,
 };
@@ -137,7 +137,11 @@ pub fn evaluate(
         return failed;
     }
     match slo {
-        Some(slo) => CompiledSlo::new(slo).evaluate(sli, previous, ctx),
+        Some(slo) => CompiledSlo {
+            slo,
+            plan: Plan::new(slo, false),
+        }
+        .evaluate(sli, previous, ctx),
         // §2.9: no SLO file → pass without evaluation.
         None => Evaluation::finished(
             ctx,
@@ -217,6 +221,9 @@ struct Plan<'a> {
     criteria: Vec<PreparedCriterion<'a>>,
     /// SLI name → group; objectives with the same SLI share a group (value and baseline).
     names: FxMap<&'a str, u32>,
+    /// Per group, the SLI name as reported in every result (`value.metric`); empty when the
+    /// plan serves one evaluation (each result then gets its own copy).
+    shared_names: Vec<Arc<str>>,
     groups: usize,
     settings: ComparisonSettings,
     /// Σ weight of the scored (non-info) objectives, summed in SLO order.
@@ -263,7 +270,7 @@ impl<'a> CompiledSlo<'a> {
     pub fn new(slo: &'a Slo) -> Self {
         Self {
             slo,
-            plan: Plan::new(slo),
+            plan: Plan::new(slo, true),
         }
     }
 
@@ -291,7 +298,9 @@ impl<'a> CompiledSlo<'a> {
 }
 
 impl<'a> Plan<'a> {
-    fn new(slo: &'a Slo) -> Result<Self, SloFailure> {
+    /// `reused`: whether the plan serves many evaluations (then SLI names and equal criterion
+    /// texts are shared across results).
+    fn new(slo: &'a Slo, reused: bool) -> Result<Self, SloFailure> {
         // §2.7 (1.x): an SLO without objectives fails.
         if slo.objectives.is_empty() {
             return Err(SloFailure {
@@ -319,8 +328,12 @@ impl<'a> Plan<'a> {
         let mut names: FxMap<&str, u32> = FxMap::default();
         names.reserve(slo.objectives.len());
         let mut objectives = Vec::with_capacity(slo.objectives.len());
-        let mut criteria = Vec::new();
-        let mut texts = FxMap::default();
+        // A guess (three criteria per objective is common); the table grows if needed.
+        let mut criteria = Vec::with_capacity(if reused { 3 * slo.objectives.len() } else { 0 });
+        // Sharing costs a hash per criterion and an allocation per name: worth it when the
+        // plan is reused, not for a single evaluation.
+        let mut texts = reused.then(FxMap::default);
+        let mut shared_names = Vec::new();
         let mut max_score = 0.0;
         for o in &slo.objectives {
             let next = u32::try_from(names.len()).unwrap_or(u32::MAX);
@@ -328,19 +341,26 @@ impl<'a> Plan<'a> {
             if !o.is_info() {
                 max_score += weight;
             }
+            // A plan for one evaluation reads the criteria from the SLO as written.
             let start = index(criteria.len());
-            prepare_criteria(&o.pass, &mut texts, &mut criteria);
+            let pass_has_empty_block =
+                reused && prepare_criteria(&o.pass, &mut texts, &mut criteria);
             let mid = index(criteria.len());
-            prepare_criteria(&o.warning, &mut texts, &mut criteria);
+            let warning_has_empty_block =
+                reused && prepare_criteria(&o.warning, &mut texts, &mut criteria);
+            let group = *names.entry(o.sli.as_str()).or_insert(next);
+            if reused && group == next {
+                shared_names.push(Arc::from(o.sli.as_str()));
+            }
             objectives.push(Prepared {
                 sli: &o.sli,
-                group: *names.entry(o.sli.as_str()).or_insert(next),
+                group,
                 weight,
                 start,
                 mid,
                 end: index(criteria.len()),
-                pass_has_empty_block: o.pass.iter().any(|b| b.criteria.is_empty()),
-                warning_has_empty_block: o.warning.iter().any(|b| b.criteria.is_empty()),
+                pass_has_empty_block,
+                warning_has_empty_block,
             });
         }
         Ok(Self {
@@ -348,6 +368,7 @@ impl<'a> Plan<'a> {
             criteria,
             groups: names.len(),
             names,
+            shared_names,
             settings: slo.comparison_settings(),
             max_score,
             thresholds,
@@ -404,9 +425,21 @@ impl<'a> Plan<'a> {
                 NONE => None,
                 k => Some(&sli.values[k as usize]),
             };
-            let criteria = &self.criteria[p.start as usize..p.end as usize];
-            let (pass, warning) = criteria.split_at((p.mid - p.start) as usize);
-            let r = evaluate_objective(o, p, pass, warning, value, baseline[group]);
+            let (pass, warning) = if self.criteria.is_empty() {
+                (Crits::Blocks(&o.pass), Crits::Blocks(&o.warning))
+            } else {
+                let criteria = &self.criteria[p.start as usize..p.end as usize];
+                let (pass, warning) = criteria.split_at((p.mid - p.start) as usize);
+                (
+                    Crits::Flat(pass, p.pass_has_empty_block),
+                    Crits::Flat(warning, p.warning_has_empty_block),
+                )
+            };
+            let name = match self.shared_names.get(group) {
+                Some(name) => Arc::clone(name),
+                None => Arc::from(o.sli.as_str()),
+            };
+            let r = evaluate_objective(o, p, name, pass, warning, value, baseline[group]);
             if r.status == IndicatorStatus::Fail && o.key_sli && key_sli_failure.is_none() {
                 key_sli_failure = Some(results.len());
             }
@@ -425,7 +458,7 @@ impl<'a> Plan<'a> {
             let thresholds = &self.thresholds;
             if let Some(k) = key_sli_failure {
                 let r: &IndicatorResult = &results[k];
-                let name = if r.display_name.is_empty() {
+                let name: &str = if r.display_name.is_empty() {
                     &r.value.metric
                 } else {
                     &r.display_name
@@ -676,25 +709,28 @@ pub fn select_previous<'a>(
 
 /// Evaluates one objective against its value and baseline (§2.4–2.6, 1.x).
 #[inline]
+#[allow(clippy::too_many_arguments)]
 fn evaluate_objective(
     o: &Objective,
     p: &Prepared<'_>,
-    pass: &[PreparedCriterion<'_>],
-    warning: &[PreparedCriterion<'_>],
+    name: Arc<str>,
+    pass: Crits<'_, '_>,
+    warning: Crits<'_, '_>,
     value: Option<&SliValue>,
     baseline: Option<f64>,
 ) -> IndicatorResult {
     let compared_value = baseline.unwrap_or(0.0);
     let sli_result = match value {
         Some(v) => SliResult {
-            metric: v.metric.clone(),
+            // Matched by name: the value's metric is the objective's SLI.
+            metric: name,
             value: v.value,
             compared_value,
             success: v.success,
             message: v.message.clone().unwrap_or_default(),
         },
         None => SliResult {
-            metric: o.sli.clone(),
+            metric: name,
             value: 0.0,
             compared_value,
             success: false,
@@ -717,15 +753,8 @@ fn evaluate_objective(
             (status, 0.0)
         }
         (false, Some(v)) => {
-            let passed =
-                evaluate_blocks(pass, p.pass_has_empty_block, v, baseline, &mut pass_targets);
-            let warned = evaluate_blocks(
-                warning,
-                p.warning_has_empty_block,
-                v,
-                baseline,
-                &mut warning_targets,
-            );
+            let passed = evaluate_blocks(pass, v, baseline, &mut pass_targets);
+            let warned = evaluate_blocks(warning, v, baseline, &mut warning_targets);
             if passed {
                 (IndicatorStatus::Pass, p.weight)
             } else if warned && !o.warning.is_empty() {
@@ -750,29 +779,32 @@ fn index(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Flattens criteria blocks. Equal texts share the first occurrence's `Arc` (`texts`), so the
-/// targets of an SLO that repeats a criterion all count references on one hot allocation.
+/// Flattens criteria blocks; returns whether one of them is empty (`- criteria: []`). With
+/// `texts`, equal texts share the first occurrence's `Arc`, so the targets of an SLO that
+/// repeats a criterion all count references on one hot allocation.
 fn prepare_criteria<'a>(
     blocks: &'a [CriteriaSet],
-    texts: &mut FxMap<&'a str, &'a Arc<str>>,
+    texts: &mut Option<FxMap<&'a str, &'a Arc<str>>>,
     out: &mut Vec<PreparedCriterion<'a>>,
-) {
+) -> bool {
+    let mut has_empty_block = false;
     for block in blocks {
+        has_empty_block |= block.criteria.is_empty();
         let last = block.criteria.len().wrapping_sub(1);
         for (i, c) in block.criteria.iter().enumerate() {
-            let kind = match c.criterion() {
-                Ok(c) if c.is_relative() => CriterionKind::Relative(*c),
-                Ok(c) => CriterionKind::Absolute(c.op(), c.target(None)),
-                Err(_) => CriterionKind::Unparsable,
-            };
+            let kind = kind_of(c);
             let text = c.shared_text();
             out.push(PreparedCriterion {
-                text: texts.entry(&**text).or_insert(text),
+                text: match texts {
+                    Some(texts) => texts.entry(&**text).or_insert(text),
+                    None => text,
+                },
                 kind,
                 ends_block: i == last,
             });
         }
     }
+    has_empty_block
 }
 
 /// Whether two SLI names are equal; inlined word-wise comparison (names are short and the hot
@@ -803,56 +835,116 @@ fn same_name(a: &str, b: &str) -> bool {
     word(a, n - 8) == word(b, n - 8)
 }
 
-/// Targets of an objective that could not be evaluated: violated, with the criterion's number
-/// (absolute) or the raw baseline (relative, no percentage or delta applied).
-fn raw_targets(
-    criteria: &[PreparedCriterion<'_>],
-    baseline: Option<f64>,
-    out: &mut Vec<SliTarget>,
-) {
-    for c in criteria {
-        let target = match c.kind {
-            CriterionKind::Absolute(_, t) => t,
-            CriterionKind::Relative(_) => baseline.unwrap_or(0.0),
-            CriterionKind::Unparsable => 0.0,
-        };
-        out.push(SliTarget::new(Arc::clone(c.text), target, true));
+/// The criteria of one objective's pass or warning blocks.
+#[derive(Debug, Clone, Copy)]
+enum Crits<'p, 'a> {
+    /// From a prepared table, with whether one block is empty (`- criteria: []`).
+    Flat(&'p [PreparedCriterion<'a>], bool),
+    /// The blocks as written in the SLO.
+    Blocks(&'a [CriteriaSet]),
+}
+
+impl Crits<'_, '_> {
+    fn len(self) -> usize {
+        match self {
+            Crits::Flat(c, _) => c.len(),
+            Crits::Blocks(blocks) => blocks.iter().map(|b| b.criteria.len()).sum(),
+        }
+    }
+}
+
+fn kind_of(c: &CriterionEntry) -> CriterionKind {
+    match c.criterion() {
+        Ok(c) if c.is_relative() => CriterionKind::Relative(*c),
+        Ok(c) => CriterionKind::Absolute(c.op(), c.target(None)),
+        Err(_) => CriterionKind::Unparsable,
+    }
+}
+
+/// The target of a criterion that could not be evaluated: the criterion's number (absolute) or
+/// the raw baseline (relative, no percentage or delta applied).
+#[inline]
+fn raw_target(kind: CriterionKind, baseline: Option<f64>) -> f64 {
+    match kind {
+        CriterionKind::Absolute(_, t) => t,
+        CriterionKind::Relative(_) => baseline.unwrap_or(0.0),
+        CriterionKind::Unparsable => 0.0,
+    }
+}
+
+/// Whether a measured value meets a criterion, and the target it was compared with.
+#[inline]
+fn outcome(kind: CriterionKind, value: f64, baseline: Option<f64>) -> (bool, f64) {
+    match kind {
+        CriterionKind::Absolute(op, t) => (op.holds(value, t), t),
+        CriterionKind::Relative(c) => match baseline {
+            // No comparison values: satisfied, target 0 (§2.5).
+            None => (true, 0.0),
+            Some(_) => {
+                let t = c.target(baseline);
+                (c.op().holds(value, t), t)
+            }
+        },
+        // Keptn swallows unparsable warning criteria: violated, target 0.
+        CriterionKind::Unparsable => (false, 0.0),
+    }
+}
+
+/// Targets of an objective that could not be evaluated: all violated, raw targets.
+fn raw_targets(criteria: Crits<'_, '_>, baseline: Option<f64>, out: &mut Vec<SliTarget>) {
+    match criteria {
+        Crits::Flat(criteria, _) => {
+            for c in criteria {
+                let t = raw_target(c.kind, baseline);
+                out.push(SliTarget::new(Arc::clone(c.text), t, true));
+            }
+        }
+        Crits::Blocks(blocks) => {
+            for c in blocks.iter().flat_map(|b| &b.criteria) {
+                let t = raw_target(kind_of(c), baseline);
+                out.push(SliTarget::new(Arc::clone(c.shared_text()), t, true));
+            }
+        }
     }
 }
 
 /// OR across blocks, AND within a block; every block is evaluated so every target is reported.
 #[inline]
 fn evaluate_blocks(
-    criteria: &[PreparedCriterion<'_>],
-    has_empty_block: bool,
+    criteria: Crits<'_, '_>,
     value: f64,
     baseline: Option<f64>,
     out: &mut Vec<SliTarget>,
 ) -> bool {
-    let mut any = has_empty_block;
-    let mut all = true;
-    for c in criteria {
-        let (ok, target) = match c.kind {
-            CriterionKind::Absolute(op, t) => (op.holds(value, t), t),
-            CriterionKind::Relative(c) => match baseline {
-                // No comparison values: satisfied, target 0 (§2.5).
-                None => (true, 0.0),
-                Some(_) => {
-                    let t = c.target(baseline);
-                    (c.op().holds(value, t), t)
+    match criteria {
+        Crits::Flat(criteria, has_empty_block) => {
+            let mut any = has_empty_block;
+            let mut all = true;
+            for c in criteria {
+                let (ok, target) = outcome(c.kind, value, baseline);
+                all &= ok;
+                out.push(SliTarget::new(Arc::clone(c.text), target, !ok));
+                if c.ends_block {
+                    any |= all;
+                    all = true;
                 }
-            },
-            // Keptn swallows unparsable warning criteria: violated, target 0.
-            CriterionKind::Unparsable => (false, 0.0),
-        };
-        all &= ok;
-        out.push(SliTarget::new(Arc::clone(c.text), target, !ok));
-        if c.ends_block {
-            any |= all;
-            all = true;
+            }
+            any
+        }
+        Crits::Blocks(blocks) => {
+            let mut any = false;
+            for block in blocks {
+                let mut all = true;
+                for c in &block.criteria {
+                    let (ok, target) = outcome(kind_of(c), value, baseline);
+                    all &= ok;
+                    out.push(SliTarget::new(Arc::clone(c.shared_text()), target, !ok));
+                }
+                any |= all;
+            }
+            any
         }
     }
-    any
 }
 
 /// §2.5 aggregation over previous values. `values` is sorted in place for percentiles.
@@ -980,6 +1072,37 @@ mod tests {
         assert_eq!(percentile(&mut [400.0, 100.0, 300.0, 200.0], 0.9), 400.0);
         // pos < 1 → min: p50 of [] is not called; p(0.1) of 3 values → pos 0.4 → min.
         assert_eq!(percentile(&mut [3.0, 1.0, 2.0], 0.1), 1.0);
+    }
+
+    /// Go's `%v` for float64 (Keptn's messages): shortest digits, exponent form outside
+    /// 1e-4 ≤ |x| < 1e6 with a signed two-digit exponent.
+    #[test]
+    fn go_float_matches_go_v() {
+        for (x, go) in [
+            (50.0, "50"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (66.66666666666667, "66.66666666666667"),
+            (33.3, "33.3"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (999999.0, "999999"),
+            (1e6, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (1e21, "1e+21"),
+            (1.5e-300, "1.5e-300"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(GoFloat(x).to_string(), go, "{x:?}");
+        }
+    }
+
+    /// Keptn's average starts from +0: all -0 values average to 0, not -0.
+    #[test]
+    fn avg_of_negative_zeros_is_positive_zero() {
+        let avg = aggregate(&AggregateFunction::Avg, &mut [-0.0, -0.0]);
+        assert!(avg == 0.0 && avg.is_sign_positive());
     }
 
     /// An empty set of values aggregates to 0 for every function.

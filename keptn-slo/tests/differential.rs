@@ -155,7 +155,7 @@ mod reference {
             let mut prev: Vec<f64> = selected
                 .iter()
                 .flat_map(|p| p.data.evaluation.indicator_results.iter())
-                .filter(|r| r.value.success && r.value.metric == o.sli)
+                .filter(|r| r.value.success && *r.value.metric == *o.sli)
                 .map(|r| r.value.value)
                 .collect();
             samples.push(prev.len() as u32);
@@ -180,7 +180,7 @@ mod reference {
             let score = 100.0 * (total / max_score);
             if let Some(k) = key_failure {
                 let r: &IndicatorResult = &results[k];
-                let name = if r.display_name.is_empty() {
+                let name: &str = if r.display_name.is_empty() {
                     &r.value.metric
                 } else {
                     &r.display_name
@@ -272,14 +272,14 @@ mod reference {
         let compared_value = baseline.unwrap_or(0.0);
         let value_out = match value {
             Some(v) => SliResult {
-                metric: v.metric.clone(),
+                metric: v.metric.as_str().into(),
                 value: v.value,
                 compared_value,
                 success: v.success,
                 message: v.message.clone().unwrap_or_default(),
             },
             None => SliResult {
-                metric: o.sli.clone(),
+                metric: o.sli.as_str().into(),
                 value: 0.0,
                 compared_value,
                 success: false,
