@@ -695,10 +695,14 @@ impl Run<'_> {
                 reason: e.to_string(),
             },
         };
-        let (status, result) = if report.resolved {
-            ("succeeded", "pass")
+        // Keptn's remediation evaluation was always a quality gate, and tools reading
+        // `evaluation.finished` (webhook templates, Bridge) expect `evaluation.score`. A verifier
+        // answers resolved or not, so the score is 100 or 0; a gate verifier's own score is in
+        // the message.
+        let (status, result, score) = if report.resolved {
+            ("succeeded", "pass", 100.0)
         } else {
-            ("succeeded", "fail")
+            ("succeeded", "fail", 0.0)
         };
         self.events.answer(
             triggered.as_ref(),
@@ -707,7 +711,7 @@ impl Run<'_> {
                 "status": status,
                 "result": result,
                 "message": report.reason,
-                "evaluation": {"result": result, "verifier": report.verifier, "start": window_start, "end": window_end},
+                "evaluation": {"result": result, "score": score, "verifier": report.verifier, "start": window_start, "end": window_end},
             }),
         );
         report

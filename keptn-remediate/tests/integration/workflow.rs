@@ -147,6 +147,15 @@ async fn seed_problem_runs_the_matching_toggle_and_resolves() {
             "sh.keptn.event.production.remediation.finished",
         ]
     );
+    let evaluation = s
+        .sink
+        .events()
+        .into_iter()
+        .find(|e| e.ty.to_string() == "sh.keptn.event.evaluation.finished")
+        .unwrap();
+    assert_eq!(evaluation.data["result"], "pass");
+    assert_eq!(evaluation.data["evaluation"]["result"], "pass");
+    assert_eq!(evaluation.data["evaluation"]["score"], 100.0);
 }
 
 /// Every event is in the context derived from the PID (as Keptn's API derives it), and every
