@@ -72,8 +72,8 @@ pub use verify::{
     VerifyError, VerifyRequest,
 };
 pub use workflow::{
-    EVENT_SOURCE, MatchedRemediation, Mode, RemediationReport, RemediationStatus, Remediator,
-    RemediatorBuilder, SEQUENCE, StepReport, VerificationReport,
+    DEFAULT_REMEMBER_PROBLEMS, EVENT_SOURCE, MatchedRemediation, Mode, RemediationReport,
+    RemediationStatus, Remediator, RemediatorBuilder, SEQUENCE, StepReport, VerificationReport,
 };
 
 #[cfg(feature = "local")]
