@@ -1,3 +1,4 @@
 //! Shared helpers for the keptn-rs example programs (see `examples/README.md`).
 
 pub mod carts;
+pub mod tour_dynatrace;
