@@ -414,41 +414,48 @@ impl<'a> Plan<'a> {
         }
         let (baseline, counts) = self.baselines(&selected);
 
-        let n = objectives.len();
-        let mut results = Vec::with_capacity(n);
-        let mut samples = Vec::with_capacity(n);
+        // Collected (not pushed) so each result is written in place.
+        let results: Vec<IndicatorResult> = objectives
+            .iter()
+            .zip(&self.objectives)
+            .map(|(o, p)| {
+                let group = p.group as usize;
+                let value = match first_value[group] {
+                    NONE => None,
+                    k => Some(&sli.values[k as usize]),
+                };
+                let (pass, warning) = if self.criteria.is_empty() {
+                    (Crits::Blocks(&o.pass), Crits::Blocks(&o.warning))
+                } else {
+                    let criteria = &self.criteria[p.start as usize..p.end as usize];
+                    let (pass, warning) = criteria.split_at((p.mid - p.start) as usize);
+                    (
+                        Crits::Flat(pass, p.pass_has_empty_block),
+                        Crits::Flat(warning, p.warning_has_empty_block),
+                    )
+                };
+                let name = match self.shared_names.get(group) {
+                    Some(name) => Arc::clone(name),
+                    None => Arc::from(o.sli.as_str()),
+                };
+                evaluate_objective(o, p, name, pass, warning, value, baseline[group])
+            })
+            .collect();
         let mut total = 0.0;
         let mut key_sli_failure: Option<usize> = None;
-        for (o, p) in objectives.iter().zip(&self.objectives) {
-            let group = p.group as usize;
-            let value = match first_value[group] {
-                NONE => None,
-                k => Some(&sli.values[k as usize]),
-            };
-            let (pass, warning) = if self.criteria.is_empty() {
-                (Crits::Blocks(&o.pass), Crits::Blocks(&o.warning))
-            } else {
-                let criteria = &self.criteria[p.start as usize..p.end as usize];
-                let (pass, warning) = criteria.split_at((p.mid - p.start) as usize);
-                (
-                    Crits::Flat(pass, p.pass_has_empty_block),
-                    Crits::Flat(warning, p.warning_has_empty_block),
-                )
-            };
-            let name = match self.shared_names.get(group) {
-                Some(name) => Arc::clone(name),
-                None => Arc::from(o.sli.as_str()),
-            };
-            let r = evaluate_objective(o, p, name, pass, warning, value, baseline[group]);
+        for (i, (o, r)) in objectives.iter().zip(&results).enumerate() {
             if r.status == IndicatorStatus::Fail && o.key_sli && key_sli_failure.is_none() {
-                key_sli_failure = Some(results.len());
+                key_sli_failure = Some(i);
             }
             if !o.is_info() {
                 total += r.score;
             }
-            samples.push(counts[group]);
-            results.push(r);
         }
+        let samples = self
+            .objectives
+            .iter()
+            .map(|p| counts[p.group as usize])
+            .collect();
         eval.baseline_samples = samples;
 
         let (verdict, score, mut message) = if self.max_score == 0.0 {
@@ -817,7 +824,16 @@ fn same_name(a: &str, b: &str) -> bool {
         return false;
     }
     if n < 8 {
-        return a.iter().zip(b).all(|(x, y)| x == y);
+        if n < 4 {
+            return a.iter().zip(b).all(|(x, y)| x == y);
+        }
+        // Two (possibly overlapping) 4-byte words cover 4..=7 bytes.
+        let word = |s: &[u8], i: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&s[i..i + 4]);
+            u32::from_ne_bytes(w)
+        };
+        return word(a, 0) == word(b, 0) && word(a, n - 4) == word(b, n - 4);
     }
     let word = |s: &[u8], i: usize| {
         let mut w = [0u8; 8];
@@ -1095,6 +1111,25 @@ mod tests {
             (f64::NAN, "NaN"),
         ] {
             assert_eq!(GoFloat(x).to_string(), go, "{x:?}");
+        }
+    }
+
+    /// The inline name comparison agrees with `==` for every length and every differing byte.
+    #[test]
+    fn same_name_agrees_with_eq() {
+        let base: String = "response_time_p95_ab".into();
+        for n in 0..=base.len() {
+            let a = &base[..n];
+            assert!(same_name(a, a));
+            for i in 0..n {
+                let mut b = a.as_bytes().to_vec();
+                b[i] ^= 1;
+                let b = String::from_utf8(b).unwrap();
+                assert!(!same_name(a, &b), "{a:?} vs {b:?}");
+            }
+            if n > 0 {
+                assert!(!same_name(a, &base[..n - 1]));
+            }
         }
     }
 
