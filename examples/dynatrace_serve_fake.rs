@@ -2,12 +2,16 @@
 //! tenant (and for the smoke runs of `scripts/test-all.sh`).
 //!
 //! ```text
-//! cargo run -p keptn-examples --example dynatrace_serve_fake -- --token T [--latency-ms 0]
+//! cargo run -p keptn-examples --example dynatrace_serve_fake -- --token T [--latency-ms 0] \
+//!     [--sample-seconds 60]
 //! ```
 //!
 //! Prints the tenant URL (`http://127.0.0.1:<port>`) as the first line on stdout, then serves
 //! until killed. Keptn's default SLI queries for any project/stage/service answer with sample
-//! values (µs for response times, as Dynatrace reports them). It is a fake that follows the
+//! values (µs for response times, as Dynatrace reports them). It also stores ingested metrics,
+//! answers queries over them and opens problems from metric events, so it can back a
+//! `full_tour` run (`DT_TENANT=<url> DT_API_TOKEN=T full_tour --dt-settle 2`, fake started
+//! with `--sample-seconds 1`). It is a fake that follows the
 //! published API documents, not Dynatrace (see `keptn_dynatrace::testing`).
 
 use std::io::Write;
@@ -25,6 +29,10 @@ struct Args {
     /// Latency added to every metrics answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Length of the fake Davis's samples for metric events, in seconds (Dynatrace: 60; a
+    /// tour run against the fake uses 1 so that problems open within seconds).
+    #[arg(long, default_value_t = 60.0)]
+    sample_seconds: f64,
 }
 
 #[tokio::main]
@@ -32,6 +40,11 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let tenant = FakeTenant::start(&args.token).await;
     tenant.set_latency(Duration::from_millis(args.latency_ms));
+    anyhow::ensure!(
+        args.sample_seconds.is_finite() && args.sample_seconds > 0.0,
+        "--sample-seconds must be a positive number"
+    );
+    tenant.set_sample_interval(Duration::from_secs_f64(args.sample_seconds));
     for (selector, value) in [
         ("builtin:service.requestCount.total:merge(0):sum", 1830.0),
         ("builtin:service.errors.total.count:merge(0):avg", 0.0),

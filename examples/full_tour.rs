@@ -26,8 +26,12 @@
 //!
 //! Real backends by configuration: `UNLEASH_URL` + `UNLEASH_TOKEN` (admin token) +
 //! `UNLEASH_CLIENT_TOKEN` use a real Unleash instead of the embedded store (flags are created
-//! in project `default` if missing). `DT_TENANT`/`DT_API_TOKEN` are not wired into this
-//! program yet: it says so and exits with status 2.
+//! in project `default` if missing). `DT_TENANT` + `DT_API_TOKEN`: the staging gate's SLIs
+//! come from Dynatrace (`keptn_dynatrace::DynatraceSliProvider`, the tour's `sli.yaml` or
+//! `--dt-sli FILE`), the tour configures monitoring for sockshop plus a metric event, sends the
+//! proxies' measurements to the tenant (it plays the OneAgent's part for local processes) and
+//! takes the production problem from Dynatrace's Problems API (polled; see
+//! `keptn_examples::tour_dynatrace`).
 //!
 //! `--kube` deploys to the current KUBECONFIG context instead (same delivery code path):
 //! namespaces `sockshop-dev/-staging/-production`, the seed's images (`keptnexamples/carts`,
@@ -35,11 +39,12 @@
 //! carts-db direct. The tour reaches the Services through `--kube-url` (default: the in-cluster
 //! DNS name, for running the tour in a pod) or per-Service `--kube-url-for NAME.NAMESPACE=URL`
 //! (for `kubectl port-forward`); when a Service cannot be reached it stops with status 1 and says
-//! which URL failed and what to pass instead. Without Dynatrace the SLIs are client-side
-//! measurements of the tour's own requests (they include network time). On failure or Ctrl-C
-//! a pending canary is rolled back, so the serving version stays as it was. `--kube` has been
-//! run against a real kube-apiserver whose pods never serve traffic, never end to end against a
-//! cluster with running pods.
+//! which URL failed and what to pass instead. SLIs come from Dynatrace when `DT_TENANT` is set
+//! (a real OneAgent monitors the pods; the tour sends no measurements of its own then), else
+//! from client-side measurements of the tour's own requests (they include network time). On
+//! failure or Ctrl-C a pending canary is rolled back, so the serving version stays as it was.
+//! `--kube` has been run against a real kube-apiserver whose pods never serve traffic, never end
+//! to end against a cluster with running pods.
 //!
 //! Exit status: 0 when the story ended as the seed says, 1 when it did not (the deviations
 //! are listed), 2 on invalid input, 130 on Ctrl-C (every started process is stopped first).
@@ -67,9 +72,12 @@ use keptn_deploy::{
     TestReport, TestRequest, TestRunner, TestStrategy,
 };
 use keptn_examples::carts::{CartsConfig, serve, serve_db};
+use keptn_examples::tour_dynatrace::{
+    self, DtProblemSource, DtSettings, OneAgentStandIn, ProblemSignal, TourProblem,
+};
 use keptn_examples::tour_kube::{self, ClientSideSli, KubeReach, ServiceUrls};
 use keptn_remediate::flagstore::{FlagStore, FlagStoreServer};
-use keptn_remediate::monitor::{DetectedProblem, Monitor, MonitorConfig, MonitorEvent, Watch};
+use keptn_remediate::monitor::{Monitor, MonitorConfig, MonitorEvent, Watch};
 use keptn_remediate::unleash::secrecy::{ExposeSecret, SecretString};
 use keptn_remediate::unleash::{FeatureToggleAction, FlagState, UnleashClient};
 use keptn_remediate::{
@@ -127,6 +135,15 @@ struct Args {
     /// messages are sent when `SLACK_WEBHOOK_URL` / `TEAMS_WEBHOOK_URL` are set).
     #[arg(long)]
     notify: Option<PathBuf>,
+    /// With DT_TENANT: the Dynatrace sli.yaml of the staging gate (default: the tour's, over
+    /// the metrics the tour sends; use the seed's builtin:service.* file for OneAgent-monitored
+    /// deployments).
+    #[arg(long, value_name = "FILE")]
+    dt_sli: Option<PathBuf>,
+    /// With DT_TENANT: seconds the gate waits after a test window for Dynatrace to ingest its
+    /// data (a real tenant needs about a minute; the fake tenant a second or two).
+    #[arg(long, default_value_t = 90.0)]
+    dt_settle: f64,
 }
 
 /// The roles the tour runs itself in as a child process.
@@ -172,22 +189,34 @@ fn main() -> ExitCode {
         }
         None => {}
     }
-    if std::env::var_os("DT_TENANT").is_some() {
-        eprintln!(
-            "full_tour: DT_TENANT/DT_API_TOKEN are not wired into the tour yet; \
-             run it without them to use the embedded or client-side SLIs"
-        );
-        return ExitCode::from(2);
-    }
     if let Err(e) = kube_urls(&args) {
         eprintln!("full_tour: {e}");
         return ExitCode::from(2);
     }
+    if !(args.dt_settle.is_finite() && args.dt_settle >= 0.0) {
+        eprintln!("full_tour: --dt-settle must be a number of seconds ≥ 0");
+        return ExitCode::from(2);
+    }
+    let dt =
+        match DtSettings::from_env(args.dt_sli.clone(), Duration::from_secs_f64(args.dt_settle))
+            .and_then(|dt| {
+                if let Some(d) = &dt {
+                    d.sli_config()?;
+                    d.client()?;
+                }
+                Ok(dt)
+            }) {
+            Ok(dt) => dt,
+            Err(e) => {
+                eprintln!("full_tour: {e:#}");
+                return ExitCode::from(2);
+            }
+        };
     if !(args.test_duration.is_finite() && args.test_duration > 0.0) {
         eprintln!("full_tour: --test-duration must be a positive number of seconds");
         return ExitCode::from(2);
     }
-    runtime.block_on(tour_main(args))
+    runtime.block_on(tour_main(args, dt))
 }
 
 /// The `--kube-url` template with the `--kube-url-for` overrides.
@@ -578,7 +607,7 @@ impl Backend {
 }
 
 struct ProblemOutcome {
-    problem: DetectedProblem,
+    problem: TourProblem,
     report: Option<RemediationReport>,
 }
 
@@ -659,12 +688,12 @@ impl Traffic {
     }
 }
 
-async fn tour_main(args: Args) -> ExitCode {
+async fn tour_main(args: Args, dt: Option<DtSettings>) -> ExitCode {
     let ui = Arc::new(Ui::new(!args.no_progress));
     // Created here so that Ctrl-C and errors can stop what the tour started.
     let backend_slot: Arc<tokio::sync::OnceCell<Backend>> = Arc::default();
     let abort = AbortHandle::new();
-    let run = tour(&args, ui.clone(), backend_slot.clone(), abort.clone());
+    let run = tour(&args, dt, ui.clone(), backend_slot.clone(), abort.clone());
     tokio::pin!(run);
     let result = tokio::select! {
         r = &mut run => Some(r),
@@ -783,6 +812,7 @@ fn local_backend(flags: &Flags, sli: &LocalSliProvider) -> anyhow::Result<Backen
 #[allow(clippy::too_many_lines)]
 async fn tour(
     args: &Args,
+    dt: Option<DtSettings>,
     ui: Arc<Ui>,
     backend_slot: Arc<tokio::sync::OnceCell<Backend>>,
     abort: AbortHandle,
@@ -844,12 +874,66 @@ async fn tour(
     let sli: Arc<dyn SliProvider> = match &backend {
         Backend::Local(_) => Arc::new(local_sli.clone()),
         Backend::Kube { reach, .. } => {
-            ui.say("SLIs: client-side measurements of the tour's own requests (they include network time)");
+            if dt.is_none() {
+                ui.say("SLIs: client-side measurements of the tour's own requests (they include network time)");
+            }
             Arc::new(reach.sli().clone())
         }
     };
 
-    let gate = QualityGate::new(sli.clone(), Arc::new(InMemoryHistory::new()));
+    // Dynatrace: monitoring set-up, the OneAgent stand-in, and the gate's SLIs from the tenant.
+    let mut dt_client = None;
+    let mut stand_in = None;
+    let gate_sli: Arc<dyn keptn_slo::SliProvider> = match &dt {
+        Some(settings) => {
+            let client = settings.client()?;
+            ui.say(format!(
+                "monitoring: Dynatrace at {} (SLIs of the staging gate, problems of production)",
+                client.base_url()
+            ));
+            let event = tour_dynatrace::metric_event(&project, &production, &carts);
+            let stages: Vec<StageName> = shipyard.stages().iter().map(|s| s.name.clone()).collect();
+            let report =
+                tour_dynatrace::configure_monitoring(&client, &project, stages.clone(), event)
+                    .await;
+            for item in &report.items {
+                ui.say(format!(
+                    "   {} \"{}\": {}",
+                    item.kind, item.name, item.action
+                ));
+            }
+            anyhow::ensure!(
+                report.is_success(),
+                "keptn configure monitoring dynatrace failed (see above)"
+            );
+            let scopes = stages
+                .iter()
+                .flat_map(|st| {
+                    [&carts, &carts_db].map(|sv| (project.clone(), st.clone(), sv.clone()))
+                })
+                .collect();
+            if let Backend::Local(_) = &backend {
+                stand_in = Some(OneAgentStandIn::spawn(
+                    client.clone(),
+                    local_sli.clone(),
+                    scopes,
+                ));
+                ui.say(format!(
+                    "   the tour sends the proxies' measurements to {}/api/v2/metrics/ingest once a second ({})",
+                    client.base_url(),
+                    tour_dynatrace::metric_keys().map(|(k, _)| k).join(", ")
+                ));
+            } else {
+                drop(scopes);
+                ui.say("   in the cluster, Dynatrace's OneAgent measures the pods; the tour sends nothing");
+            }
+            let provider = settings.sli_provider(client.clone())?;
+            dt_client = Some(client);
+            Arc::new(provider)
+        }
+        None => sli.clone(),
+    };
+    let gate = QualityGate::new(gate_sli, Arc::new(InMemoryHistory::new()));
     let evaluator = GateEvaluator::new(gate).with_slo(staging.clone(), carts.clone(), slo);
     let test_duration = Duration::from_secs_f64(args.test_duration);
     let runner = HttpTestRunner::new()
@@ -1032,9 +1116,47 @@ async fn tour(
                 ]),
         )
         .with_event_sink(sink.clone());
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ProblemSignal>();
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let monitor = monitor.spawn(tx);
+        // Problems come from Dynatrace's metric event in Dynatrace mode, else from the monitor.
+        let (problem_errors, mut problem_error_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (monitor, dt_problems) = match &dt_client {
+            Some(client) => {
+                ui.say(format!(
+                    "   problems: Dynatrace metric event \"{}\" (error rate > {} %), polled from {}/api/v2/problems",
+                    tour_dynatrace::PROBLEM_TITLE,
+                    tour_dynatrace::ERROR_RATE_THRESHOLD,
+                    client.base_url()
+                ));
+                let source = DtProblemSource::spawn(
+                    client.clone(),
+                    (project.clone(), production.clone(), carts.clone()),
+                    Utc::now(),
+                    Duration::from_secs(1),
+                    sink.clone(),
+                    tx,
+                    problem_errors,
+                );
+                (None, Some(source))
+            }
+            None => {
+                drop(problem_errors);
+                let (mtx, mut mrx) = tokio::sync::mpsc::unbounded_channel();
+                tokio::spawn(async move {
+                    while let Some(e) = mrx.recv().await {
+                        let signal = match e {
+                            MonitorEvent::Opened(p) => ProblemSignal::Opened(p.into()),
+                            MonitorEvent::Resolved(p) => ProblemSignal::Resolved(p.into()),
+                            _ => continue,
+                        };
+                        if tx.send(signal).is_err() {
+                            break;
+                        }
+                    }
+                });
+                (Some(monitor.spawn(mtx)), None)
+            }
+        };
         flags
             .client
             .set_flag("EnablePromotion", FlagState::On)
@@ -1064,6 +1186,10 @@ async fn tour(
             }
             let event = tokio::select! {
                 e = rx.recv() => e,
+                Some(msg) = problem_error_rx.recv() => {
+                    ui.say(format!("   warning: Dynatrace problems: {msg}"));
+                    continue;
+                }
                 () = tokio::time::sleep_until(deadline) => {
                     ui.say("   the problem did not open and resolve in time (--remediation-timeout)");
                     break;
@@ -1072,7 +1198,7 @@ async fn tour(
                 () = abort.aborted() => break,
             };
             match event {
-                Some(MonitorEvent::Opened(p)) => {
+                Some(ProblemSignal::Opened(p)) => {
                     ui.say(format!(
                         "   {} problem {} \"{}\" opened: {} = {:.1} (threshold {})",
                         p.opened_at.format("%H:%M:%S%.3f"),
@@ -1093,7 +1219,7 @@ async fn tour(
                         report: None,
                     });
                 }
-                Some(MonitorEvent::Resolved(p)) => {
+                Some(ProblemSignal::Resolved(p)) => {
                     ui.say(format!(
                         "   {} problem {} \"{}\" resolved: {} = {:.1}",
                         p.resolved_at
@@ -1109,7 +1235,6 @@ async fn tour(
                         slot.problem = p;
                     }
                 }
-                Some(_) => {}
                 None => break,
             }
         }
@@ -1122,10 +1247,36 @@ async fn tour(
                 slot.report = report;
             }
         }
-        monitor.stop();
+        if let Some(m) = monitor {
+            m.stop();
+        }
+        if let Some(d) = dt_problems {
+            d.stop();
+        }
         traffic_counts = traffic.stop().await;
         users_bar.finish_and_clear();
         flag_after = flags.client.flag_state("EnablePromotion").await.ok();
+    }
+
+    let mut dt_summary = Value::Null;
+    if let Some(s) = stand_in.take() {
+        let st = s.stop();
+        ui.say(format!(
+            "\n== sent to Dynatrace: {} data points accepted, {} rejected, {} failed ingest calls{}",
+            st.lines_ok,
+            st.lines_invalid,
+            st.failed_calls,
+            st.last_error
+                .as_ref()
+                .map(|e| format!(" (last: {e})"))
+                .unwrap_or_default()
+        ));
+        dt_summary = json!({
+            "tenant": dt_client.as_ref().map(keptn_dynatrace::DynatraceClient::base_url),
+            "linesOk": st.lines_ok,
+            "linesInvalid": st.lines_invalid,
+            "failedIngestCalls": st.failed_calls,
+        });
     }
 
     // --- report ------------------------------------------------------------------------------
@@ -1176,7 +1327,7 @@ async fn tour(
         ui.say(format!("warning: the events file is incomplete: {e}"));
     }
     if let Some(path) = &args.summary {
-        let summary = summary_json(
+        let mut summary = summary_json(
             started_at,
             wall,
             &artifacts,
@@ -1185,8 +1336,13 @@ async fn tour(
             ok,
             traffic_counts,
             flags.store.is_some(),
-            (backend.name(), sli.name()),
+            backend.name(),
         );
+        summary["monitoring"] = if dt_summary.is_null() {
+            json!(sli.name())
+        } else {
+            json!({"dynatrace": dt_summary})
+        };
         std::fs::write(path, serde_json::to_string_pretty(&summary)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -1490,7 +1646,7 @@ fn summary_json(
     ok: bool,
     traffic: (u64, u64),
     embedded_flags: bool,
-    (deployer, slis): (&str, &str),
+    deployer: &str,
 ) -> Value {
     let artifacts: Vec<Value> = artifacts
         .iter()
@@ -1560,7 +1716,6 @@ fn summary_json(
         "ok": ok,
         "flags": if embedded_flags { "embedded" } else { "unleash" },
         "deployer": deployer,
-        "slis": slis,
         "artifacts": artifacts,
         "problems": problems,
         "productionTraffic": {"ok": traffic.0, "failed": traffic.1},

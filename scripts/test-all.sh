@@ -122,6 +122,12 @@ scripts/full-tour-unleash-smoke.sh
 echo "== example: full_tour --kube (real kube-apiserver)"
 scripts/full-tour-kube-smoke.sh
 
+# full_tour with DT_TENANT + DT_API_TOKEN pointing at the fake tenant (dynatrace_serve_fake): the
+# staging gate's SLIs and the production problem come from Dynatrace's APIs, same code path as a
+# real tenant; the seed's outcome, no token in the output, no leaked process.
+echo "== example: full_tour in Dynatrace mode (fake tenant)"
+scripts/full-tour-dynatrace-smoke.sh
+
 # dynatrace_fetch_slis / dynatrace_configure_monitoring (keptn-dynatrace) against a fake tenant that
 # follows Dynatrace's published API: CLI contracts (exit 0/1/2, JSON shape), the fetched SLIs
 # feeding slo_evaluate, idempotent monitoring set-up, and no API token in any output.

@@ -323,6 +323,28 @@ async fn terminated() {
                 None => std::future::pending::<()>().await,
             }
         } => {}
+        () = supervisor_gone() => {
+            eprintln!("carts: the supervising process is gone; stopping");
+        }
+    }
+}
+
+/// Resolves when the process named by `KEPTN_SUPERVISOR_PID` (set by
+/// `keptn_deploy::local`'s supervisor) is no longer this process's parent: it died, even by
+/// `SIGKILL`, and this process was handed to another parent. Never resolves when the variable
+/// is absent, so a carts started by hand runs until stopped.
+async fn supervisor_gone() {
+    let supervisor = std::env::var("KEPTN_SUPERVISOR_PID")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok());
+    let Some(supervisor) = supervisor else {
+        return std::future::pending().await;
+    };
+    loop {
+        if std::os::unix::process::parent_id() != supervisor {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

@@ -1,4 +1,5 @@
 //! Shared helpers for the keptn-rs example programs (see `examples/README.md`).
 
 pub mod carts;
+pub mod tour_dynatrace;
 pub mod tour_kube;

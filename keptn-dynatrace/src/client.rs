@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -259,6 +259,17 @@ impl fmt::Debug for DynatraceClient {
     }
 }
 
+/// The body of a request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Body<'a> {
+    /// No body.
+    None,
+    /// A JSON body.
+    Json(&'a Value),
+    /// A `text/plain; charset=utf-8` body (metric ingest's line protocol).
+    Text(&'a str),
+}
+
 /// An HTTP answer with a success status: the status and the body (JSON, or `Null` when empty).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Answer {
@@ -319,6 +330,20 @@ impl DynatraceClient {
         query: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<Answer> {
+        let body = body.map_or(Body::None, Body::Json);
+        self.send_body(method, path, query, body, &[]).await
+    }
+
+    /// Sends one request with retries; a 2xx status, or one of `also_ok` (an answer the API
+    /// documents with a useful body, such as the 400 of metric ingest), is an [`Answer`].
+    pub(crate) async fn send_body(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Body<'_>,
+        also_ok: &[u16],
+    ) -> Result<Answer> {
         let inner = &self.inner;
         let url = self.url(path)?;
         let started = Instant::now();
@@ -344,8 +369,14 @@ impl DynatraceClient {
             if !query.is_empty() {
                 req = req.query(query);
             }
-            if let Some(b) = body {
-                req = req.json(b);
+            match body {
+                Body::None => {}
+                Body::Json(b) => req = req.json(b),
+                Body::Text(t) => {
+                    req = req
+                        .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+                        .body(t.to_owned());
+                }
             }
             tracing::debug!(%method, path, attempt, "dynatrace request");
             let outcome = req.send().await;
@@ -366,7 +397,7 @@ impl DynatraceClient {
                             return Err(err);
                         }
                     };
-                    if status.is_success() {
+                    if status.is_success() || also_ok.contains(&status.as_u16()) {
                         let body = if bytes.is_empty() {
                             Value::Null
                         } else {

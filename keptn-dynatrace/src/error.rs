@@ -78,6 +78,13 @@ pub enum Error {
         /// What went wrong, and what to do about it.
         message: String,
     },
+    /// A metric data point could not be built (invalid metric or dimension key, non-finite
+    /// value).
+    #[error("invalid metric line: {message}")]
+    MetricLine {
+        /// What is wrong and what was expected.
+        message: String,
+    },
     /// A problem-notification payload could not be read.
     #[error("invalid Dynatrace problem notification: {message}")]
     Problem {
@@ -108,6 +115,7 @@ impl Error {
             Error::Config { .. }
             | Error::Decode { .. }
             | Error::Sli { .. }
+            | Error::MetricLine { .. }
             | Error::Problem { .. } => false,
         }
     }

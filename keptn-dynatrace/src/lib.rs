@@ -11,6 +11,10 @@
 //!   zones and dashboard; idempotent, with a dry run and a [`SetupReport`].
 //! - [`ProblemNotification`]: Dynatrace's webhook payload → Keptn problem events.
 //! - [`EventForwarder`]: Keptn events → Dynatrace events (`/api/v1/events`, `/api/v2/events/ingest`).
+//! - [`DynatraceClient::ingest_metrics`]: data points in the line protocol ([`MetricLine`],
+//!   `/api/v2/metrics/ingest`, batched); [`MetricEvent`]: static-threshold anomaly detection;
+//!   [`DynatraceClient::problems`]: the Problems API v2, turned into the same
+//!   [`ProblemNotification`] a webhook would carry ([`DynatraceProblem::to_notification`]).
 //! - `testing::FakeTenant` (feature `testing`): a fake tenant following the published API.
 //!
 //! ```no_run
@@ -43,9 +47,13 @@
 mod client;
 mod error;
 mod events;
+#[cfg(feature = "testing")]
+mod fake_store;
+mod ingest;
 mod metrics;
 mod monitoring;
 mod problem;
+mod problems;
 mod provider;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -56,10 +64,16 @@ pub use error::{Error, Result};
 pub use events::{
     DYNATRACE_EVENT_SOURCE, DynatraceEvent, EventForwarder, dynatrace_events, forwarded_event_types,
 };
+pub use ingest::{
+    IngestReport, InvalidLine, MAX_BYTES_PER_REQUEST, MAX_LINES_PER_REQUEST, MetricLine,
+    MetricValue,
+};
 pub use metrics::{MetricData, MetricSeries, MetricSeriesCollection, default_query};
 pub use monitoring::{
-    ALERTING_PROFILE_NAME, Action, ConfigKind, KEPTN_TAGS, KeptnEndpoint, Mode, MonitoringSetup,
-    NOTIFICATION_NAME, PROBLEM_PAYLOAD_TEMPLATE, ReportItem, SetupReport, dashboard_name,
+    ALERTING_PROFILE_NAME, Action, AlertCondition, ConfigKind, KEPTN_TAGS, KeptnEndpoint,
+    MetricEvent, Mode, MonitoringSetup, NOTIFICATION_NAME, PROBLEM_PAYLOAD_TEMPLATE, ReportItem,
+    SetupReport, dashboard_name,
 };
 pub use problem::{EVENT_SOURCE, ProblemNotification, ProblemStatus};
+pub use problems::{DynatraceProblem, EntityStub, EntityTag, quote_selector_value};
 pub use provider::{DynatraceSliProvider, PROVIDER_NAME};

@@ -45,6 +45,8 @@ pub enum ConfigKind {
     ManagementZone,
     /// A dashboard (`/api/config/v1/dashboards`).
     Dashboard,
+    /// A metric event of anomaly detection (`/api/config/v1/anomalyDetection/metricEvents`).
+    MetricEvent,
 }
 
 impl ConfigKind {
@@ -55,6 +57,7 @@ impl ConfigKind {
             ConfigKind::ProblemNotification => "/api/config/v1/notifications",
             ConfigKind::ManagementZone => "/api/config/v1/managementZones",
             ConfigKind::Dashboard => "/api/config/v1/dashboards",
+            ConfigKind::MetricEvent => "/api/config/v1/anomalyDetection/metricEvents",
         }
     }
 }
@@ -67,6 +70,7 @@ impl fmt::Display for ConfigKind {
             ConfigKind::ProblemNotification => "problem notification",
             ConfigKind::ManagementZone => "management zone",
             ConfigKind::Dashboard => "dashboard",
+            ConfigKind::MetricEvent => "metric event",
         })
     }
 }
@@ -241,6 +245,7 @@ pub struct MonitoringSetup {
     stages: Vec<StageName>,
     endpoint: Option<KeptnEndpoint>,
     mode: Mode,
+    metric_events: Vec<MetricEvent>,
 }
 
 impl MonitoringSetup {
@@ -252,7 +257,15 @@ impl MonitoringSetup {
             stages: Vec::new(),
             endpoint: None,
             mode: Mode::Apply,
+            metric_events: Vec::new(),
         }
+    }
+
+    /// Also makes sure this metric event exists (by name) with these settings — last step.
+    #[must_use]
+    pub fn with_metric_event(mut self, event: MetricEvent) -> Self {
+        self.metric_events.push(event);
+        self
     }
 
     /// Adds the management zones and dashboard of `project` and its `stages`.
@@ -330,6 +343,12 @@ impl MonitoringSetup {
             report
                 .items
                 .push(self.ensure(ConfigKind::Dashboard, &name, body).await);
+        }
+        for event in &self.metric_events {
+            report.items.push(
+                self.ensure(ConfigKind::MetricEvent, &event.name, event.to_json())
+                    .await,
+            );
         }
         report
     }
@@ -476,6 +495,133 @@ impl MonitoringSetup {
             .get("id")
             .and_then(Value::as_str)
             .map(str::to_owned))
+    }
+}
+
+/// Which side of the threshold alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertCondition {
+    /// Values above the threshold violate it.
+    Above,
+    /// Values below the threshold violate it.
+    Below,
+}
+
+impl AlertCondition {
+    fn as_str(self) -> &'static str {
+        match self {
+            AlertCondition::Above => "ABOVE",
+            AlertCondition::Below => "BELOW",
+        }
+    }
+}
+
+/// A metric event with a static threshold (anomaly detection, Configuration API v1
+/// `MetricEvent` with a `STATIC_THRESHOLD` monitoring strategy): Davis opens a problem titled
+/// with the event's name when `violating_samples` of the last `samples` one-minute samples of
+/// `metric_selector` are on the wrong side of `threshold`, and closes it when
+/// `dealerting_samples` samples are back to normal.
+///
+/// ```
+/// use keptn_dynatrace::MetricEvent;
+///
+/// let e = MetricEvent::static_threshold(
+///     "Failure rate increase",
+///     r#"keptn.tour.error_rate:filter(eq("keptn_stage","production"))"#,
+///     10.0,
+/// )
+/// .with_samples(5, 3, 5);
+/// assert_eq!(e.to_json()["monitoringStrategy"]["violatingSamples"], 3);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MetricEvent {
+    /// The name; it is also the title of the problems the event opens.
+    pub name: String,
+    /// The description shown in Dynatrace.
+    pub description: String,
+    /// The metric selector evaluated (without a time aggregation).
+    pub metric_selector: String,
+    /// The threshold.
+    pub threshold: f64,
+    /// Above or below.
+    pub alert_condition: AlertCondition,
+    /// The sliding window, in one-minute samples (3–60).
+    pub samples: u32,
+    /// Violating samples in the window that open the event (≥ 1).
+    pub violating_samples: u32,
+    /// Normal samples in the window that close it (≥ 3).
+    pub dealerting_samples: u32,
+    /// `ERROR`, `PERFORMANCE`, `AVAILABILITY`, `RESOURCE_CONTENTION`, `CUSTOM_ALERT` or `INFO`.
+    pub severity: String,
+    /// The threshold's unit (`UNSPECIFIED`, `PERCENT`, `MILLI_SECOND`, …).
+    pub unit: String,
+}
+
+impl MetricEvent {
+    /// An enabled `ERROR` event alerting above `threshold`, 3 violating of 5 samples, closing
+    /// after 5 normal samples.
+    pub fn static_threshold(
+        name: impl Into<String>,
+        metric_selector: impl Into<String>,
+        threshold: f64,
+    ) -> Self {
+        let name = name.into();
+        Self {
+            description: format!("{name}: the metric is above {threshold}"),
+            name,
+            metric_selector: metric_selector.into(),
+            threshold,
+            alert_condition: AlertCondition::Above,
+            samples: 5,
+            violating_samples: 3,
+            dealerting_samples: 5,
+            severity: "ERROR".to_owned(),
+            unit: "UNSPECIFIED".to_owned(),
+        }
+    }
+
+    /// Sets the window and the violating and dealerting sample counts.
+    #[must_use]
+    pub fn with_samples(mut self, samples: u32, violating: u32, dealerting: u32) -> Self {
+        self.samples = samples;
+        self.violating_samples = violating;
+        self.dealerting_samples = dealerting;
+        self
+    }
+
+    /// Sets the alert condition.
+    #[must_use]
+    pub fn with_condition(mut self, condition: AlertCondition) -> Self {
+        self.alert_condition = condition;
+        self
+    }
+
+    /// Sets the severity (`ERROR`, `PERFORMANCE`, …).
+    #[must_use]
+    pub fn with_severity(mut self, severity: impl Into<String>) -> Self {
+        self.severity = severity.into();
+        self
+    }
+
+    /// The JSON body of the Configuration API (`MetricEvent`).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "description": self.description,
+            "enabled": true,
+            "metricSelector": self.metric_selector,
+            "severity": self.severity,
+            "monitoringStrategy": {
+                "type": "STATIC_THRESHOLD",
+                "alertCondition": self.alert_condition.as_str(),
+                "threshold": self.threshold,
+                "samples": self.samples,
+                "violatingSamples": self.violating_samples,
+                "dealertingSamples": self.dealerting_samples,
+                "unit": self.unit,
+            },
+        })
     }
 }
 

@@ -10,6 +10,28 @@
 //! unknown paths (404). It is stateful: configuration objects created through it can be listed,
 //! read, replaced and deleted, so idempotence can be tested.
 //!
+//! It also keeps data: `POST /api/v2/metrics/ingest` stores valid lines of the line protocol
+//! (202, or 400 with the documented `{"linesOk","linesInvalid","error":{…,"invalidLines"}}`
+//! when some lines are invalid or older than an hour), and `GET /api/v2/metrics/query` answers
+//! from them for a documented subset of the metric selector —
+//! `<key>[:filter(eq|ne|and|or|not …)][:merge(…)|:splitBy(…)][:avg|:sum|:min|:max|:count]`,
+//! with `resolution=Inf` or `<n>s|m|h|d` — and with 400 for anything else (`:percentile`,
+//! arithmetic, …) on an ingested metric, as Dynatrace does for selectors it cannot apply.
+//! Selectors registered with [`FakeTenant::set_value`] take precedence.
+//!
+//! **A simplified Davis.** Metric events (`/api/config/v1/anomalyDetection/metricEvents`, CRUD
+//! and validation of the static-threshold strategy) are evaluated on every request over the
+//! ingested data: time is cut into samples ([`FakeTenant::set_sample_interval`], one minute
+//! by default as in Dynatrace); a sample's value is the selector's aggregation (default:
+//! average) of its points; evaluation lags two samples behind the clock (ingestion delay); a
+//! problem titled with the event's name opens when `violatingSamples` of the last `samples`
+//! samples are beyond the threshold, and closes when `dealertingSamples` of them are not
+//! (a sample without data violates only with `alertingOnMissingData`). Problems are listed by
+//! `GET /api/v2/problems` (criteria `status`, `problemId`, `text`, `severityLevel`; others are
+//! 400) and `GET /api/v2/problems/{problemId}` in the documented `Problem` shape. They have no
+//! entities (custom metrics without `dt.entity.*` dimensions), so an `entitySelector` matches
+//! none. Real Davis also correlates events, merges problems and baselines; the fake does not.
+//!
 //! It is a stand-in for a real tenant where none can be reached; it is not Dynatrace.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -20,6 +42,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use crate::fake_store::{self, EventState, FakeProblem, Point, ProblemFilter, Selector};
+use crate::ingest::parse_line;
 use crate::metrics::MetricSeries;
 
 /// The configuration collections the fake serves under `/api/config/v1/`.
@@ -40,7 +64,8 @@ pub struct RecordedRequest {
     pub path: String,
     /// The decoded query parameters in order.
     pub query: Vec<(String, String)>,
-    /// The JSON body, if any.
+    /// The body, if any: its JSON, or its text as a JSON string when it is not JSON (metric
+    /// ingest's line protocol).
     pub body: Option<Value>,
 }
 
@@ -50,7 +75,12 @@ struct State {
     latency: Duration,
     metrics: HashMap<String, Vec<MetricSeries>>,
     slos: HashMap<String, f64>,
-    problem_count: i64,
+    problem_count: Option<i64>,
+    points: Vec<Point>,
+    slot_ms: i64,
+    event_states: HashMap<String, EventState>,
+    problems: Vec<FakeProblem>,
+    next_problem: u64,
     scripted: VecDeque<(u16, Option<u64>)>,
     config: BTreeMap<String, Vec<Value>>,
     next_id: u64,
@@ -75,6 +105,7 @@ impl FakeTenant {
         let server = MockServer::start().await;
         let state = Arc::new(Mutex::new(State {
             token: token.to_owned(),
+            slot_ms: 60_000,
             ..State::default()
         }));
         Mock::given(any())
@@ -126,9 +157,50 @@ impl FakeTenant {
             .insert(id.to_owned(), evaluated_percentage);
     }
 
-    /// Sets the `totalCount` answered by `GET /api/v2/problems`.
+    /// Overrides the `totalCount` answered by `GET /api/v2/problems` (the problem list itself
+    /// still holds the problems the fake's metric events opened).
     pub fn set_problem_count(&self, n: i64) {
-        self.state().problem_count = n;
+        self.state().problem_count = Some(n);
+    }
+
+    /// Sets the length of the fake Davis's samples (default one minute, as Dynatrace's). Tests
+    /// and short demo runs use a second or so, so that a metric event opens a problem within
+    /// seconds instead of minutes.
+    pub fn set_sample_interval(&self, interval: Duration) {
+        self.state().slot_ms = i64::try_from(interval.as_millis()).unwrap_or(60_000).max(1);
+    }
+
+    /// How many data points were ingested and stored.
+    pub fn ingested_points(&self) -> usize {
+        self.state().points.len()
+    }
+
+    /// The stored data points of `key` as `(dimensions, value, timestamp ms)`; a summary gives
+    /// its average, a counter its delta.
+    pub fn points(&self, key: &str) -> Vec<(BTreeMap<String, String>, f64, i64)> {
+        self.state()
+            .points
+            .iter()
+            .filter(|p| p.key == key)
+            .map(|p| {
+                let v = match p.value {
+                    crate::MetricValue::Gauge(v) | crate::MetricValue::CountDelta(v) => v,
+                    crate::MetricValue::Summary { sum, count, .. } => {
+                        #[allow(clippy::cast_precision_loss)]
+                        let n = count as f64;
+                        sum / n
+                    }
+                };
+                (p.dims.clone(), v, p.ts)
+            })
+            .collect()
+    }
+
+    /// The problems the fake's metric events opened so far (the documented `Problem` shape).
+    pub fn problems(&self) -> Vec<Value> {
+        let mut st = self.state();
+        run_davis(&mut st, chrono::Utc::now().timestamp_millis());
+        st.problems.iter().map(FakeProblem::to_json).collect()
     }
 
     /// The next authorised request is answered with `status` (and `Retry-After: <seconds>` if
@@ -321,6 +393,68 @@ fn validate_config(collection: &str, body: &Value, state: &State) -> Result<(), 
             }
             Ok(())
         }
+        "metricEvents" => {
+            if let Some(f) = required(
+                body,
+                &["description", "enabled", "monitoringStrategy", "name"],
+            ) {
+                return missing(f);
+            }
+            if required(body, &["metricSelector"]).is_some()
+                && required(body, &["metricId"]).is_some()
+            {
+                return Err(error(400, "Either metricId or metricSelector must be set."));
+            }
+            if let Some(sel) = body["metricSelector"].as_str()
+                && let Err(e) = Selector::parse(sel)
+            {
+                return Err(violation("metricSelector", &e, "PAYLOAD_BODY"));
+            }
+            let m = &body["monitoringStrategy"];
+            if m["type"] == "STATIC_THRESHOLD" {
+                if let Some(f) = required(
+                    m,
+                    &[
+                        "alertCondition",
+                        "dealertingSamples",
+                        "samples",
+                        "threshold",
+                        "violatingSamples",
+                    ],
+                ) {
+                    return missing(format!("monitoringStrategy.{f}"));
+                }
+                let n = |k: &str| m[k].as_i64().unwrap_or(-1);
+                if !(3..=60).contains(&n("samples")) {
+                    return Err(violation(
+                        "monitoringStrategy.samples",
+                        "must be between 3 and 60",
+                        "PAYLOAD_BODY",
+                    ));
+                }
+                if n("violatingSamples") < 1 || n("violatingSamples") > n("samples") {
+                    return Err(violation(
+                        "monitoringStrategy.violatingSamples",
+                        "must be between 1 and samples",
+                        "PAYLOAD_BODY",
+                    ));
+                }
+                if n("dealertingSamples") < 3 || n("dealertingSamples") > n("samples") {
+                    return Err(violation(
+                        "monitoringStrategy.dealertingSamples",
+                        "must be between 3 and samples",
+                        "PAYLOAD_BODY",
+                    ));
+                }
+            } else if m["type"] != "AUTO_ADAPTIVE_BASELINE" {
+                return Err(violation(
+                    "monitoringStrategy.type",
+                    "must be STATIC_THRESHOLD or AUTO_ADAPTIVE_BASELINE",
+                    "PAYLOAD_BODY",
+                ));
+            }
+            Ok(())
+        }
         "dashboards" => {
             let meta = body.get("dashboardMetadata").unwrap_or(&Value::Null);
             if meta.is_null() {
@@ -381,7 +515,10 @@ impl Fake {
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        let body: Option<Value> = serde_json::from_slice(&req.body).ok();
+        let body: Option<Value> = serde_json::from_slice(&req.body).ok().or_else(|| {
+            (!req.body.is_empty())
+                .then(|| Value::String(String::from_utf8_lossy(&req.body).into_owned()))
+        });
         st.requests.push(RecordedRequest {
             method: method.clone(),
             path: path.clone(),
@@ -433,8 +570,11 @@ impl Fake {
         {
             return error(400, "The start of the timeframe must be before its end.");
         }
+        let now = chrono::Utc::now().timestamp_millis();
+        run_davis(&mut st, now);
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match (method.as_str(), segments.as_slice()) {
+            ("POST", ["api", "v2", "metrics", "ingest"]) => ingest(&mut st, body.as_ref(), now),
             ("GET", ["api", "v2", "metrics", "query"]) => {
                 let Some(selector) = param("metricSelector").filter(|s| !s.trim().is_empty()) else {
                     return violation("metricSelector", "must not be empty", "QUERY");
@@ -450,7 +590,31 @@ impl Fake {
                         return error(400, "The entity selector must contain exactly one 'type' or 'entityId' criterion.");
                     }
                 }
-                let data = st.metrics.get(&selector).cloned().unwrap_or_default();
+                let key = fake_store::selector_key(&selector);
+                let data = match st.metrics.get(&selector) {
+                    Some(d) => d.clone(),
+                    None if st.points.iter().any(|p| p.key == key) => {
+                        let sel = match Selector::parse(&selector) {
+                            Ok(s) => s,
+                            Err(e) => return error(400, &format!("Invalid metric selector `{selector}`: {e}.")),
+                        };
+                        let from = param("from").map_or(Some(now - 7_200_000), |v| time_param(&v, now));
+                        let to = param("to").map_or(Some(now), |v| time_param(&v, now));
+                        let (Some(from), Some(to)) = (from, to) else {
+                            return violation("from", "invalid timeframe", "QUERY");
+                        };
+                        let resolution = match param("resolution").as_deref() {
+                            Some("Inf") => None,
+                            Some(r) => match duration_ms(r) {
+                                Some(ms) => Some(ms),
+                                None => return violation("resolution", "invalid resolution", "QUERY"),
+                            },
+                            None => Some(60_000),
+                        };
+                        fake_store::query(&st.points, &sel, from, to, resolution)
+                    }
+                    None => Vec::new(),
+                };
                 let body = json!({
                     "totalCount": data.len(),
                     "nextPageKey": null,
@@ -466,9 +630,37 @@ impl Fake {
                     .set_delay(st.latency),
                 None => error(404, &format!("SLO {id} not found")),
             },
-            ("GET", ["api", "v2", "problems"]) => ResponseTemplate::new(200)
-                .set_body_json(json!({"totalCount": st.problem_count, "pageSize": 50, "problems": []}))
-                .set_delay(st.latency),
+            ("GET", ["api", "v2", "problems"]) => {
+                let filter = match ProblemFilter::parse(&param("problemSelector").unwrap_or_default()) {
+                    Ok(f) => f,
+                    Err(e) => return violation("problemSelector", &e, "QUERY"),
+                };
+                let from = param("from").map_or(Some(now - 7_200_000), |v| time_param(&v, now));
+                let to = param("to").map_or(Some(now), |v| time_param(&v, now));
+                let (Some(from), Some(to)) = (from, to) else {
+                    return violation("from", "invalid timeframe", "QUERY");
+                };
+                // problems of metric events on custom metrics have no entities
+                let entity_scoped = param("entitySelector").is_some();
+                let list: Vec<Value> = st
+                    .problems
+                    .iter()
+                    .filter(|p| !entity_scoped && filter.matches(p))
+                    .filter(|p| p.start <= to && p.end.is_none_or(|e| e >= from))
+                    .map(FakeProblem::to_json)
+                    .collect();
+                let total = st.problem_count.unwrap_or(list.len() as i64);
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"totalCount": total, "pageSize": 50, "nextPageKey": null, "problems": list}))
+                    .set_delay(st.latency)
+            }
+            ("GET", ["api", "v2", "problems", id]) => match st.problems.iter().find(|p| p.id == *id) {
+                Some(p) => ResponseTemplate::new(200).set_body_json(p.to_json()),
+                None => error(404, &format!("Problem {id} not found")),
+            },
+            (m, ["api", "config", "v1", "anomalyDetection", "metricEvents", rest @ ..]) => {
+                Self::config(&mut st, m, "metricEvents", rest.first().copied(), body)
+            }
             ("POST", ["api", "v1", "events"]) => {
                 let Some(b) = body else {
                     return error(400, "Could not map JSON at '' near line 1 column 1");
@@ -595,6 +787,106 @@ impl Fake {
             _ => error(405, "method not allowed"),
         }
     }
+}
+
+/// Runs the simplified Davis over every stored metric event.
+fn run_davis(st: &mut State, now: i64) {
+    let events = st.config.get("metricEvents").cloned().unwrap_or_default();
+    for e in &events {
+        let id = e["id"].as_str().unwrap_or_default().to_owned();
+        let mut es = st.event_states.remove(&id).unwrap_or_default();
+        fake_store::evaluate(
+            e,
+            &mut es,
+            &st.points,
+            &mut st.problems,
+            &mut st.next_problem,
+            st.slot_ms,
+            now,
+        );
+        st.event_states.insert(id, es);
+    }
+}
+
+/// `POST /api/v2/metrics/ingest`: every valid line is stored; 202 when all were valid, 400 with
+/// the invalid lines otherwise (the documented `ValidationResponse`).
+fn ingest(st: &mut State, body: Option<&Value>, now: i64) -> ResponseTemplate {
+    let text = match body {
+        Some(Value::String(t)) => t.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let mut ok = 0u64;
+    let mut invalid = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        match parse_line(line) {
+            Ok(p) => {
+                if let Some(ts) = p.timestamp
+                    && (ts < now - 3_600_000 || ts > now + 600_000)
+                {
+                    invalid.push(json!({"line": i + 1, "error": "timestamp out of range: it must be within the last hour and at most 10 minutes in the future"}));
+                    continue;
+                }
+                st.points.push(Point::new(p, now));
+                ok += 1;
+            }
+            Err(e) => invalid.push(json!({"line": i + 1, "error": e})),
+        }
+    }
+    if ok == 0 && invalid.is_empty() {
+        return ResponseTemplate::new(400).set_body_json(json!({"linesOk": 0, "linesInvalid": 0,
+            "error": {"code": 400, "message": "The request body contains no metric lines", "invalidLines": []}}));
+    }
+    // Dynatrace keeps its stores bounded; so does the fake (the oldest points go first)
+    if st.points.len() > 500_000 {
+        let drop = st.points.len() - 500_000;
+        st.points.drain(..drop);
+    }
+    if invalid.is_empty() {
+        ResponseTemplate::new(202).set_body_json(
+            json!({"linesOk": ok, "linesInvalid": 0, "error": null, "warnings": null}),
+        )
+    } else {
+        let n = invalid.len();
+        ResponseTemplate::new(400).set_body_json(json!({"linesOk": ok, "linesInvalid": n,
+            "error": {"code": 400, "message": format!("{n} invalid lines"), "invalidLines": invalid}, "warnings": null}))
+    }
+}
+
+/// A time parameter: UTC milliseconds, `now`, `now-<n><s|m|h|d>` or RFC 3339.
+fn time_param(v: &str, now: i64) -> Option<i64> {
+    if let Ok(ms) = v.parse::<i64>() {
+        return Some(ms);
+    }
+    if v == "now" {
+        return Some(now);
+    }
+    if let Some(rel) = v.strip_prefix("now-") {
+        return duration_ms(rel).map(|d| now - d);
+    }
+    chrono::DateTime::parse_from_rfc3339(v)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// `30s`, `1m`, `2h`, `1d` in milliseconds.
+fn duration_ms(v: &str) -> Option<i64> {
+    let unit = v.chars().last()?;
+    let n: i64 = v[..v.len() - unit.len_utf8()]
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)?;
+    let factor = match unit {
+        's' => 1000,
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
+        _ => return None,
+    };
+    Some(n * factor)
 }
 
 impl Respond for Fake {

@@ -3,7 +3,8 @@
 //! or escalate when the actions are exhausted.
 //!
 //! - [`RemediationAction`]: one action (`toggle-feature`/`featuretoggle` through Unleash with
-//!   the `unleash` feature, [`ScalingAction`] through a [`Scaler`], or your own), kept by name in
+//!   the `unleash` feature, [`ScalingAction`] through a [`Scaler`] such as `kubernetes::KubeScaler` with the `kube`
+//!   feature, or your own), kept by name in
 //!   an [`ActionRegistry`] that checks remediation files when they are loaded.
 //! - [`Remediator`]: the workflow (matching per Keptn 0.8.5+ for `spec.keptn.sh/0.1.4` files,
 //!   title prefix for the 0.6 list), emitting Keptn events into an
@@ -51,6 +52,9 @@ mod scaling;
 mod verify;
 mod workflow;
 
+#[cfg(feature = "kube")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kube")))]
+pub mod kubernetes;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -68,8 +72,8 @@ pub use verify::{
     VerifyError, VerifyRequest,
 };
 pub use workflow::{
-    EVENT_SOURCE, MatchedRemediation, Mode, RemediationReport, RemediationStatus, Remediator,
-    RemediatorBuilder, SEQUENCE, StepReport, VerificationReport,
+    DEFAULT_REMEMBER_PROBLEMS, EVENT_SOURCE, MatchedRemediation, Mode, RemediationReport,
+    RemediationStatus, Remediator, RemediatorBuilder, SEQUENCE, StepReport, VerificationReport,
 };
 
 #[cfg(feature = "local")]

@@ -39,8 +39,8 @@ impl ScaleError {
 
 /// Reads and sets the replica count of a deployment.
 ///
-/// Implemented where a Kubernetes client is available (a `Deployment`'s `spec.replicas`), by
-/// the embedded local deployer, and in memory by
+/// Implemented for Kubernetes by `kubernetes::KubeScaler` (feature `kube`, a Deployment's
+/// `scale` subresource), and in memory by
 /// [`testing::InMemoryScaler`](crate::testing::InMemoryScaler). Implementations bound their
 /// own time and never block a thread.
 #[async_trait]

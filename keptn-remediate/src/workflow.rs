@@ -182,6 +182,7 @@ pub struct RemediatorBuilder {
     sink: Arc<dyn EventSink>,
     wait: Duration,
     mode: Mode,
+    remember: Duration,
 }
 
 impl RemediatorBuilder {
@@ -212,6 +213,15 @@ impl RemediatorBuilder {
         self
     }
 
+    /// Sets how long a problem's PID is remembered after its last OPEN or RESOLVED notification
+    /// or the end of its workflow, whichever is later (default [`DEFAULT_REMEMBER_PROBLEMS`], 24 hours). Within that time a repeated
+    /// notification starts nothing; after it, the PID is forgotten so memory stays bounded in
+    /// a long-running process. A PID whose workflow is still running is never forgotten.
+    pub fn remember_problems(mut self, remember: Duration) -> Self {
+        self.remember = remember;
+        self
+    }
+
     /// Sets execute or dry-run mode (default [`Mode::Execute`]).
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
@@ -231,6 +241,7 @@ impl RemediatorBuilder {
                 mode: self.mode,
                 files: RwLock::new(BTreeMap::new()),
                 problems: Mutex::new(HashMap::new()),
+                remember: self.remember,
             }),
         }
     }
@@ -244,9 +255,44 @@ struct Inner {
     wait: Duration,
     mode: Mode,
     files: RwLock<BTreeMap<Scope, LoadedFile>>,
-    /// Every PID seen (running, finished or resolved before it started) → its RESOLVED flag.
-    problems: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// Every PID seen (running, finished or resolved before it started) → its RESOLVED flag,
+    /// forgotten [`RemediatorBuilder::remember_problems`] after it was last heard of (or its
+    /// workflow ended) unless a workflow for it still runs.
+    problems: Mutex<HashMap<String, Seen>>,
+    remember: Duration,
 }
+
+/// What the remediator remembers of one PID.
+#[derive(Debug)]
+struct Seen {
+    resolved: watch::Sender<bool>,
+    last_heard: tokio::time::Instant,
+}
+
+impl Seen {
+    fn new(resolved: bool) -> (Self, watch::Sender<bool>) {
+        let (tx, _rx) = watch::channel(resolved);
+        (
+            Self {
+                resolved: tx.clone(),
+                last_heard: tokio::time::Instant::now(),
+            },
+            tx,
+        )
+    }
+}
+
+/// Forgets PIDs last heard of longer than `remember` ago whose workflow is not running (a
+/// running workflow holds a receiver of its RESOLVED flag).
+fn forget_old(problems: &mut HashMap<String, Seen>, remember: Duration) {
+    let now = tokio::time::Instant::now();
+    problems.retain(|_, seen| {
+        seen.resolved.receiver_count() > 0 || now.duration_since(seen.last_heard) < remember
+    });
+}
+
+/// How long a PID is remembered by default after it was last heard of.
+pub const DEFAULT_REMEMBER_PROBLEMS: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Runs remediations for problems: Keptn's remediation loop.
 ///
@@ -283,6 +329,7 @@ impl Remediator {
             sink: Arc::new(DiscardEventSink),
             wait: Duration::from_secs(600),
             mode: Mode::Execute,
+            remember: DEFAULT_REMEMBER_PROBLEMS,
         }
     }
 
@@ -356,14 +403,15 @@ impl Remediator {
             .problems
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        match problems.get(pid) {
-            Some(tx) => {
-                tx.send_replace(true);
+        forget_old(&mut problems, self.inner.remember);
+        match problems.get_mut(pid) {
+            Some(seen) => {
+                seen.resolved.send_replace(true);
+                seen.last_heard = tokio::time::Instant::now();
                 true
             }
             None => {
-                let (tx, _rx) = watch::channel(true);
-                problems.insert(pid.to_owned(), tx);
+                problems.insert(pid.to_owned(), Seen::new(true).0);
                 false
             }
         }
@@ -400,8 +448,10 @@ impl Remediator {
                 .problems
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some(tx) = problems.get(&problem.pid) {
-                let message = if *tx.borrow() {
+            forget_old(&mut problems, self.inner.remember);
+            if let Some(seen) = problems.get_mut(&problem.pid) {
+                seen.last_heard = tokio::time::Instant::now();
+                let message = if *seen.resolved.borrow() {
                     "the problem was already resolved; no remediation started"
                 } else {
                     "a remediation for this problem (same PID) already ran or is running"
@@ -418,9 +468,9 @@ impl Remediator {
                     elapsed_ms: 0,
                 };
             }
-            let (tx, _rx) = watch::channel(false);
+            let (seen, tx) = Seen::new(false);
             let signal = ResolvedSignal::from_sender(&tx);
-            problems.insert(problem.pid.clone(), tx);
+            problems.insert(problem.pid.clone(), seen);
             signal
         };
         let run = Run {
@@ -430,6 +480,15 @@ impl Remediator {
             signal,
         };
         let mut report = run.execute().await;
+        if let Some(seen) = self
+            .inner
+            .problems
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&problem.pid)
+        {
+            seen.last_heard = tokio::time::Instant::now();
+        }
         report.elapsed_ms = millis(started.elapsed());
         report
     }
@@ -695,10 +754,14 @@ impl Run<'_> {
                 reason: e.to_string(),
             },
         };
-        let (status, result) = if report.resolved {
-            ("succeeded", "pass")
+        // Keptn's remediation evaluation was always a quality gate, and tools reading
+        // `evaluation.finished` (webhook templates, Bridge) expect `evaluation.score`. A verifier
+        // answers resolved or not, so the score is 100 or 0; a gate verifier's own score is in
+        // the message.
+        let (status, result, score) = if report.resolved {
+            ("succeeded", "pass", 100.0)
         } else {
-            ("succeeded", "fail")
+            ("succeeded", "fail", 0.0)
         };
         self.events.answer(
             triggered.as_ref(),
@@ -707,7 +770,7 @@ impl Run<'_> {
                 "status": status,
                 "result": result,
                 "message": report.reason,
-                "evaluation": {"result": result, "verifier": report.verifier, "start": window_start, "end": window_end},
+                "evaluation": {"result": result, "score": score, "verifier": report.verifier, "start": window_start, "end": window_end},
             }),
         );
         report

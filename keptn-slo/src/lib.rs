@@ -49,7 +49,8 @@ mod report;
 pub mod cli;
 
 pub use engine::{
-    Evaluation, EvaluationContext, NO_VALUE_MESSAGE, aggregate, base64, evaluate, select_previous,
+    CompiledSlo, Evaluation, EvaluationContext, NO_VALUE_MESSAGE, aggregate, base64, evaluate,
+    select_previous,
 };
 pub use explain::{ObjectiveExplanation, PassCondition, TargetExplanation, TargetKind};
 pub use file_provider::FileSliProvider;

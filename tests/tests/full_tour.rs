@@ -187,3 +187,65 @@ fn full_tour_plays_the_seed_story() {
         .collect();
     assert!(leaked.is_empty(), "leaked processes: {leaked:?}");
 }
+
+/// Whether `pid` is a live process (a zombie waiting to be reaped counts as gone).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command name in parentheses: `pid (comm) S ...`.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
+
+/// A carts service whose supervisor dies by SIGKILL (no Ctrl-C handler, no `kill_on_drop`)
+/// notices through `KEPTN_SUPERVISOR_PID` that it was orphaned, and stops by itself.
+#[test]
+fn carts_stops_when_its_supervisor_is_killed() {
+    let exe = full_tour_binary();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A shell plays the supervisor: it starts carts with its own pid in the variable, prints
+    // carts' pid and waits.
+    let mut shell = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "KEPTN_SUPERVISOR_PID=$$ '{}' carts-service --port {port} --version 0.11.1 & echo $!; wait",
+            exe.display()
+        ))
+        .env_remove("UNLEASH_URL")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(shell.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let carts: u32 = line.trim().parse().unwrap();
+    // Up and serving first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "carts never listened on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(alive(carts));
+
+    shell.kill().unwrap(); // SIGKILL
+    let _ = shell.wait();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive(carts) {
+        if std::time::Instant::now() > deadline {
+            let _ = Command::new("kill").arg(carts.to_string()).status();
+            panic!("carts {carts} outlived its killed supervisor by 5 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

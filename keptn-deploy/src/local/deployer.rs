@@ -78,7 +78,8 @@ struct Slot {
 /// - no request is lost in a switch (the old process stops after draining, up to the drain
 ///   timeout);
 /// - processes are stopped (`SIGTERM`, then `SIGKILL`) by [`LocalDeployer::shutdown`] and killed
-///   when the deployer is dropped; none outlives it unless the whole program is `SIGKILL`ed.
+///   when the deployer is dropped; none outlives it unless the whole program is `SIGKILL`ed
+///   (then a child that watches [`SUPERVISOR_PID_ENV`](super::SUPERVISOR_PID_ENV) still exits).
 ///
 /// Limits: one process per version, so [`scale`](Deployer::scale) accepts only 1 replica.
 pub struct LocalDeployer {

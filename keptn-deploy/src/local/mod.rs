@@ -52,4 +52,4 @@ pub use error::LocalError;
 pub use proxy::{StageProxy, Upstream};
 pub use recorder::{RequestRecorder, WindowStats};
 pub use sli::{LocalSliProvider, SUPPORTED_SLIS};
-pub use supervisor::{CommandTemplate, ServiceProcess, process_is_running};
+pub use supervisor::{CommandTemplate, SUPERVISOR_PID_ENV, ServiceProcess, process_is_running};

@@ -15,6 +15,11 @@ use super::error::LocalError;
 /// Lines of a process's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 20;
 
+/// The environment variable every supervised process gets: the supervising process's id, so
+/// the service can exit when its parent is no longer that process (see
+/// [`CommandTemplate::spawn`]).
+pub const SUPERVISOR_PID_ENV: &str = "KEPTN_SUPERVISOR_PID";
+
 /// How to run one version of a service: a program, arguments and environment with the
 /// placeholders `{port}` (the loopback port the supervisor picked), `{version}` and `{service}`,
 /// plus the readiness probe.
@@ -118,7 +123,11 @@ impl CommandTemplate {
     /// readiness probe.
     ///
     /// The process runs in its own process group with `kill_on_drop`; its stdout is discarded and
-    /// the last lines of its stderr are kept for error messages.
+    /// the last lines of its stderr are kept for error messages. Its environment has
+    /// `KEPTN_SUPERVISOR_PID` (this process's id): `kill_on_drop` and the stop on Ctrl-C cannot
+    /// run when this process is killed with `SIGKILL`, so a service that must not outlive it
+    /// compares its parent's pid with that variable and exits when they differ (the tour's
+    /// `carts` does).
     ///
     /// # Errors
     /// [`LocalError::Spawn`] when the program cannot start, [`LocalError::Exited`] when it exits
@@ -144,6 +153,7 @@ impl CommandTemplate {
         command
             .args(&args)
             .envs(&env)
+            .env(SUPERVISOR_PID_ENV, std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -9,6 +9,7 @@
 
 mod conformance;
 mod events;
+mod ingest;
 mod metrics;
 mod monitoring;
 mod support;

@@ -7,6 +7,8 @@
 //!   not produce on demand: 401, 429, 503, slow answers; and the legacy API Unleash 7 dropped);
 //! - `unleash_real`: against a real Unleash (`scripts/unleash.sh up`), skipped with a message
 //!   when `UNLEASH_URL` is not set;
+//! - `kube_real`: `KubeScaler` against a real kube-apiserver (feature `kube`), skipped with a
+//!   message when `KUBECONFIG` is not set;
 //! - `flagstore`: the embedded flag store (feature `local`) and the same client, action and
 //!   verifier against it.
 
@@ -23,6 +25,9 @@ mod unleash_real;
 
 #[cfg(all(feature = "local", feature = "unleash"))]
 mod flagstore;
+
+#[cfg(feature = "kube")]
+mod kube_real;
 
 /// The public types can be shared across tasks and threads.
 #[test]

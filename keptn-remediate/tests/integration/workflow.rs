@@ -147,6 +147,15 @@ async fn seed_problem_runs_the_matching_toggle_and_resolves() {
             "sh.keptn.event.production.remediation.finished",
         ]
     );
+    let evaluation = s
+        .sink
+        .events()
+        .into_iter()
+        .find(|e| e.ty.to_string() == "sh.keptn.event.evaluation.finished")
+        .unwrap();
+    assert_eq!(evaluation.data["result"], "pass");
+    assert_eq!(evaluation.data["evaluation"]["result"], "pass");
+    assert_eq!(evaluation.data["evaluation"]["score"], 100.0);
 }
 
 /// Every event is in the context derived from the PID (as Keptn's API derives it), and every
@@ -332,6 +341,63 @@ async fn duplicate_pid_never_starts_a_second_workflow() {
             .len(),
         1
     );
+}
+
+/// PIDs are forgotten after `remember_problems` (memory stays bounded in a long-running
+/// process), but never while their workflow runs, and every notification renews the memory.
+#[tokio::test(start_paused = true)]
+async fn pids_are_forgotten_after_the_retention_but_not_while_running() {
+    let actions = vec![RecordingAction::new("featuretoggle")];
+    let mut registry = ActionRegistry::new();
+    for a in &actions {
+        registry = registry.with(a.clone());
+    }
+    let remediator = Remediator::builder(registry)
+        .verifier(ScriptedVerifier::new(vec![resolved(), resolved()]))
+        .wait(Duration::from_secs(600))
+        .remember_problems(Duration::from_secs(300))
+        .build();
+    remediator
+        .add_remediation_yaml(
+            "sockshop".parse().unwrap(),
+            "production".parse().unwrap(),
+            Some("carts".parse().unwrap()),
+            SEED_06,
+            Some("remediation.yaml"),
+        )
+        .unwrap();
+    // While the workflow runs (it waits 600 s before verifying), its PID is known.
+    let running = tokio::spawn({
+        let r = remediator.clone();
+        async move {
+            r.on_problem_open(problem("P-old", "Failure rate increase"))
+                .await
+        }
+    });
+    // 400 s into the 600 s wait: longer than the retention, still known because it runs.
+    tokio::time::sleep(Duration::from_secs(400)).await;
+    let dup = remediator
+        .on_problem_open(problem("P-old", "Failure rate increase"))
+        .await;
+    assert_eq!(dup.status, RemediationStatus::Duplicate);
+    assert_eq!(running.await.unwrap().status, RemediationStatus::Resolved);
+
+    // 299 s after the workflow ended: still remembered (and renewed by this one).
+    tokio::time::sleep(Duration::from_secs(299)).await;
+    let dup = remediator
+        .on_problem_open(problem("P-old", "Failure rate increase"))
+        .await;
+    assert_eq!(dup.status, RemediationStatus::Duplicate);
+    tokio::time::sleep(Duration::from_secs(299)).await;
+    assert!(remediator.on_problem_resolved("P-old"), "still known");
+
+    // More than 300 s of silence: forgotten, so a new OPEN notification runs again.
+    tokio::time::sleep(Duration::from_secs(301)).await;
+    let again = remediator
+        .on_problem_open(problem("P-old", "Failure rate increase"))
+        .await;
+    assert_eq!(again.status, RemediationStatus::Resolved, "{again:#?}");
+    assert_eq!(actions[0].calls().len(), 2);
 }
 
 /// A RESOLVED notification during the wait ends the workflow before the next action.

@@ -683,10 +683,25 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// The value of tag `key` in [`Problem::tags`], read as dynatrace-service does (§7.4):
-    /// split at `,`, trim, split each at `:` and take the second piece, so a value that itself
-    /// contains `:` is cut there (Keptn's behaviour, kept on purpose).
+    /// The value of tag `key` in [`Problem::tags`]: the tags are split at `,` and trimmed,
+    /// each tag at its first `:`, and the whole rest is the value (so `url:http://x` gives
+    /// `http://x`), the same reading as `keptn_dynatrace::ProblemNotification::tag`.
+    ///
+    /// Deliberate difference: dynatrace-service (§7.4) splits at every `:` and keeps only the
+    /// second piece, which cuts such a value. Keptn entity names cannot contain `:`, so the
+    /// `keptn_project`/`keptn_stage`/`keptn_service` tags read the same either way;
+    /// [`Problem::tag_as_keptn`] gives Keptn's reading.
     pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.as_deref()?.split(',').find_map(|tag| {
+            let (k, v) = tag.trim().split_once(':')?;
+            (k.trim() == key).then_some(v.trim())
+        })
+    }
+
+    /// The value of tag `key` read exactly as dynatrace-service does (§7.4): split at `,`,
+    /// trim, split each tag at every `:` and take the second piece, so a value that itself
+    /// contains `:` is cut there.
+    pub fn tag_as_keptn(&self, key: &str) -> Option<&str> {
         self.tags.as_deref()?.split(',').find_map(|tag| {
             let mut parts = tag.trim().split(':');
             (parts.next() == Some(key)).then(|| parts.next()).flatten()

@@ -251,10 +251,16 @@ fn dynatrace_problem_notification() {
     assert_eq!(p.tag("keptn_stage"), Some("production"));
     assert_eq!(p.tag("keptn_service"), Some("carts"));
     assert_eq!(
-        p.tag("url"),
+        p.tag_as_keptn("url"),
         Some("http"),
         "Keptn's split at `:` cuts the value"
     );
+    assert_eq!(
+        p.tag("url"),
+        Some("http://x:80"),
+        "our reading keeps the whole value"
+    );
+    assert_eq!(p.tag_as_keptn("keptn_stage"), Some("production"));
     assert_eq!(p.tag("missing"), None);
     assert_eq!(
         p.problem_details.as_ref().unwrap()["severityLevel"],

@@ -1,0 +1,651 @@
+//! The full tour with Dynatrace (`DT_TENANT` + `DT_API_TOKEN`): SLIs from the tenant, problems
+//! from its metric events, and a stand-in for the OneAgent that sends the local measurements.
+//!
+//! - [`DtSettings::from_env`] reads `DT_TENANT`/`DT_API_TOKEN` (plus the `--dt-sli` file and
+//!   settle time) and builds the [`DynatraceClient`] and the [`DynatraceSliProvider`] the
+//!   staging gate uses — the same provider, and the same code path, as against any tenant.
+//! - [`configure_monitoring`] runs [`MonitoringSetup`] for the project like the seed's
+//!   `keptn configure monitoring dynatrace` (idempotent) and adds the metric event
+//!   [`PROBLEM_TITLE`] (static threshold on the error rate in production).
+//! - [`OneAgentStandIn`]: on a laptop no OneAgent watches the local carts processes, so once a
+//!   second this task reads what each stage proxy recorded ([`LocalSliProvider`]'s recorders)
+//!   for the second before, per deployment, and sends it with the Metrics API v2 ingest
+//!   endpoint (metric keys in [`metric_keys`]).
+//! - [`DtProblemSource`]: polls the Problems API v2 for open problems of that metric event and
+//!   turns them (and their closing) into the same problem events and [`TourProblem`]s the
+//!   remediation consumes; a real Dynatrace would push them to a webhook, which a program
+//!   without a public URL cannot receive.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use keptn_deploy::local::LocalSliProvider;
+use keptn_dynatrace::{
+    DynatraceClient, DynatraceProblem, DynatraceSliProvider, MetricEvent, MetricLine,
+    MonitoringSetup, SetupReport,
+};
+use keptn_remediate::Problem;
+use keptn_remediate::monitor::DetectedProblem;
+use keptn_spec::event::EventSink;
+use keptn_spec::sli::SliConfig;
+use keptn_spec::{ProjectName, ServiceName, StageName};
+use secrecy::SecretString;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// The tour's Dynatrace `sli.yaml` (queries over the metrics the [`OneAgentStandIn`] sends).
+pub const TOUR_SLI: &str = include_str!("../fixtures/tour/dynatrace-sli.yaml");
+
+/// The title of the problems the tour's metric event opens (the seed's problem).
+pub const PROBLEM_TITLE: &str = "Failure rate increase";
+
+/// The error-rate threshold (percent) of the tour's metric event.
+pub const ERROR_RATE_THRESHOLD: f64 = 10.0;
+
+/// The metric keys the [`OneAgentStandIn`] sends: `(key, meaning)`.
+pub fn metric_keys() -> [(&'static str, &'static str); 4] {
+    [
+        (
+            "keptn.tour.response_time.p95",
+            "gauge, ms: 95th percentile latency of one second",
+        ),
+        (
+            "keptn.tour.requests.count",
+            "count delta: requests of one second",
+        ),
+        (
+            "keptn.tour.errors.count",
+            "count delta: 5xx or unanswered requests of one second",
+        ),
+        (
+            "keptn.tour.error_rate",
+            "gauge, %: errors / requests of one second",
+        ),
+    ]
+}
+
+/// Dynatrace settings of the tour.
+#[derive(Debug, Clone)]
+pub struct DtSettings {
+    /// The tenant (`DT_TENANT`).
+    pub tenant: String,
+    /// The API token (`DT_API_TOKEN`; scopes `metrics.read`, `metrics.ingest`,
+    /// `problems.read`, `ReadConfig`, `WriteConfig`).
+    pub token: SecretString,
+    /// The SLI file (`--dt-sli`); `None`: [`TOUR_SLI`].
+    pub sli_file: Option<PathBuf>,
+    /// How long after a window's end the gate waits for ingestion.
+    pub settle: Duration,
+}
+
+impl DtSettings {
+    /// Reads `DT_TENANT` and `DT_API_TOKEN`; `Ok(None)` when `DT_TENANT` is not set.
+    ///
+    /// # Errors
+    /// When `DT_TENANT` is set but `DT_API_TOKEN` is not.
+    pub fn from_env(sli_file: Option<PathBuf>, settle: Duration) -> anyhow::Result<Option<Self>> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let Some(tenant) = env("DT_TENANT") else {
+            if sli_file.is_some() {
+                anyhow::bail!("--dt-sli needs DT_TENANT and DT_API_TOKEN");
+            }
+            return Ok(None);
+        };
+        let token = env("DT_API_TOKEN")
+            .context("DT_TENANT is set but DT_API_TOKEN (an API token of that tenant) is not")?;
+        Ok(Some(Self {
+            tenant,
+            token: SecretString::from(token),
+            sli_file,
+            settle,
+        }))
+    }
+
+    /// The client for the tenant.
+    ///
+    /// # Errors
+    /// When the tenant is not a valid URL or host.
+    pub fn client(&self) -> anyhow::Result<DynatraceClient> {
+        DynatraceClient::builder(&self.tenant)
+            .api_token(self.token.clone())
+            .timeout(Duration::from_secs(20))
+            .total_timeout(Duration::from_secs(60))
+            .build()
+            .context("invalid DT_TENANT / DT_API_TOKEN")
+    }
+
+    /// The SLI configuration: the `--dt-sli` file, or [`TOUR_SLI`].
+    ///
+    /// # Errors
+    /// When the file cannot be read or is not a valid `sli.yaml`.
+    pub fn sli_config(&self) -> anyhow::Result<SliConfig> {
+        match &self.sli_file {
+            Some(path) => read_sli(path),
+            None => SliConfig::from_yaml(TOUR_SLI).context("the tour's dynatrace-sli.yaml"),
+        }
+    }
+
+    /// The SLI provider of the staging gate.
+    ///
+    /// # Errors
+    /// As [`DtSettings::sli_config`].
+    pub fn sli_provider(&self, client: DynatraceClient) -> anyhow::Result<DynatraceSliProvider> {
+        Ok(DynatraceSliProvider::new(client)
+            .with_sli_config(self.sli_config()?)
+            .with_settle_time(self.settle))
+    }
+}
+
+fn read_sli(path: &Path) -> anyhow::Result<SliConfig> {
+    let src =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    SliConfig::from_yaml(&src)
+        .with_context(|| format!("{} is not a valid sli.yaml", path.display()))
+}
+
+/// The tour's metric event: error rate of `service` in `stage` above
+/// [`ERROR_RATE_THRESHOLD`] % in 3 of 5 samples opens [`PROBLEM_TITLE`]; 5 normal samples
+/// close it.
+pub fn metric_event(
+    project: &ProjectName,
+    stage: &StageName,
+    service: &ServiceName,
+) -> MetricEvent {
+    MetricEvent::static_threshold(
+        PROBLEM_TITLE,
+        format!(
+            "keptn.tour.error_rate:filter(and(eq(keptn_project,{project}),eq(keptn_stage,{stage}),eq(keptn_service,{service})))"
+        ),
+        ERROR_RATE_THRESHOLD,
+    )
+    .with_samples(5, 3, 5)
+    .with_severity("ERROR")
+}
+
+/// `keptn configure monitoring dynatrace` for `project`, plus the tour's metric event.
+pub async fn configure_monitoring(
+    client: &DynatraceClient,
+    project: &ProjectName,
+    stages: Vec<StageName>,
+    event: MetricEvent,
+) -> SetupReport {
+    MonitoringSetup::new(client.clone())
+        .with_project(project.clone(), stages)
+        .with_metric_event(event)
+        .run()
+        .await
+}
+
+/// What the stand-in sent so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Data points accepted.
+    pub lines_ok: u64,
+    /// Data points rejected.
+    pub lines_invalid: u64,
+    /// Ingest calls that failed.
+    pub failed_calls: u64,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// Plays the OneAgent's part for local processes (see the [module docs](self)).
+#[derive(Debug)]
+pub struct OneAgentStandIn {
+    task: JoinHandle<()>,
+    stats: Arc<std::sync::Mutex<IngestStats>>,
+}
+
+impl OneAgentStandIn {
+    /// Starts sending, once a second, the previous second's measurements of every
+    /// `(project, stage, service)` in `scopes` that has a recorder.
+    pub fn spawn(
+        client: DynatraceClient,
+        sli: LocalSliProvider,
+        scopes: Vec<(ProjectName, StageName, ServiceName)>,
+    ) -> Self {
+        let stats = Arc::new(std::sync::Mutex::new(IngestStats::default()));
+        let shared = stats.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_sent: Option<DateTime<Utc>> = None;
+            loop {
+                tick.tick().await;
+                let now = Utc::now();
+                let Ok(current) = now.duration_trunc(TimeDelta::seconds(1)) else {
+                    continue;
+                };
+                // every whole second not sent yet, up to the one before the current
+                let mut second = last_sent.map_or(current - TimeDelta::seconds(1), |s| {
+                    s + TimeDelta::seconds(1)
+                });
+                second = second.max(current - TimeDelta::seconds(30));
+                let mut lines = Vec::new();
+                while second < current {
+                    lines.extend(lines_for_second(&sli, &scopes, second));
+                    last_sent = Some(second);
+                    second += TimeDelta::seconds(1);
+                }
+                if lines.is_empty() {
+                    continue;
+                }
+                let result = client.ingest_metrics(&lines).await;
+                let mut s = shared
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                match result {
+                    Ok(r) => {
+                        s.lines_ok += r.lines_ok;
+                        s.lines_invalid += r.lines_invalid;
+                        if let Some(l) = r.invalid_lines.first() {
+                            s.last_error = Some(format!("line {}: {}", l.line, l.error));
+                        }
+                    }
+                    Err(e) => {
+                        s.failed_calls += 1;
+                        s.last_error = Some(e.to_string());
+                    }
+                }
+            }
+        });
+        Self { task, stats }
+    }
+
+    /// What was sent so far.
+    pub fn stats(&self) -> IngestStats {
+        self.stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Stops sending.
+    pub fn stop(self) -> IngestStats {
+        self.task.abort();
+        self.stats()
+    }
+}
+
+/// The data points of one second (`[second, second + 1 s)`) of every scope and deployment.
+pub fn lines_for_second(
+    sli: &LocalSliProvider,
+    scopes: &[(ProjectName, StageName, ServiceName)],
+    second: DateTime<Utc>,
+) -> Vec<MetricLine> {
+    let mut lines = Vec::new();
+    let end = second + TimeDelta::milliseconds(999);
+    for (project, stage, service) in scopes {
+        let Some(recorder) = sli.recorder(project, stage, service) else {
+            continue;
+        };
+        for deployment in recorder.deployments() {
+            let stats = recorder.summarize(Some(&deployment), second, end);
+            if stats.requests == 0 {
+                continue;
+            }
+            let dims = |l: keptn_dynatrace::Result<MetricLine>| -> Option<MetricLine> {
+                Some(
+                    l.ok()?
+                        .with_dimension("keptn_project", project.as_str())
+                        .ok()?
+                        .with_dimension("keptn_stage", stage.as_str())
+                        .ok()?
+                        .with_dimension("keptn_service", service.as_str())
+                        .ok()?
+                        .with_dimension("keptn_deployment", &deployment)
+                        .ok()?
+                        .at(second + TimeDelta::milliseconds(500)),
+                )
+            };
+            #[allow(clippy::cast_precision_loss)]
+            let (requests, errors) = (stats.requests as f64, stats.errors as f64);
+            lines.extend(dims(MetricLine::count_delta(
+                "keptn.tour.requests.count",
+                requests,
+            )));
+            lines.extend(dims(MetricLine::count_delta(
+                "keptn.tour.errors.count",
+                errors,
+            )));
+            if let Some(rate) = stats.error_rate_percent() {
+                lines.extend(dims(MetricLine::gauge("keptn.tour.error_rate", rate)));
+            }
+            if let Some(p95) = stats.p95_ms {
+                lines.extend(dims(MetricLine::gauge("keptn.tour.response_time.p95", p95)));
+            }
+        }
+    }
+    lines
+}
+
+/// A problem as the tour reports it, whichever source opened it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TourProblem {
+    /// The problem's id (`PID`).
+    pub pid: String,
+    /// The display id.
+    pub problem_id: String,
+    /// The title.
+    pub title: String,
+    /// The project.
+    pub project: ProjectName,
+    /// The stage.
+    pub stage: StageName,
+    /// The service.
+    pub service: ServiceName,
+    /// The SLI (or metric) that breached.
+    pub sli: String,
+    /// Its threshold.
+    pub threshold: f64,
+    /// Its value when the problem opened (`NaN` when unknown).
+    pub value_at_open: f64,
+    /// When it opened.
+    pub opened_at: DateTime<Utc>,
+    /// Its value when it resolved.
+    pub value_at_resolve: Option<f64>,
+    /// When it resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// A link to the problem at the monitoring tool.
+    pub url: Option<String>,
+}
+
+impl TourProblem {
+    /// The remediation workflow's view of this problem.
+    pub fn to_problem(&self) -> Problem {
+        let mut p = Problem::new(
+            self.pid.clone(),
+            self.title.clone(),
+            self.project.clone(),
+            self.stage.clone(),
+        )
+        .with_service(self.service.clone())
+        .with_problem_id(self.problem_id.clone());
+        if let Some(url) = &self.url {
+            p = p.with_url(url.clone());
+        }
+        p
+    }
+}
+
+impl From<DetectedProblem> for TourProblem {
+    fn from(p: DetectedProblem) -> Self {
+        Self {
+            pid: p.pid,
+            problem_id: p.problem_id,
+            title: p.title,
+            project: p.project,
+            stage: p.stage,
+            service: p.service,
+            sli: p.sli,
+            threshold: p.threshold,
+            value_at_open: p.value_at_open,
+            opened_at: p.opened_at,
+            value_at_resolve: p.value_at_resolve,
+            resolved_at: p.resolved_at,
+            url: None,
+        }
+    }
+}
+
+/// A problem opening or resolving.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProblemSignal {
+    /// It opened.
+    Opened(TourProblem),
+    /// It resolved.
+    Resolved(TourProblem),
+}
+
+/// Polls Dynatrace's Problems API v2 for the tour's metric-event problems.
+#[derive(Debug)]
+pub struct DtProblemSource {
+    task: JoinHandle<()>,
+}
+
+impl DtProblemSource {
+    /// Polls every `interval` for open problems titled [`PROBLEM_TITLE`] that started after
+    /// `since` (and, for known ones, whether they closed); sends a [`ProblemSignal`] for each
+    /// change, and emits the Keptn problem events a Dynatrace webhook notification would
+    /// have caused into `sink` (through [`keptn_dynatrace::ProblemNotification`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn spawn(
+        client: DynatraceClient,
+        scope: (ProjectName, StageName, ServiceName),
+        since: DateTime<Utc>,
+        interval: Duration,
+        sink: Arc<dyn EventSink>,
+        tx: mpsc::UnboundedSender<ProblemSignal>,
+        errors: mpsc::UnboundedSender<String>,
+    ) -> Self {
+        let task = tokio::spawn(async move {
+            let (project, stage, service) = scope;
+            let tags =
+                format!("keptn_project:{project}, keptn_stage:{stage}, keptn_service:{service}");
+            let mut open: BTreeMap<String, TourProblem> = BTreeMap::new();
+            loop {
+                let listed = client.problems(Some("status(\"open\")"), Some(since)).await;
+                match listed {
+                    Ok(list) => {
+                        let new: Vec<DynatraceProblem> = list
+                            .into_iter()
+                            .filter(|p| {
+                                p.title == PROBLEM_TITLE
+                                    && p.started_at().is_some_and(|t| t >= since)
+                                    && !open.contains_key(&p.problem_id)
+                            })
+                            .collect();
+                        for p in new {
+                            let value =
+                                error_rate_before(&client, &project, &stage, &service, Utc::now())
+                                    .await;
+                            let tp = tour_problem(&p, &client, (&project, &stage, &service), value);
+                            emit(&*sink, &p, &client, &tags, &errors);
+                            open.insert(p.problem_id.clone(), tp.clone());
+                            let _ = tx.send(ProblemSignal::Opened(tp));
+                        }
+                    }
+                    Err(e) => {
+                        let _ = errors.send(format!("listing problems: {e}"));
+                    }
+                }
+                let ids: Vec<String> = open.keys().cloned().collect();
+                for id in ids {
+                    match client.problem(&id).await {
+                        Ok(p) if !p.is_open() => {
+                            let Some(mut tp) = open.remove(&id) else {
+                                continue;
+                            };
+                            tp.resolved_at = Some(p.ended_at().unwrap_or_else(Utc::now));
+                            tp.value_at_resolve = Some(
+                                error_rate_before(&client, &project, &stage, &service, Utc::now())
+                                    .await,
+                            );
+                            emit(&*sink, &p, &client, &tags, &errors);
+                            let _ = tx.send(ProblemSignal::Resolved(tp));
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let _ = errors.send(format!("reading problem {id}: {e}"));
+                        }
+                    }
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
+        Self { task }
+    }
+
+    /// Stops polling.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+fn tour_problem(
+    p: &DynatraceProblem,
+    client: &DynatraceClient,
+    (project, stage, service): (&ProjectName, &StageName, &ServiceName),
+    value: f64,
+) -> TourProblem {
+    TourProblem {
+        pid: p.problem_id.clone(),
+        problem_id: p.display_id.clone(),
+        title: p.title.clone(),
+        project: project.clone(),
+        stage: stage.clone(),
+        service: service.clone(),
+        sli: "error_rate".to_owned(),
+        threshold: ERROR_RATE_THRESHOLD,
+        value_at_open: value,
+        opened_at: p.started_at().unwrap_or_else(Utc::now),
+        value_at_resolve: None,
+        resolved_at: None,
+        url: Some(format!(
+            "{}/#problems/problemdetails;pid={}",
+            client.base_url(),
+            p.problem_id
+        )),
+    }
+}
+
+fn emit(
+    sink: &dyn EventSink,
+    p: &DynatraceProblem,
+    client: &DynatraceClient,
+    tags: &str,
+    errors: &mpsc::UnboundedSender<String>,
+) {
+    match p
+        .to_notification(&client.base_url(), Some(tags))
+        .to_keptn_event()
+    {
+        Ok(e) => sink.emit(&e),
+        Err(e) => {
+            let _ = errors.send(format!("problem {}: {e}", p.problem_id));
+        }
+    }
+}
+
+/// The error rate of the last 15 s as Dynatrace has it (`NaN` when it cannot say).
+async fn error_rate_before(
+    client: &DynatraceClient,
+    project: &ProjectName,
+    stage: &StageName,
+    service: &ServiceName,
+    at: DateTime<Utc>,
+) -> f64 {
+    let config = SliConfig::from_yaml(
+        "spec_version: '1.0'\nindicators:\n  error_rate: \"metricSelector=keptn.tour.error_rate:filter(and(eq(keptn_project,$PROJECT),eq(keptn_stage,$STAGE),eq(keptn_service,$SERVICE))):merge(keptn_deployment):avg\"\n",
+    );
+    let Ok(config) = config else { return f64::NAN };
+    let provider = DynatraceSliProvider::new(client.clone()).with_sli_config(config);
+    let q = keptn_slo::SliQuery::new(
+        project.clone(),
+        stage.clone(),
+        service.clone(),
+        at - TimeDelta::seconds(15),
+        at,
+        vec!["error_rate".to_owned()],
+    );
+    provider
+        .fetch_one("error_rate", &q)
+        .await
+        .unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keptn_deploy::local::RequestRecorder;
+
+    /// The embedded sli.yaml defines the tour's SLIs over the stand-in's metric keys.
+    #[test]
+    fn tour_sli_uses_the_sent_metrics() {
+        let c = SliConfig::from_yaml(TOUR_SLI).unwrap();
+        for (sli, key) in [
+            ("response_time_p95", "keptn.tour.response_time.p95"),
+            ("throughput", "keptn.tour.requests.count"),
+            ("error_rate", "keptn.tour.error_rate"),
+        ] {
+            let q = c.query(sli).unwrap();
+            assert!(q.contains(key), "{sli}: {q}");
+            assert!(metric_keys().iter().any(|(k, _)| *k == key));
+        }
+    }
+
+    /// One second of recorded requests becomes four data points per deployment, with the
+    /// Keptn dimensions.
+    #[test]
+    fn recorded_second_becomes_lines() {
+        let sli = LocalSliProvider::new();
+        let rec = Arc::new(RequestRecorder::default());
+        let (p, s, v): (ProjectName, StageName, ServiceName) = (
+            "sockshop".parse().unwrap(),
+            "staging".parse().unwrap(),
+            "carts".parse().unwrap(),
+        );
+        sli.register(p.clone(), s.clone(), v.clone(), rec.clone());
+        let t = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        for i in 0..10 {
+            let status = if i < 3 { 500 } else { 200 };
+            rec.record(
+                "canary",
+                t + TimeDelta::milliseconds(i * 50),
+                Duration::from_millis(100),
+                Some(status),
+            );
+        }
+        rec.record(
+            "canary",
+            t + TimeDelta::seconds(1),
+            Duration::from_millis(900),
+            Some(200),
+        );
+        let lines = lines_for_second(&sli, &[(p, s, v)], t);
+        let text: Vec<String> = lines.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 4, "{text:?}");
+        assert!(
+            text.iter()
+                .any(|l| l.starts_with("keptn.tour.requests.count,")
+                    && l.contains("count,delta=10 ")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|l| l.starts_with("keptn.tour.error_rate,") && l.contains("gauge,30 ")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .all(|l| l.contains("keptn_deployment=\"canary\"")
+                    && l.contains("keptn_stage=\"staging\""))
+        );
+        let p95 = lines
+            .iter()
+            .find(|l| l.key() == "keptn.tour.response_time.p95")
+            .unwrap();
+        assert!(
+            matches!(p95.value(), keptn_dynatrace::MetricValue::Gauge(v) if (v - 100.0).abs() < 2.0),
+            "{p95}"
+        );
+    }
+
+    /// `DT_TENANT` without a token is an error that says what is missing.
+    #[test]
+    fn settings_need_a_token() {
+        // only reads the variables; the test does not set them (other tests run in parallel)
+        if std::env::var_os("DT_TENANT").is_none() {
+            assert!(
+                DtSettings::from_env(None, Duration::ZERO)
+                    .unwrap()
+                    .is_none()
+            );
+            assert!(DtSettings::from_env(Some("x.yaml".into()), Duration::ZERO).is_err());
+        }
+    }
+}
