@@ -3,6 +3,15 @@
 //! `evaluate/N` calls the free function [`evaluate`] (prepares the SLO on every call);
 //! `compiled/N` reuses one [`CompiledSlo`], the way a caller evaluating the same SLO
 //! repeatedly should. Both include dropping the result.
+//!
+//! Every objective here has three criteria whose texts repeat across objectives (a
+//! `CompiledSlo` then counts target references on three shared allocations); with a distinct
+//! text per criterion, `compiled/1000` took about 10 % longer in our measurements.
+//!
+//! Allocations per evaluation do not depend on the number of criteria: counted with valgrind
+//! (difference between 1 and 3 evaluations), 100 objectives with 2 or 6 criteria each need 230
+//! allocations per `CompiledSlo::evaluate` (two target lists per objective plus 30 per
+//! evaluation) and 332 per `evaluate` (plus each result's SLI name and the per-call plan).
 #![allow(missing_docs)]
 
 use std::hint::black_box;
