@@ -87,6 +87,21 @@ for stage in dev staging production; do
 done
 expect_eq "carts image in dev" "$(jp sockshop-dev deploy/carts '{.spec.template.spec.containers[0].image}')" docker.io/keptnexamples/carts:0.11.1
 expect_eq "carts Service port in dev" "$(jp sockshop-dev svc/carts '{.spec.ports[0].port}/{.spec.ports[0].targetPort}')" 80/8080
+expect_eq "carts labels in dev" \
+  "$(jp sockshop-dev deploy/carts '{.metadata.labels.keptn\.sh/project}/{.metadata.labels.keptn\.sh/stage}/{.metadata.labels.keptn\.sh/service}/{.metadata.labels.keptn\.sh/deployment}')" \
+  sockshop/dev/carts/direct
+expect_eq "carts pod labels in dev" \
+  "$(jp sockshop-dev deploy/carts '{.spec.selector.matchLabels.app\.kubernetes\.io/name}/{.spec.template.metadata.labels.keptn\.sh/deployment}')" \
+  carts/direct
+expect_eq "carts readiness probe in dev" \
+  "$(jp sockshop-dev deploy/carts '{.spec.template.spec.containers[0].readinessProbe.httpGet.path}:{.spec.template.spec.containers[0].ports[0].containerPort}')" \
+  /health:8080
+jp sockshop-dev deploy/carts '{.spec.template.spec.containers[0].env}' \
+  | grep -qF 'keptn_project=sockshop keptn_stage=dev keptn_service=carts keptn_deployment=direct' \
+  || fail "carts in dev has no DT_CUSTOM_PROP for Dynatrace"
+expect_eq "namespace labels" \
+  "$(kubectl get namespace sockshop-staging -o 'jsonpath={.metadata.labels.keptn\.sh/project}/{.metadata.labels.keptn\.sh/stage}')" \
+  sockshop/staging
 for stage in staging production; do
   if kubectl -n "sockshop-$stage" get deploy carts carts-primary >/dev/null 2>&1; then
     fail "carts reached $stage although dev could not be tested"
@@ -111,6 +126,8 @@ expect_eq "carts-primary image in staging" "$(jp sockshop-staging deploy/carts-p
 expect_eq "canary replicas in staging" "$(jp sockshop-staging deploy/carts '{.spec.replicas}')" 0
 expect_eq "Service carts selects in staging" "$(jp sockshop-staging svc/carts '{.spec.selector.keptn\.sh/deployment}')" primary
 expect_eq "Service carts-canary selects in staging" "$(jp sockshop-staging svc/carts-canary '{.spec.selector.keptn\.sh/deployment}')" canary
+expect_eq "carts-primary pod role in staging" "$(jp sockshop-staging deploy/carts-primary '{.spec.template.metadata.labels.keptn\.sh/deployment}')" primary
+expect_eq "canary pod role in staging" "$(jp sockshop-staging deploy/carts '{.spec.template.metadata.labels.keptn\.sh/deployment}')" canary
 if kubectl -n sockshop-production get deploy carts carts-primary >/dev/null 2>&1; then
   fail "carts reached production although staging failed"
 fi
