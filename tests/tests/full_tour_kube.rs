@@ -2,6 +2,9 @@
 //! `--kube-url-for` values are input errors (exit 2, saying what is wrong), and a KUBECONFIG
 //! that leads nowhere is a clear exit 1 before anything is deployed. The run against a real
 //! kube-apiserver is `scripts/full-tour-kube-smoke.sh` (test-all.sh starts the server).
+//!
+//! Also Ctrl-C with the embedded defaults (the interrupt path `--kube` shares): the running
+//! delivery is aborted and every service process stops.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -82,4 +85,88 @@ fn kube_input_errors_and_missing_cluster() {
         "it started delivering: {stderr}"
     );
     assert!(!summary.exists(), "no outcome to summarize");
+}
+
+/// Processes whose `KEPTN_SUPERVISOR_PID` is `supervisor` (the services one tour started; other
+/// tours running on the same machine do not count).
+fn children_of(supervisor: u32) -> Vec<u32> {
+    let needle = format!("KEPTN_SUPERVISOR_PID={supervisor}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+        })
+        .collect()
+}
+
+/// Ctrl-C in the middle of a delivery (embedded defaults): the running delivery is aborted, the
+/// tour exits 130 within seconds and every service process it started is gone.
+#[test]
+fn interrupt_stops_the_delivery_and_every_process() {
+    let exe = full_tour_binary();
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let mut child = Command::new(&exe)
+        .env_remove("UNLEASH_URL")
+        .env_remove("UNLEASH_TOKEN")
+        .env_remove("UNLEASH_CLIENT_TOKEN")
+        .env_remove("DT_TENANT")
+        .env_remove("DT_API_TOKEN")
+        .args(["--no-progress", "--test-duration", "60", "--events"])
+        .arg(&events)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cannot start full_tour");
+    let pid = child.id();
+    // wait until carts' staging performance test runs (a long one: --test-duration 60)
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&events).unwrap_or_default();
+        if text.lines().any(|l| {
+            l.contains("\"type\":\"sh.keptn.event.test.started\"")
+                && l.contains("\"stage\":\"staging\"")
+                && l.contains("\"service\":\"carts\"")
+        }) {
+            break;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(90)
+            || child.try_wait().unwrap().is_some()
+        {
+            let _ = child.kill();
+            panic!("the staging test of carts never started");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!children_of(pid).is_empty(), "no service processes to stop");
+    let interrupted = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        interrupted.elapsed() < std::time::Duration::from_secs(30),
+        "the tour took {:?} to stop",
+        interrupted.elapsed()
+    );
+    assert!(
+        stderr.contains("every started process was stopped"),
+        "{stderr}"
+    );
+    let left = children_of(pid);
+    assert!(left.is_empty(), "processes outlived the tour: {left:?}");
+    let text = std::fs::read_to_string(&events).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains("aborted")),
+        "no aborted task or sequence in the events"
+    );
 }
