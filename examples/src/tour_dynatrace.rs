@@ -440,8 +440,9 @@ impl DtProblemSource {
                             })
                             .collect();
                         for p in new {
+                            let at = p.started_at().unwrap_or_else(Utc::now);
                             let value =
-                                error_rate_before(&client, &project, &stage, &service, Utc::now())
+                                error_rate_before(&client, (&project, &stage, &service), at, "max")
                                     .await;
                             let tp = tour_problem(&p, &client, (&project, &stage, &service), value);
                             emit(&*sink, &p, &client, &tags, &errors);
@@ -461,8 +462,9 @@ impl DtProblemSource {
                                 continue;
                             };
                             tp.resolved_at = Some(p.ended_at().unwrap_or_else(Utc::now));
+                            let at = p.ended_at().unwrap_or_else(Utc::now);
                             tp.value_at_resolve = Some(
-                                error_rate_before(&client, &project, &stage, &service, Utc::now())
+                                error_rate_before(&client, (&project, &stage, &service), at, "avg")
                                     .await,
                             );
                             emit(&*sink, &p, &client, &tags, &errors);
@@ -531,24 +533,24 @@ fn emit(
     }
 }
 
-/// The error rate of the last 15 s as Dynatrace has it (`NaN` when it cannot say).
+/// The error rate (`agg`: `max` or `avg`) of the 10 s before `at` as Dynatrace has it (`NaN`
+/// when it cannot say).
 async fn error_rate_before(
     client: &DynatraceClient,
-    project: &ProjectName,
-    stage: &StageName,
-    service: &ServiceName,
+    (project, stage, service): (&ProjectName, &StageName, &ServiceName),
     at: DateTime<Utc>,
+    agg: &str,
 ) -> f64 {
-    let config = SliConfig::from_yaml(
-        "spec_version: '1.0'\nindicators:\n  error_rate: \"metricSelector=keptn.tour.error_rate:filter(and(eq(keptn_project,$PROJECT),eq(keptn_stage,$STAGE),eq(keptn_service,$SERVICE))):merge(keptn_deployment):avg\"\n",
-    );
+    let config = SliConfig::from_yaml(&format!(
+        "spec_version: '1.0'\nindicators:\n  error_rate: \"metricSelector=keptn.tour.error_rate:filter(and(eq(keptn_project,$PROJECT),eq(keptn_stage,$STAGE),eq(keptn_service,$SERVICE))):merge(keptn_deployment):{agg}\"\n"
+    ));
     let Ok(config) = config else { return f64::NAN };
     let provider = DynatraceSliProvider::new(client.clone()).with_sli_config(config);
     let q = keptn_slo::SliQuery::new(
         project.clone(),
         stage.clone(),
         service.clone(),
-        at - TimeDelta::seconds(15),
+        at - TimeDelta::seconds(10),
         at,
         vec!["error_rate".to_owned()],
     );
@@ -633,6 +635,49 @@ mod tests {
             matches!(p95.value(), keptn_dynatrace::MetricValue::Gauge(v) if (v - 100.0).abs() < 2.0),
             "{p95}"
         );
+    }
+
+    /// Debug output of the settings and of the client never shows the token.
+    #[test]
+    fn settings_debug_redacts_token() {
+        let s = DtSettings {
+            tenant: "http://127.0.0.1:9".to_owned(),
+            token: SecretString::from("dt0c01.TOUR-SECRET-X"),
+            sli_file: None,
+            settle: Duration::ZERO,
+        };
+        let shown = format!("{s:?} {:?}", s.client().unwrap());
+        assert!(!shown.contains("TOUR-SECRET-X"), "{shown}");
+    }
+
+    /// `--dt-sli` replaces the tour's queries; a missing or invalid file is an error naming it.
+    #[test]
+    fn dt_sli_file_is_read() {
+        let dir = std::env::temp_dir().join(format!("tour-dt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("sli.yaml");
+        std::fs::write(
+            &good,
+            "spec_version: '1.0'\nindicators:\n  response_time_p95: \"metricSelector=builtin:service.response.time:merge(\\\"dt.entity.service\\\"):percentile(95)&entitySelector=type(SERVICE),tag(keptn_project:$PROJECT)\"\n",
+        )
+        .unwrap();
+        let mut s = DtSettings {
+            tenant: "http://127.0.0.1:9".to_owned(),
+            token: SecretString::from("t"),
+            sli_file: Some(good),
+            settle: Duration::ZERO,
+        };
+        let c = s.sli_config().unwrap();
+        assert!(
+            c.query("response_time_p95")
+                .unwrap()
+                .contains("builtin:service.response.time")
+        );
+        assert!(c.query("throughput").is_none());
+        s.sli_file = Some(dir.join("missing.yaml"));
+        let e = format!("{:#}", s.sli_config().unwrap_err());
+        assert!(e.contains("missing.yaml"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// `DT_TENANT` without a token is an error that says what is missing.

@@ -574,7 +574,17 @@ impl Fake {
         run_davis(&mut st, now);
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match (method.as_str(), segments.as_slice()) {
-            ("POST", ["api", "v2", "metrics", "ingest"]) => ingest(&mut st, body.as_ref(), now),
+            ("POST", ["api", "v2", "metrics", "ingest"]) => {
+                let text_plain = req
+                    .headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.trim_start().starts_with("text/plain"));
+                if !text_plain {
+                    return error(415, "The request body must be text/plain in the metric ingestion protocol.");
+                }
+                ingest(&mut st, body.as_ref(), now)
+            }
             ("GET", ["api", "v2", "metrics", "query"]) => {
                 let Some(selector) = param("metricSelector").filter(|s| !s.trim().is_empty()) else {
                     return violation("metricSelector", "must not be empty", "QUERY");
