@@ -43,6 +43,9 @@ pub const TOUR_SLI: &str = include_str!("../fixtures/tour/dynatrace-sli.yaml");
 /// The title of the problems the tour's metric event opens (the seed's problem).
 pub const PROBLEM_TITLE: &str = "Failure rate increase";
 
+/// How long after a second ended the tour sends its data (see [`OneAgentStandIn::spawn`]).
+pub const INGEST_LAG: Duration = Duration::from_secs(5);
+
 /// The error-rate threshold (percent) of the tour's metric event.
 pub const ERROR_RATE_THRESHOLD: f64 = 10.0;
 
@@ -201,13 +204,19 @@ pub struct OneAgentStandIn {
 }
 
 impl OneAgentStandIn {
-    /// Starts sending, once a second, the previous second's measurements of every
-    /// `(project, stage, service)` in `scopes` that has a recorder.
+    /// Starts sending, once a second, the measurements of every `(project, stage, service)` in
+    /// `scopes` that has a recorder, one second at a time, `lag` after that second ended.
+    ///
+    /// The proxies record a request under the second it *started* in, once it is answered, so
+    /// a second is complete only when its slowest request has been answered: requests slower
+    /// than `lag` (the tour uses [`INGEST_LAG`]) are left out of their second's data.
     pub fn spawn(
         client: DynatraceClient,
         sli: LocalSliProvider,
         scopes: Vec<(ProjectName, StageName, ServiceName)>,
+        lag: Duration,
     ) -> Self {
+        let lag = TimeDelta::from_std(lag).unwrap_or(TimeDelta::seconds(5));
         let stats = Arc::new(std::sync::Mutex::new(IngestStats::default()));
         let shared = stats.clone();
         let task = tokio::spawn(async move {
@@ -217,10 +226,10 @@ impl OneAgentStandIn {
             loop {
                 tick.tick().await;
                 let now = Utc::now();
-                let Ok(current) = now.duration_trunc(TimeDelta::seconds(1)) else {
+                let Ok(current) = (now - lag).duration_trunc(TimeDelta::seconds(1)) else {
                     continue;
                 };
-                // every whole second not sent yet, up to the one before the current
+                // every whole second not sent yet that ended at least `lag` ago
                 let mut second = last_sent.map_or(current - TimeDelta::seconds(1), |s| {
                     s + TimeDelta::seconds(1)
                 });
@@ -441,9 +450,14 @@ impl DtProblemSource {
                             .collect();
                         for p in new {
                             let at = p.started_at().unwrap_or_else(Utc::now);
-                            let value =
-                                error_rate_before(&client, (&project, &stage, &service), at, "max")
-                                    .await;
+                            let value = error_rate_before(
+                                &client,
+                                (&project, &stage, &service),
+                                at,
+                                "max",
+                                10,
+                            )
+                            .await;
                             let tp = tour_problem(&p, &client, (&project, &stage, &service), value);
                             emit(&*sink, &p, &client, &tags, &errors);
                             open.insert(p.problem_id.clone(), tp.clone());
@@ -464,8 +478,14 @@ impl DtProblemSource {
                             tp.resolved_at = Some(p.ended_at().unwrap_or_else(Utc::now));
                             let at = p.ended_at().unwrap_or_else(Utc::now);
                             tp.value_at_resolve = Some(
-                                error_rate_before(&client, (&project, &stage, &service), at, "avg")
-                                    .await,
+                                error_rate_before(
+                                    &client,
+                                    (&project, &stage, &service),
+                                    at,
+                                    "avg",
+                                    4,
+                                )
+                                .await,
                             );
                             emit(&*sink, &p, &client, &tags, &errors);
                             let _ = tx.send(ProblemSignal::Resolved(tp));
@@ -533,13 +553,14 @@ fn emit(
     }
 }
 
-/// The error rate (`agg`: `max` or `avg`) of the 10 s before `at` as Dynatrace has it (`NaN`
-/// when it cannot say).
+/// The error rate (`agg`: `max` or `avg`) of the `secs` seconds before `at` as Dynatrace has
+/// it (`NaN` when it cannot say): the peak that opened a problem, the calm that closed it.
 async fn error_rate_before(
     client: &DynatraceClient,
     (project, stage, service): (&ProjectName, &StageName, &ServiceName),
     at: DateTime<Utc>,
     agg: &str,
+    secs: i64,
 ) -> f64 {
     let config = SliConfig::from_yaml(&format!(
         "spec_version: '1.0'\nindicators:\n  error_rate: \"metricSelector=keptn.tour.error_rate:filter(and(eq(keptn_project,$PROJECT),eq(keptn_stage,$STAGE),eq(keptn_service,$SERVICE))):merge(keptn_deployment):{agg}\"\n"
@@ -550,7 +571,7 @@ async fn error_rate_before(
         project.clone(),
         stage.clone(),
         service.clone(),
-        at - TimeDelta::seconds(10),
+        at - TimeDelta::seconds(secs),
         at,
         vec!["error_rate".to_owned()],
     );
