@@ -31,8 +31,20 @@
 //! `--dt-sli FILE`), the tour configures monitoring for sockshop plus a metric event, sends the
 //! proxies' measurements to the tenant (it plays the OneAgent's part for local processes) and
 //! takes the production problem from Dynatrace's Problems API (polled; see
-//! `keptn_examples::tour_dynatrace`). `--kube` is not wired into this program yet: it says so
-//! and exits with status 2.
+//! `keptn_examples::tour_dynatrace`).
+//!
+//! `--kube` deploys to the current KUBECONFIG context instead (same delivery code path):
+//! namespaces `sockshop-dev/-staging/-production`, the seed's images (`keptnexamples/carts`,
+//! `mongo`), blue/green by switching the Service `carts` between `carts-primary` and the canary,
+//! carts-db direct. The tour reaches the Services through `--kube-url` (default: the in-cluster
+//! DNS name, for running the tour in a pod) or per-Service `--kube-url-for NAME.NAMESPACE=URL`
+//! (for `kubectl port-forward`); when a Service cannot be reached it stops with status 1 and says
+//! which URL failed and what to pass instead. SLIs come from Dynatrace when `DT_TENANT` is set
+//! (a real OneAgent monitors the pods; the tour sends no measurements of its own then), else
+//! from client-side measurements of the tour's own requests (they include network time). On
+//! failure or Ctrl-C a pending canary is rolled back, so the serving version stays as it was.
+//! `--kube` has been run against a real kube-apiserver whose pods never serve traffic, never end
+//! to end against a cluster with running pods.
 //!
 //! Exit status: 0 when the story ended as the seed says, 1 when it did not (the deviations
 //! are listed), 2 on invalid input, 130 on Ctrl-C (every started process is stopped first).
@@ -49,7 +61,10 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use keptn_deploy::delivery::{Delivery, DeliveryReport, DeliveryTrigger, GateEvaluator};
+use keptn_deploy::delivery::{
+    AbortHandle, Delivery, DeliveryReport, DeliveryTrigger, GateEvaluator,
+};
+use keptn_deploy::kubernetes::KubeDeployer;
 use keptn_deploy::local::{CommandTemplate, LocalDeployer, LocalSliProvider};
 use keptn_deploy::runner::{HttpCheck, HttpTestRunner, Workload};
 use keptn_deploy::{
@@ -60,6 +75,7 @@ use keptn_examples::carts::{CartsConfig, serve, serve_db};
 use keptn_examples::tour_dynatrace::{
     self, DtProblemSource, DtSettings, OneAgentStandIn, ProblemSignal, TourProblem,
 };
+use keptn_examples::tour_kube::{self, ClientSideSli, KubeReach, ServiceUrls};
 use keptn_remediate::flagstore::{FlagStore, FlagStoreServer};
 use keptn_remediate::monitor::{Monitor, MonitorConfig, MonitorEvent, Watch};
 use keptn_remediate::unleash::secrecy::{ExposeSecret, SecretString};
@@ -67,7 +83,7 @@ use keptn_remediate::unleash::{FeatureToggleAction, FlagState, UnleashClient};
 use keptn_remediate::{
     ActionRegistry, RemediationReport, RemediationStatus, Remediator, ResolvedEventVerifier,
 };
-use keptn_slo::{InMemoryHistory, QualityGate};
+use keptn_slo::{InMemoryHistory, QualityGate, SliProvider};
 use keptn_spec::event::{EventSink, FanOut, KeptnEvent, MemoryEventSink};
 use keptn_spec::shipyard::Shipyard;
 use keptn_spec::{ParseOptions, ProjectName, ServiceName, Slo, StageName};
@@ -98,9 +114,20 @@ struct Args {
     /// Longest wait for the problem to open and resolve, in seconds.
     #[arg(long, default_value_t = 90.0)]
     remediation_timeout: f64,
-    /// Deploy to the current KUBECONFIG context instead of local processes (not wired yet).
+    /// Deploy to the cluster of the current KUBECONFIG context instead of local processes.
     #[arg(long)]
     kube: bool,
+    /// With --kube: how this program reaches a Service of the cluster; placeholders
+    /// `{service}` (e.g. `carts-canary`), `{namespace}` (`sockshop-staging`), `{port}`.
+    #[arg(long, value_name = "TEMPLATE", default_value = tour_kube::DEFAULT_TEMPLATE)]
+    kube_url: String,
+    /// With --kube: reach Service NAME in NAMESPACE at URL instead (e.g. a `kubectl
+    /// port-forward`), as `NAME.NAMESPACE=URL`; repeatable.
+    #[arg(long, value_name = "NAME.NAMESPACE=URL")]
+    kube_url_for: Vec<String>,
+    /// With --kube: longest wait for a rollout, in seconds (then it is rolled back).
+    #[arg(long, default_value_t = 300)]
+    kube_rollout_timeout: u64,
     /// No progress bars (event lines and the report are still printed).
     #[arg(long)]
     no_progress: bool,
@@ -163,11 +190,8 @@ fn main() -> ExitCode {
         }
         None => {}
     }
-    if args.kube {
-        eprintln!(
-            "full_tour: --kube is not wired into the tour yet; \
-             run it without it to use the embedded deployer"
-        );
+    if let Err(e) = kube_urls(&args) {
+        eprintln!("full_tour: {e}");
         return ExitCode::from(2);
     }
     if !(args.dt_settle.is_finite() && args.dt_settle >= 0.0) {
@@ -194,6 +218,15 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     runtime.block_on(tour_main(args, dt))
+}
+
+/// The `--kube-url` template with the `--kube-url-for` overrides.
+fn kube_urls(args: &Args) -> Result<ServiceUrls, String> {
+    args.kube_url_for
+        .iter()
+        .try_fold(ServiceUrls::new(&args.kube_url)?, |urls, spec| {
+            urls.with_override(spec)
+        })
 }
 
 fn exit_of(result: anyhow::Result<()>) -> ExitCode {
@@ -379,7 +412,7 @@ fn p95_of(evaluation: &Value) -> Option<f64> {
 }
 
 async fn outcome_of(
-    deployer: &LocalDeployer,
+    deployer: &dyn Deployer,
     shipyard: &Shipyard,
     project: &ProjectName,
     service: &ServiceName,
@@ -434,10 +467,16 @@ async fn outcome_of(
 
 /// Keptn's jmeter-service ran tests only for services that have test files: carts has them
 /// (`basiccheck.jmx`, `load.jmx`), carts-db has none, so its tests pass without requests.
+///
+/// The deployment URIs are resolved through the backend first (the cluster's in-cluster names
+/// through `--kube-url`); a URI that cannot be reached stops the tests with an error that is
+/// also kept in `unreachable`, so the tour can stop with that message.
 #[derive(Debug)]
 struct ServiceTests {
     tested: ServiceName,
     runner: HttpTestRunner,
+    backend: Backend,
+    unreachable: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 #[async_trait::async_trait]
@@ -452,13 +491,118 @@ impl TestRunner for ServiceTests {
         progress: &Progress,
     ) -> keptn_deploy::Result<TestReport> {
         if request.target.service == self.tested {
-            self.runner.run(request, progress).await
+            let mut uris = Vec::with_capacity(request.uris.len());
+            for uri in &request.uris {
+                match self.backend.test_url(uri).await {
+                    Ok(url) => uris.push(url),
+                    Err(message) => {
+                        *self
+                            .unreachable
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some(message.clone());
+                        return Err(keptn_deploy::Error::Test { message });
+                    }
+                }
+            }
+            let request = TestRequest::new(request.target.clone(), request.strategy.clone(), uris);
+            self.runner.run(&request, progress).await
         } else {
             Ok(TestReport::skipped(
                 request.strategy.clone(),
                 Utc::now(),
                 format!("no tests for {}", request.target.service),
             ))
+        }
+    }
+}
+
+/// Where the tour deploys, and how it reaches what it deployed.
+#[derive(Debug, Clone)]
+enum Backend {
+    /// Local processes behind per-stage proxies (the embedded default).
+    Local(Arc<LocalDeployer>),
+    /// The cluster of the current KUBECONFIG context.
+    Kube {
+        deployer: Arc<KubeDeployer>,
+        reach: Arc<KubeReach>,
+    },
+}
+
+impl Backend {
+    /// `local` or `kubernetes`.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Local(_) => "local",
+            Self::Kube { .. } => "kubernetes",
+        }
+    }
+
+    fn deployer(&self) -> Arc<dyn Deployer> {
+        match self {
+            Self::Local(d) => d.clone(),
+            Self::Kube { deployer, .. } => deployer.clone(),
+        }
+    }
+
+    /// The URL of the serving version of `target`, checked to answer for the cluster.
+    async fn public_url(&self, target: &StageService) -> anyhow::Result<String> {
+        match self {
+            Self::Local(d) => Ok(d.public_url(target).await?),
+            Self::Kube { reach, .. } => {
+                reach.check_public(target).await.map_err(anyhow::Error::msg)
+            }
+        }
+    }
+
+    /// The URL tests use for a deployment URI (`Err` with what to do when unreachable).
+    async fn test_url(&self, uri: &str) -> Result<String, String> {
+        match self {
+            Self::Local(_) => Ok(uri.to_owned()),
+            Self::Kube { reach, .. } => {
+                reach.check_uri(uri).await?;
+                Ok(reach.test_url(uri))
+            }
+        }
+    }
+
+    /// Where the tour's production users record their requests (client side), if it must.
+    fn production_recorder(&self, target: &StageService) -> Option<(ClientSideSli, StageService)> {
+        match self {
+            Self::Local(_) => None,
+            Self::Kube { reach, .. } => Some((reach.sli().clone(), target.clone())),
+        }
+    }
+
+    /// Stops what must not outlive the tour: local processes; in the cluster, a pending canary
+    /// (rolled back, so the serving version stays as it was). Returns what it did or failed.
+    async fn clean_up(&self, targets: &[StageService]) -> Vec<String> {
+        match self {
+            Self::Local(d) => d
+                .shutdown()
+                .await
+                .into_iter()
+                .map(|e| format!("warning: {e}"))
+                .collect(),
+            Self::Kube { deployer, .. } => {
+                let mut said = Vec::new();
+                for t in targets {
+                    match deployer.status(t).await {
+                        Ok(status) if status.canary.is_some() => match deployer.rollback(t).await {
+                            Ok(after) => said.push(format!(
+                                "rolled back the pending canary of {t}; serving {}",
+                                after.serving_image().unwrap_or("nothing")
+                            )),
+                            Err(e) => said.push(format!(
+                                "warning: cannot roll back the pending canary of {t}: {e}"
+                            )),
+                        },
+                        Ok(_) => {}
+                        Err(e) => said.push(format!("warning: cannot read the state of {t}: {e}")),
+                    }
+                }
+                said
+            }
         }
     }
 }
@@ -477,7 +621,7 @@ struct Traffic {
 }
 
 impl Traffic {
-    fn start(url: &str, users: u32) -> Self {
+    fn start(url: &str, users: u32, recorder: Option<&(ClientSideSli, StageService)>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
@@ -488,8 +632,13 @@ impl Traffic {
             .unwrap_or_default();
         let tasks = (0..users)
             .map(|user| {
-                let (stop, ok, failed, client) =
-                    (stop.clone(), ok.clone(), failed.clone(), client.clone());
+                let (stop, ok, failed, client, recorder) = (
+                    stop.clone(),
+                    ok.clone(),
+                    failed.clone(),
+                    client.clone(),
+                    recorder.cloned(),
+                );
                 let url = url.to_owned();
                 tokio::spawn(async move {
                     let mut round = 0u64;
@@ -497,6 +646,8 @@ impl Traffic {
                         round += 1;
                         let add = format!("{url}/carts/user{user}/items");
                         for i in 0..4 {
+                            let at = Utc::now();
+                            let sent = Instant::now();
                             let resp = if i < 3 {
                                 client
                                     .post(&add)
@@ -506,10 +657,11 @@ impl Traffic {
                             } else {
                                 client.get(format!("{url}/carts/user{user}")).send().await
                             };
-                            let counter = match resp {
-                                Ok(r) if r.status().is_success() => &ok,
-                                _ => &failed,
-                            };
+                            let success = matches!(&resp, Ok(r) if r.status().is_success());
+                            if let Some((sli, target)) = &recorder {
+                                sli.record(target, "primary", at, sent.elapsed(), success);
+                            }
+                            let counter = if success { &ok } else { &failed };
                             counter.fetch_add(1, Ordering::Relaxed);
                         }
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -539,22 +691,38 @@ impl Traffic {
 
 async fn tour_main(args: Args, dt: Option<DtSettings>) -> ExitCode {
     let ui = Arc::new(Ui::new(!args.no_progress));
-    let sli = LocalSliProvider::new();
-    // Created here so that Ctrl-C and errors can stop every process it started.
-    let deployer_slot: Arc<tokio::sync::OnceCell<Arc<LocalDeployer>>> = Arc::default();
-    let run = tour(&args, dt, ui.clone(), sli, deployer_slot.clone());
+    // Created here so that Ctrl-C and errors can stop what the tour started.
+    let backend_slot: Arc<tokio::sync::OnceCell<Backend>> = Arc::default();
+    let abort = AbortHandle::new();
+    let run = tour(&args, dt, ui.clone(), backend_slot.clone(), abort.clone());
+    tokio::pin!(run);
     let result = tokio::select! {
-        r = run => Some(r),
+        r = &mut run => Some(r),
         _ = tokio::signal::ctrl_c() => None,
     };
-    if let Some(deployer) = deployer_slot.get() {
-        for e in deployer.shutdown().await {
-            ui.say(format!("warning: {e}"));
+    if result.is_none() {
+        // A running delivery stops at its next step and rolls back its pending canary.
+        abort.abort();
+        ui.say("interrupted: stopping the running delivery");
+        let _ = tokio::time::timeout(Duration::from_secs(30), &mut run).await;
+    }
+    if let Some(backend) = backend_slot.get() {
+        let targets = if matches!(result, Some(Ok(_))) {
+            Vec::new()
+        } else {
+            tour_targets()
+        };
+        for line in backend.clean_up(&targets).await {
+            ui.say(line);
         }
     }
     match result {
         None => {
-            ui.say("interrupted: every started process was stopped");
+            ui.say(if args.kube {
+                "interrupted: no canary is left pending; the serving versions are as they were"
+            } else {
+                "interrupted: every started process was stopped"
+            });
             ExitCode::from(130)
         }
         Some(Ok(true)) => ExitCode::SUCCESS,
@@ -566,13 +734,89 @@ async fn tour_main(args: Args, dt: Option<DtSettings>) -> ExitCode {
     }
 }
 
+/// Every service of the tour in every stage (what a clean-up looks at).
+fn tour_targets() -> Vec<StageService> {
+    let (Ok(project), Ok(shipyard)) = (
+        "sockshop".parse::<ProjectName>(),
+        Shipyard::parse(SHIPYARD, &ParseOptions::new()),
+    ) else {
+        return Vec::new();
+    };
+    let mut targets = Vec::new();
+    for stage in shipyard.value.stages() {
+        for service in ["carts", "carts-db"] {
+            if let Ok(service) = service.parse() {
+                targets.push(StageService::new(
+                    project.clone(),
+                    stage.name.clone(),
+                    service,
+                ));
+            }
+        }
+    }
+    targets
+}
+
+/// The cluster of the current KUBECONFIG context, with the seed's service shapes.
+async fn kube_backend(args: &Args, ui: &Ui) -> anyhow::Result<Backend> {
+    let urls = kube_urls(args).map_err(anyhow::Error::msg)?;
+    let client = keptn_deploy::kube::Client::try_default()
+        .await
+        .context("--kube: cannot connect to the cluster of the current KUBECONFIG context")?;
+    let mut deployer = KubeDeployer::new(client)
+        .with_rollout_timeout(Duration::from_secs(args.kube_rollout_timeout));
+    let mut ports = BTreeMap::new();
+    for (service, template) in tour_kube::carts_templates() {
+        if let Some(port) = template.primary_port() {
+            ports.insert(service.clone(), port);
+        }
+        deployer = deployer.with_template(service, template);
+    }
+    ui.say(format!(
+        "deployer: Kubernetes (current KUBECONFIG context); Services reached at {}",
+        args.kube_url
+    ));
+    Ok(Backend::Kube {
+        deployer: Arc::new(deployer),
+        reach: Arc::new(KubeReach::new(urls, ports)),
+    })
+}
+
+/// Local processes (this program in its service roles) behind per-stage proxies.
+fn local_backend(flags: &Flags, sli: &LocalSliProvider) -> anyhow::Result<Backend> {
+    let exe = std::env::current_exe().context("cannot find this program to start services")?;
+    let exe = exe.display().to_string();
+    let carts_template = CommandTemplate::new(&exe)
+        .args([
+            "carts-service",
+            "--port",
+            "{port}",
+            "--version",
+            "{version}",
+        ])
+        .env("UNLEASH_URL", &flags.url)
+        .env("UNLEASH_CLIENT_TOKEN", flags.client_token.expose_secret())
+        .env("UNLEASH_REFRESH_MS", "500")
+        .ready_path("/health");
+    let db_template = CommandTemplate::new(&exe)
+        .args(["carts-db", "--port", "{port}", "--version", "{version}"])
+        .ready_path("/health");
+    Ok(Backend::Local(Arc::new(
+        LocalDeployer::new()
+            .with_sli_provider(sli.clone())
+            .with_service(&"carts".parse()?, carts_template)
+            .with_service(&"carts-db".parse()?, db_template)
+            .with_drain_timeout(Duration::from_secs(15)),
+    )))
+}
+
 #[allow(clippy::too_many_lines)]
 async fn tour(
     args: &Args,
     dt: Option<DtSettings>,
     ui: Arc<Ui>,
-    sli: LocalSliProvider,
-    deployer_slot: Arc<tokio::sync::OnceCell<Arc<LocalDeployer>>>,
+    backend_slot: Arc<tokio::sync::OnceCell<Backend>>,
+    abort: AbortHandle,
 ) -> anyhow::Result<bool> {
     let started = Instant::now();
     let started_at = Utc::now();
@@ -612,31 +856,31 @@ async fn tour(
     ui.say("== keptn-rs full tour: project sockshop (dev → staging → production)");
     let flags = flags(&ui).await?;
 
-    let exe = std::env::current_exe().context("cannot find this program to start services")?;
-    let exe = exe.display().to_string();
-    let carts_template = CommandTemplate::new(&exe)
-        .args([
-            "carts-service",
-            "--port",
-            "{port}",
-            "--version",
-            "{version}",
-        ])
-        .env("UNLEASH_URL", &flags.url)
-        .env("UNLEASH_CLIENT_TOKEN", flags.client_token.expose_secret())
-        .env("UNLEASH_REFRESH_MS", "500")
-        .ready_path("/health");
-    let db_template = CommandTemplate::new(&exe)
-        .args(["carts-db", "--port", "{port}", "--version", "{version}"])
-        .ready_path("/health");
-    let deployer = Arc::new(
-        LocalDeployer::new()
-            .with_sli_provider(sli.clone())
-            .with_service(&carts, carts_template)
-            .with_service(&carts_db, db_template)
-            .with_drain_timeout(Duration::from_secs(15)),
-    );
-    let _ = deployer_slot.set(deployer.clone());
+    let local_sli = LocalSliProvider::new();
+    let backend = if args.kube {
+        if flags.store.is_some() {
+            ui.say(
+                "warning: the embedded flag store listens on this machine only; carts in the \
+                 cluster cannot read its flags (set UNLEASH_URL and the tokens to an Unleash \
+                 both reach)",
+            );
+        }
+        kube_backend(args, &ui).await?
+    } else {
+        local_backend(&flags, &local_sli)?
+    };
+    let _ = backend_slot.set(backend.clone());
+    let deployer = backend.deployer();
+    // SLIs: the local proxies' recordings, or client-side measurements in the cluster.
+    let sli: Arc<dyn SliProvider> = match &backend {
+        Backend::Local(_) => Arc::new(local_sli.clone()),
+        Backend::Kube { reach, .. } => {
+            if dt.is_none() {
+                ui.say("SLIs: client-side measurements of the tour's own requests (they include network time)");
+            }
+            Arc::new(reach.sli().clone())
+        }
+    };
 
     // Dynatrace: monitoring set-up, the OneAgent stand-in, and the gate's SLIs from the tenant.
     let mut dt_client = None;
@@ -669,23 +913,28 @@ async fn tour(
                     [&carts, &carts_db].map(|sv| (project.clone(), st.clone(), sv.clone()))
                 })
                 .collect();
-            stand_in = Some(OneAgentStandIn::spawn(
-                client.clone(),
-                sli.clone(),
-                scopes,
-                tour_dynatrace::INGEST_LAG,
-            ));
-            ui.say(format!(
-                "   the tour sends the proxies' measurements to {}/api/v2/metrics/ingest once a second, {} s behind ({})",
-                client.base_url(),
-                tour_dynatrace::INGEST_LAG.as_secs(),
-                tour_dynatrace::metric_keys().map(|(k, _)| k).join(", ")
-            ));
+            if let Backend::Local(_) = &backend {
+                stand_in = Some(OneAgentStandIn::spawn(
+                    client.clone(),
+                    local_sli.clone(),
+                    scopes,
+                    tour_dynatrace::INGEST_LAG,
+                ));
+                ui.say(format!(
+                    "   the tour sends the proxies' measurements to {}/api/v2/metrics/ingest once a second, {} s behind ({})",
+                    client.base_url(),
+                    tour_dynatrace::INGEST_LAG.as_secs(),
+                    tour_dynatrace::metric_keys().map(|(k, _)| k).join(", ")
+                ));
+            } else {
+                drop(scopes);
+                ui.say("   in the cluster, Dynatrace's OneAgent measures the pods; the tour sends nothing");
+            }
             let provider = settings.sli_provider(client.clone())?;
             dt_client = Some(client);
             Arc::new(provider)
         }
-        None => Arc::new(sli.clone()),
+        None => sli.clone(),
     };
     let gate = QualityGate::new(gate_sli, Arc::new(InMemoryHistory::new()));
     let evaluator = GateEvaluator::new(gate).with_slo(staging.clone(), carts.clone(), slo);
@@ -717,6 +966,14 @@ async fn tour(
             .duration(test_duration)
             .think_time(Duration::from_millis(50)),
         );
+    let runner = match &backend {
+        Backend::Kube { reach, .. } => {
+            let reach = reach.clone();
+            runner.observer(move |sample| reach.observe(sample))
+        }
+        Backend::Local(_) => runner,
+    };
+    let unreachable: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let load_bar = ui.bar("  {prefix:>10} [{bar:30}] {msg}");
     load_bar.set_prefix("tests");
     let bar = load_bar.clone();
@@ -739,6 +996,8 @@ async fn tour(
         .with_test_runner(Arc::new(ServiceTests {
             tested: carts.clone(),
             runner,
+            backend: backend.clone(),
+            unreachable: unreachable.clone(),
         }))
         .with_evaluator(Arc::new(evaluator))
         .with_strategy_override(carts_db.clone(), DeploymentStrategy::Direct)
@@ -755,10 +1014,18 @@ async fn tour(
         ui.say(format!("\n== keptn send event new-artifact --project=sockshop --service={service} --image={image}"));
         let trigger = DeliveryTrigger::new(project.clone(), service.clone(), Artifact::new(image)?);
         let report = delivery
-            .deliver(trigger)
+            .deliver_with_abort(trigger, &abort)
             .await
             .with_context(|| format!("delivery of {image}"))?;
-        let outcome = outcome_of(&deployer, &shipyard, &project, service, image, &report).await;
+        let outcome = outcome_of(
+            deployer.as_ref(),
+            &shipyard,
+            &project,
+            service,
+            image,
+            &report,
+        )
+        .await;
         for s in &outcome.stages {
             ui.say(format!(
                 "   {:<10} {:<8} serving {}",
@@ -768,11 +1035,22 @@ async fn tour(
             ));
         }
         artifacts.push(outcome);
+        if report.aborted() || abort.is_aborted() {
+            anyhow::bail!("interrupted during the delivery of {image}");
+        }
+        let unreachable = unreachable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(message) = unreachable {
+            load_bar.finish_and_clear();
+            anyhow::bail!("the tour cannot test what it deployed: {message}");
+        }
     }
     load_bar.finish_and_clear();
 
     let prod_carts = StageService::new(project.clone(), production.clone(), carts.clone());
-    let prod_url = deployer.public_url(&prod_carts).await?;
+    let prod_url = backend.public_url(&prod_carts).await?;
     let page = reqwest::Client::builder()
         .no_proxy()
         .build()?
@@ -821,12 +1099,16 @@ async fn tour(
             )
             .context("the tour's remediation.yaml")?;
 
-        let traffic = Traffic::start(&prod_url, 4);
+        let traffic = Traffic::start(
+            &prod_url,
+            4,
+            backend.production_recorder(&prod_carts).as_ref(),
+        );
         let users_bar = ui.bar("  {prefix:>10} {spinner} {msg}");
         users_bar.set_prefix("users");
         users_bar.enable_steady_tick(Duration::from_millis(200));
         let monitor = Monitor::new(
-            Arc::new(sli.clone()),
+            sli.clone(),
             MonitorConfig::new(project.clone(), production.clone(), carts.clone())
                 .with_deployment("primary")
                 .with_timing(Duration::from_secs(1), Duration::from_secs(4))
@@ -916,6 +1198,7 @@ async fn tour(
                     break;
                 }
                 () = tokio::time::sleep(Duration::from_millis(250)) => continue,
+                () = abort.aborted() => break,
             };
             match event {
                 Some(ProblemSignal::Opened(p)) => {
@@ -1056,9 +1339,10 @@ async fn tour(
             ok,
             traffic_counts,
             flags.store.is_some(),
+            backend.name(),
         );
         summary["monitoring"] = if dt_summary.is_null() {
-            json!("local")
+            json!(sli.name())
         } else {
             json!({"dynatrace": dt_summary})
         };
@@ -1365,6 +1649,7 @@ fn summary_json(
     ok: bool,
     traffic: (u64, u64),
     embedded_flags: bool,
+    deployer: &str,
 ) -> Value {
     let artifacts: Vec<Value> = artifacts
         .iter()
@@ -1433,6 +1718,7 @@ fn summary_json(
         "wallSeconds": wall.as_secs_f64(),
         "ok": ok,
         "flags": if embedded_flags { "embedded" } else { "unleash" },
+        "deployer": deployer,
         "artifacts": artifacts,
         "problems": problems,
         "productionTraffic": {"ok": traffic.0, "failed": traffic.1},

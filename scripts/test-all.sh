@@ -27,7 +27,8 @@ cargo fmt --all --check
 
 # Unleash (keptn-remediate's `unleash_real` tests): unleash-server 7.5 (npm, Node >= 20) on
 # Debian's PostgreSQL, both on 127.0.0.1 (ports 44242/55432); installs what is missing.
-# Exports UNLEASH_URL and UNLEASH_TOKEN (an admin token seeded at start; never printed).
+# Exports UNLEASH_URL, UNLEASH_TOKEN (an admin token seeded at start) and UNLEASH_CLIENT_TOKEN
+# (a client token of environment production, for the tour's carts); tokens are never printed.
 echo "== service: Unleash"
 STOP_HOOKS+=("scripts/unleash.sh down")
 UNLEASH_ENV=$(scripts/unleash.sh up)
@@ -106,6 +107,20 @@ scripts/remediate-smoke.sh
 # EnablePromotion problem is remediated; under 2 minutes; no service process may outlive it.
 echo "== example: full_tour"
 scripts/full-tour-smoke.sh
+
+# full_tour with a real Unleash (the one started above): flags created in project default,
+# carts reading them from /api/client/features with the client token, EnablePromotion turned
+# off by the remediation and read back from Unleash; asserted from --summary and the Admin API.
+echo "== example: full_tour (real Unleash)"
+scripts/full-tour-unleash-smoke.sh
+
+# full_tour --kube against the real kube-apiserver started above (its pods never serve traffic,
+# so the story cannot pass here): the Deployments/Services it creates (images, ports, roles,
+# selectors, namespaces), a clean exit 1 naming the unreachable URL and --kube-url /
+# port-forward, the staging canary discarded with the primary still serving, and Ctrl-C
+# (exit 130) leaving no canary pending.
+echo "== example: full_tour --kube (real kube-apiserver)"
+scripts/full-tour-kube-smoke.sh
 
 # full_tour with DT_TENANT + DT_API_TOKEN pointing at the fake tenant (dynatrace_serve_fake): the
 # staging gate's SLIs and the production problem come from Dynatrace's APIs, same code path as a

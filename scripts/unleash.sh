@@ -3,7 +3,10 @@
 # keptn-remediate integration tests.
 #
 #   scripts/unleash.sh up     install what is missing, start PostgreSQL and Unleash, wait for
-#                             /health, write the env file and print `export UNLEASH_…` lines
+#                             /health, write the env file and print `export UNLEASH_…` lines:
+#                             UNLEASH_URL, UNLEASH_TOKEN (admin, seeded at start) and
+#                             UNLEASH_CLIENT_TOKEN (a client token of environment `production`,
+#                             all projects, created through the Admin API and reused)
 #   scripts/unleash.sh down   stop both (data stays in the state dir; `up` reuses it)
 #   scripts/unleash.sh env    print the export lines of a running instance
 #
@@ -38,6 +41,7 @@ NPM_DIR="$STATE/npm"
 ENV_FILE="$STATE/env"
 PID_FILE="$STATE/unleash.pid"
 TOKEN_FILE="$STATE/admin-token"
+CLIENT_TOKEN_FILE="$STATE/client-token"
 DB_PASSWORD="unleash-local"
 
 log() { echo "unleash.sh: $*" >&2; }
@@ -180,12 +184,37 @@ start_unleash() {
   die "Unleash did not become healthy within 180 s"
 }
 
+# A client token for environment `production` (what carts reads flags with, like Keptn's tour):
+# the stored one when Unleash still accepts it on the client API, else a new one from
+# `POST /api/admin/api-tokens` (Unleash 7's createApiTokenSchema). Never printed to the log.
+client_token() {
+  local url="http://127.0.0.1:$HTTP_PORT" admin token
+  admin=$(admin_token)
+  if [ -s "$CLIENT_TOKEN_FILE" ]; then
+    token=$(cat "$CLIENT_TOKEN_FILE")
+    if curl -fsS -o /dev/null -H "Authorization: $token" "$url/api/client/features" 2>/dev/null; then
+      echo "$token"
+      return 0
+    fi
+  fi
+  token=$(curl -fsS -X POST -H "Authorization: $admin" -H 'Content-Type: application/json' \
+    -d '{"tokenName":"keptn-rs-carts","type":"client","environment":"production","projects":["*"]}' \
+    "$url/api/admin/api-tokens" \
+    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const t=JSON.parse(s).secret;if(!t)process.exit(1);console.log(t)})') \
+    || die "cannot create a client API token (POST $url/api/admin/api-tokens)"
+  echo "$token" >"$CLIENT_TOKEN_FILE"
+  chmod 600 "$CLIENT_TOKEN_FILE"
+  echo "$token"
+}
+
 write_env() {
-  local token
+  local token client
   token=$(admin_token)
+  client=$(client_token)
   {
     echo "export UNLEASH_URL=http://127.0.0.1:$HTTP_PORT"
     echo "export UNLEASH_TOKEN='$token'"
+    echo "export UNLEASH_CLIENT_TOKEN='$client'"
   } >"$ENV_FILE"
   chmod 600 "$ENV_FILE"
   cat "$ENV_FILE"

@@ -2,3 +2,4 @@
 
 pub mod carts;
 pub mod tour_dynatrace;
+pub mod tour_kube;

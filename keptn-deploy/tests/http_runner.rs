@@ -255,3 +255,73 @@ async fn configuration_errors_and_skips() {
             .contains("no deployment URI")
     );
 }
+
+/// The observer sees every request with its status, latency and verdict, including the health
+/// check, and nothing when the service cannot be reached but a transport error (`status: None`).
+#[tokio::test]
+async fn observer_sees_every_request() {
+    use std::sync::Mutex;
+    let uri = server().await;
+    type Seen = Vec<(String, Option<u16>, bool, Duration)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let log = seen.clone();
+    let runner = HttpTestRunner::new()
+        .health_check(vec![HttpCheck::get("/health")])
+        .workload(
+            TestStrategy::Functional,
+            Workload::functional(vec![
+                HttpCheck::get("/slow"),
+                HttpCheck::get("/fail"),
+                HttpCheck::get("/carts").expect_body("Version: v9"),
+            ])
+            .accepted_error_rate(1.0),
+        )
+        .observer(move |s| {
+            assert_eq!(s.target.stage.as_str(), "dev");
+            log.lock()
+                .unwrap()
+                .push((s.base.to_owned(), s.status, s.passed, s.latency));
+        });
+    let r = runner
+        .run(
+            &request(TestStrategy::Functional, uri.clone()),
+            &Progress::none(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.requests, 4);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen.iter().all(|(base, ..)| *base == uri));
+    let statuses: Vec<_> = seen.iter().map(|(_, s, p, _)| (*s, *p)).collect();
+    assert!(statuses.contains(&(Some(200), true)), "{statuses:?}");
+    assert!(statuses.contains(&(Some(500), false)), "{statuses:?}");
+    // status fine, body check failed
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|(s, p)| *s == Some(200) && !*p)
+            .count(),
+        1
+    );
+    assert!(seen.iter().any(|(.., l)| *l >= Duration::from_millis(50)));
+
+    // nothing listens on port 9 of loopback: no status, not passed
+    let dead: Arc<Mutex<Vec<Option<u16>>>> = Arc::default();
+    let log = dead.clone();
+    let runner = HttpTestRunner::new()
+        .workload(
+            TestStrategy::Functional,
+            Workload::functional(vec![HttpCheck::get("/health")]),
+        )
+        .observer(move |s| log.lock().unwrap().push(s.status));
+    let r = runner
+        .run(
+            &request(TestStrategy::Functional, "http://127.0.0.1:9".into()),
+            &Progress::none(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, TestOutcome::Fail);
+    assert_eq!(*dead.lock().unwrap(), vec![None]);
+}

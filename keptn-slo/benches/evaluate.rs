@@ -1,10 +1,23 @@
 //! Engine throughput: SLOs of 10 … 10,000 objectives against 10 previous evaluations.
+//!
+//! `evaluate/N` calls the free function [`evaluate`] (prepares the SLO on every call);
+//! `compiled/N` reuses one [`CompiledSlo`], the way a caller evaluating the same SLO
+//! repeatedly should. Both include dropping the result.
+//!
+//! Every objective here has three criteria whose texts repeat across objectives (a
+//! `CompiledSlo` then counts target references on three shared allocations); with a distinct
+//! text per criterion, `compiled/1000` took about 10 % longer in our measurements.
+//!
+//! Allocations per evaluation do not depend on the number of criteria: counted with valgrind
+//! (difference between 1 and 3 evaluations), 100 objectives with 2 or 6 criteria each need 230
+//! allocations per `CompiledSlo::evaluate` (two target lists per objective plus 30 per
+//! evaluation) and 332 per `evaluate` (plus each result's SLI name and the per-call plan).
 #![allow(missing_docs)]
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use keptn_slo::{EvaluationContext, PreviousEvaluation, SliReport, evaluate};
+use keptn_slo::{CompiledSlo, EvaluationContext, PreviousEvaluation, SliReport, evaluate};
 use keptn_spec::evaluation::{
     EvaluationFinishedData, IndicatorResult, IndicatorStatus, SliResult, Status,
 };
@@ -31,7 +44,7 @@ fn previous(n: usize) -> Vec<PreviousEvaluation> {
                 .map(|i| IndicatorResult {
                     score: 1.0,
                     value: SliResult {
-                        metric: format!("sli_{i}"),
+                        metric: format!("sli_{i}").into(),
                         value: 400.0 + (i % 50) as f64 + e as f64,
                         compared_value: 0.0,
                         success: true,
@@ -49,17 +62,22 @@ fn previous(n: usize) -> Vec<PreviousEvaluation> {
         .collect()
 }
 
+const SIZES: [usize; 4] = [10, 100, 1_000, 10_000];
+
+fn inputs(n: usize) -> (Slo, SliReport, Vec<PreviousEvaluation>) {
+    let sli = SliReport::succeeded(
+        (0..n)
+            .map(|i| SliValue::ok(format!("sli_{i}"), 380.0 + (i % 100) as f64 * 3.0))
+            .collect(),
+    );
+    (slo(n), sli, previous(n))
+}
+
 fn bench(c: &mut Criterion) {
-    let mut group = c.benchmark_group("evaluate");
     let ctx = EvaluationContext::new("sockshop", "staging", "carts");
-    for n in [10usize, 100, 1_000, 10_000] {
-        let slo = slo(n);
-        let prev = previous(n);
-        let sli = SliReport::succeeded(
-            (0..n)
-                .map(|i| SliValue::ok(format!("sli_{i}"), 380.0 + (i % 100) as f64 * 3.0))
-                .collect(),
-        );
+    let mut group = c.benchmark_group("evaluate");
+    for n in SIZES {
+        let (slo, sli, prev) = inputs(n);
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| {
@@ -70,6 +88,17 @@ fn bench(c: &mut Criterion) {
                     &ctx,
                 )
             });
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("compiled");
+    for n in SIZES {
+        let (slo, sli, prev) = inputs(n);
+        let compiled = CompiledSlo::new(&slo);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| compiled.evaluate(black_box(&sli), black_box(&prev), &ctx));
         });
     }
     group.finish();

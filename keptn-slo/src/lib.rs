@@ -3,6 +3,8 @@
 //!
 //! * [`evaluate`] — SLO + SLI values + previous evaluations → [`Evaluation`], whose `data` is
 //!   exactly Keptn's `evaluation.finished` payload. Pure and synchronous: no clock, no I/O.
+//!   [`CompiledSlo`] prepares an SLO once for repeated evaluations (same results, about a third
+//!   less work per call; `benches/evaluate.rs` measures both).
 //! * [`Evaluation::explain`] — per objective: observed value, baseline, each target with its
 //!   margin and, for a failed or warning objective, the value at which it would have passed.
 //! * Ports: [`SliProvider`] (where values come from; [`FileSliProvider`] reads a JSON file) and
@@ -49,7 +51,8 @@ mod report;
 pub mod cli;
 
 pub use engine::{
-    Evaluation, EvaluationContext, NO_VALUE_MESSAGE, aggregate, base64, evaluate, select_previous,
+    CompiledSlo, Evaluation, EvaluationContext, NO_VALUE_MESSAGE, aggregate, base64, evaluate,
+    select_previous,
 };
 pub use explain::{ObjectiveExplanation, PassCondition, TargetExplanation, TargetKind};
 pub use file_provider::FileSliProvider;

@@ -430,7 +430,7 @@ fn rule_2_6_missing_value_fails_with_message() {
     let e = eval(&s, vec![ok("a", 1.0)], &[]);
     let b = &e.data.evaluation.indicator_results[1];
     assert_eq!(b.status, IndicatorStatus::Fail);
-    assert_eq!(b.value.metric, "b");
+    assert_eq!(&*b.value.metric, "b");
     assert!(!b.value.success);
     assert_eq!(b.value.message, NO_VALUE_MESSAGE);
     assert_eq!(e.score(), 50.0);
@@ -456,18 +456,37 @@ fn rule_2_6_failing_key_sli_fails_the_gate() {
     assert_verdict(&e, Verdict::Pass);
 }
 
-/// §2.6 (1.x): values without an objective are reported in the message.
+/// §2.6 (1.x): values without an objective are named in the message, in Keptn's words
+/// (`checkLeftoverSLI` in lighthouse's `evaluate_sli_handler.go`).
 #[test]
 fn rule_2_6_additional_slis_are_reported() {
     let s = one_objective("{}", "[{criteria: [\"<10\"]}]", "[]");
     let e = eval(&s, vec![ok(RT, 1.0), ok("extra", 2.0)], &[]);
     assert_verdict(&e, Verdict::Pass);
-    assert!(
-        e.data.message.contains("additional SLIs") && e.data.message.contains("extra"),
-        "{}",
-        e.data.message
+    assert_eq!(
+        e.data.message,
+        "Lighthouse received additional SLIs, which are not specified as SLO: extra . Please consider using them as an SLO."
     );
     assert_eq!(e.data.evaluation.indicator_results.len(), 1);
+    // Several: comma-separated, in the provider's order.
+    let e = eval(&s, vec![ok("x", 1.0), ok(RT, 1.0), ok("y", 2.0)], &[]);
+    assert_eq!(
+        e.data.message,
+        "Lighthouse received additional SLIs, which are not specified as SLO: x, y . Please consider using them as an SLO."
+    );
+}
+
+/// §2.6/§2.7 (1.x): Keptn writes the additional-SLIs note before scoring; a warning or fail
+/// verdict then sets its own message, which replaces the note.
+#[test]
+fn rule_2_6_verdict_message_replaces_the_additional_slis_note() {
+    let s = one_objective("{}", "[{criteria: [\"<10\"]}]", "[]");
+    let e = eval(&s, vec![ok(RT, 50.0), ok("extra", 2.0)], &[]);
+    assert_verdict(&e, Verdict::Fail);
+    assert_eq!(
+        e.data.message,
+        "Evaluation failed since the calculated score of 0 is below the warning value of 50"
+    );
 }
 
 /// §2.7: no scored objectives → pass with score 100 (total_score still required in 1.x).
@@ -504,6 +523,20 @@ fn rule_2_7_thresholds_are_inclusive() {
     assert_eq!(
         e.data.message,
         "Evaluation failed since the calculated score of 25 is below the warning value of 50"
+    );
+}
+
+/// §2.7: scores in messages are written as Go's `%v` writes a float64 (shortest digits).
+#[test]
+fn rule_2_7_message_scores_are_go_formatted() {
+    let s = slo(
+        "objectives:\n  - sli: a\n    pass: [{criteria: [\"<10\"]}]\n  - sli: b\n    pass: [{criteria: [\"<10\"]}]\n  - sli: c\n    pass: [{criteria: [\"<10\"]}]\ntotal_score: {pass: \"90%\", warning: \"33.3%\"}\n",
+    );
+    let e = eval(&s, vec![ok("a", 1.0), ok("b", 11.0), ok("c", 11.0)], &[]);
+    assert_verdict(&e, Verdict::Warning);
+    assert_eq!(
+        e.data.message,
+        "Evaluation returned a warning: the calculated score of 33.33333333333333 is close to the warning target value of 33.3"
     );
 }
 

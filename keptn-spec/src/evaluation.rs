@@ -255,8 +255,9 @@ pub struct IndicatorResult {
 /// An SLI value inside an evaluation (`indicatorResults[].value`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SliResult {
-    /// The SLI name.
-    pub metric: String,
+    /// The SLI name (shared: an evaluation reports every objective's name without copying it).
+    #[serde(with = "shared_str")]
+    pub metric: Arc<str>,
     /// The measured value (0 when not measured).
     #[serde(default, serialize_with = "go_float")]
     pub value: f64,
@@ -279,7 +280,7 @@ impl SliResult {
     /// A result from a provider's value, with no baseline.
     pub fn from_value(v: &crate::SliValue) -> Self {
         Self {
-            metric: v.metric.clone(),
+            metric: Arc::from(v.metric.as_str()),
             value: v.value,
             compared_value: 0.0,
             success: v.success,

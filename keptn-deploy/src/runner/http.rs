@@ -2,15 +2,16 @@
 //! workloads (`basiccheck.jmx`, `load.jmx`) without JMeter.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::{Progress, TestOutcome, TestProgress, TestReport, TestRequest, TestRunner};
-use crate::{Error, Result, TestStrategy};
+use crate::{Error, Result, StageService, TestStrategy};
 
 /// One HTTP request and what its response must look like.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +189,58 @@ pub struct HttpTestRunner {
     health: Option<Workload>,
     workloads: BTreeMap<String, Workload>,
     skip: Vec<String>,
+    observer: Option<Observer>,
+}
+
+/// One request the [`HttpTestRunner`] sent, as its observer sees it: a client-side
+/// measurement (the latency includes the network between runner and service).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RequestSample<'a> {
+    /// The service under test.
+    pub target: &'a StageService,
+    /// The base URL the run tested (the first of [`TestRequest::uris`]).
+    pub base: &'a str,
+    /// When the request was sent.
+    pub started_at: DateTime<Utc>,
+    /// Time until the answer (or the transport error).
+    pub latency: Duration,
+    /// The HTTP status, `None` when no answer came (connection failed, timeout).
+    pub status: Option<u16>,
+    /// Whether the request met its check (status and body expectations).
+    pub passed: bool,
+}
+
+impl<'a> RequestSample<'a> {
+    /// A sample (for observers under test and for runners other than [`HttpTestRunner`]).
+    pub fn new(
+        target: &'a StageService,
+        base: &'a str,
+        started_at: DateTime<Utc>,
+        latency: Duration,
+        status: Option<u16>,
+        passed: bool,
+    ) -> Self {
+        Self {
+            target,
+            base,
+            started_at,
+            latency,
+            status,
+            passed,
+        }
+    }
+}
+
+type ObserverFn = dyn Fn(&RequestSample<'_>) + Send + Sync;
+
+#[derive(Clone)]
+struct Observer(Arc<ObserverFn>);
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 impl HttpTestRunner {
@@ -214,6 +267,17 @@ impl HttpTestRunner {
         self.skip.push(String::from(strategy));
         self
     }
+
+    /// Calls `observer` after every request (health checks included) with what the client
+    /// measured, e.g. to feed client-side SLIs when no server-side monitoring exists. It must be
+    /// quick; it runs on the test's task.
+    pub fn observer(
+        mut self,
+        observer: impl Fn(&RequestSample<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.observer = Some(Observer(Arc::new(observer)));
+        self
+    }
 }
 
 #[derive(Default)]
@@ -233,6 +297,8 @@ struct Run<'a> {
     started: Instant,
     progress: &'a Progress,
     offset: (u64, u64),
+    target: &'a StageService,
+    observer: Option<&'a Observer>,
 }
 
 impl Run<'_> {
@@ -264,6 +330,8 @@ impl Run<'_> {
         self.wait_for_slot().await;
         let url = format!("{}{}", self.base.trim_end_matches('/'), check.path);
         let started = Instant::now();
+        let started_at = Utc::now();
+        let mut status_seen = None;
         let mut req = match check.method.as_str() {
             "POST" => self.client.post(&url),
             "PUT" => self.client.put(&url),
@@ -279,6 +347,7 @@ impl Run<'_> {
             Err(e) => Err(format!("{} {url}: {}", check.method, transport_message(&e))),
             Ok(resp) => {
                 let status = resp.status().as_u16();
+                status_seen = Some(status);
                 let status_ok = match check.expect_status {
                     Some(s) => s == status,
                     None => (200..300).contains(&status),
@@ -316,6 +385,16 @@ impl Run<'_> {
             }
         };
         let latency = started.elapsed();
+        if let Some(observer) = self.observer {
+            (observer.0)(&RequestSample {
+                target: self.target,
+                base: &self.base,
+                started_at,
+                latency,
+                status: status_seen,
+                passed: outcome.is_ok(),
+            });
+        }
         let snapshot = {
             let mut t = self.lock();
             t.requests += 1;
@@ -396,6 +475,7 @@ fn transport_message(e: &reqwest::Error) -> String {
 impl HttpTestRunner {
     async fn run_workload(
         &self,
+        target: &StageService,
         base: &str,
         workload: &Workload,
         progress: &Progress,
@@ -416,6 +496,8 @@ impl HttpTestRunner {
             started: Instant::now(),
             progress,
             offset,
+            target,
+            observer: self.observer.as_ref(),
         };
         run.execute().await;
         Ok(run
@@ -459,7 +541,9 @@ impl TestRunner for HttpTestRunner {
         let mut all = Tally::default();
         let mut verdict: Option<String> = None;
         if let Some(health) = &self.health {
-            let t = self.run_workload(base, health, progress, (0, 0)).await?;
+            let t = self
+                .run_workload(&request.target, base, health, progress, (0, 0))
+                .await?;
             if t.errors > 0 {
                 verdict = Some(format!(
                     "health check failed: {} of {} requests failed",
@@ -470,7 +554,13 @@ impl TestRunner for HttpTestRunner {
         }
         if verdict.is_none() {
             let t = self
-                .run_workload(base, workload, progress, (all.requests, all.errors))
+                .run_workload(
+                    &request.target,
+                    base,
+                    workload,
+                    progress,
+                    (all.requests, all.errors),
+                )
                 .await?;
             let rate = if t.requests == 0 {
                 0.0

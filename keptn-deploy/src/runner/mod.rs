@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use http::{HttpCheck, HttpTestRunner, Workload};
+pub use http::{HttpCheck, HttpTestRunner, RequestSample, Workload};
 
 use crate::{Result, StageService, TestStrategy};
 

@@ -43,7 +43,7 @@ pub fn prev_with(id: &str, result: Verdict, values: Vec<(&str, f64, bool)>) -> P
         .map(|(m, v, success)| IndicatorResult {
             score: 0.0,
             value: SliResult {
-                metric: m.to_owned(),
+                metric: m.into(),
                 value: v,
                 compared_value: 0.0,
                 success,

@@ -1,0 +1,680 @@
+//! The full tour's Kubernetes side (`full_tour --kube`): where the services of the cluster are
+//! reached from the machine running the tour, and SLIs measured on the client side when no
+//! monitoring (Dynatrace) is configured.
+//!
+//! - [`ServiceUrls`]: the `--kube-url` template (`{service}`, `{namespace}`, `{port}`) and
+//!   `--kube-url-for NAME.NAMESPACE=URL` overrides (for `kubectl port-forward`), applied to the
+//!   in-cluster URIs the [`KubeDeployer`](keptn_deploy::kubernetes::KubeDeployer) reports.
+//! - [`ClientSideSli`]: an [`SliProvider`] answering `response_time_p50/p90/p95`, `throughput`
+//!   and `error_rate` from what the tour's own HTTP clients (test runner, production users)
+//!   measured. Latencies include the network between the tour and the service; they are not
+//!   server-side response times.
+//! - [`KubeReach`]: both together, plus the reachability check that turns "the tour runs outside
+//!   the cluster" into one clear error instead of a cascade of failed tests.
+//! - [`carts_templates`]: the seed's Kubernetes shapes of carts and carts-db.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keptn_deploy::StageService;
+use keptn_deploy::kubernetes::ServiceTemplate;
+use keptn_deploy::local::RequestRecorder;
+use keptn_deploy::runner::RequestSample;
+use keptn_slo::{ProviderError, SliProvider, SliQuery};
+use keptn_spec::{ServiceName, SliValue};
+
+/// The default `--kube-url`: the Service's in-cluster DNS name (works when the tour runs in a
+/// pod of the cluster).
+pub const DEFAULT_TEMPLATE: &str = "http://{service}.{namespace}.svc.cluster.local:{port}";
+
+/// The Service ports of the seed's charts: carts listens on 8080 behind Service port 80;
+/// carts-db (MongoDB) on 27017.
+pub const CARTS_PORT: (u16, u16) = (80, 8080);
+/// carts-db's port (Service and container).
+pub const CARTS_DB_PORT: u16 = 27017;
+
+/// The Kubernetes shapes of the seed's services: carts (image `keptnexamples/carts`, Service
+/// port 80 → container 8080, readiness on `/health`) and carts-db (`mongo`, port 27017).
+pub fn carts_templates() -> Vec<(ServiceName, ServiceTemplate)> {
+    let name = |s: &str| s.parse::<ServiceName>().expect("a valid service name");
+    vec![
+        (
+            name("carts"),
+            ServiceTemplate::new()
+                .service_port(CARTS_PORT.0, CARTS_PORT.1)
+                .readiness_path("/health"),
+        ),
+        (name("carts-db"), ServiceTemplate::new().port(CARTS_DB_PORT)),
+    ]
+}
+
+/// How the tour reaches a Kubernetes Service: a URL template plus per-Service overrides.
+///
+/// ```
+/// use keptn_examples::tour_kube::ServiceUrls;
+/// let urls = ServiceUrls::new("http://{service}.{namespace}.example.com")?
+///     .with_override("carts.sockshop-production=http://127.0.0.1:8080")?;
+/// assert_eq!(
+///     urls.resolve("http://carts-canary.sockshop-staging"),
+///     Some("http://carts-canary.sockshop-staging.example.com".to_owned())
+/// );
+/// assert_eq!(urls.url("carts", "sockshop-production", 80), "http://127.0.0.1:8080");
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceUrls {
+    template: String,
+    overrides: BTreeMap<(String, String), String>,
+}
+
+impl Default for ServiceUrls {
+    fn default() -> Self {
+        Self {
+            template: DEFAULT_TEMPLATE.to_owned(),
+            overrides: BTreeMap::new(),
+        }
+    }
+}
+
+fn check_url(what: &str, url: &str) -> Result<(), String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "{what} `{url}` must start with http:// or https://"
+        ));
+    }
+    if url.chars().any(char::is_whitespace) {
+        return Err(format!("{what} `{url}` contains whitespace"));
+    }
+    Ok(())
+}
+
+impl ServiceUrls {
+    /// A template with the placeholders `{service}` (the Kubernetes Service name, such as
+    /// `carts` or `carts-canary`), `{namespace}` (`sockshop-staging`) and `{port}` (the
+    /// Service port).
+    ///
+    /// # Errors
+    /// A message naming the problem: not http(s), an unknown placeholder, an unclosed `{`.
+    pub fn new(template: &str) -> Result<Self, String> {
+        check_url("--kube-url", template)?;
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else {
+                return Err(format!("--kube-url `{template}` has an unclosed `{{`"));
+            };
+            let name = &after[..close];
+            if !matches!(name, "service" | "namespace" | "port") {
+                return Err(format!(
+                    "--kube-url `{template}` has the unknown placeholder `{{{name}}}` \
+                     (known: {{service}}, {{namespace}}, {{port}})"
+                ));
+            }
+            rest = &after[close + 1..];
+        }
+        if rest.contains('}') {
+            return Err(format!("--kube-url `{template}` has a `}}` without `{{`"));
+        }
+        Ok(Self {
+            template: template.trim_end_matches('/').to_owned(),
+            overrides: BTreeMap::new(),
+        })
+    }
+
+    /// Adds an override `NAME.NAMESPACE=URL`: the Service `NAME` in `NAMESPACE` is reached at
+    /// `URL` (e.g. a `kubectl port-forward` on 127.0.0.1).
+    ///
+    /// # Errors
+    /// A message when the spec is not `NAME.NAMESPACE=URL` or the URL is not http(s).
+    pub fn with_override(mut self, spec: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "--kube-url-for `{spec}`: expected NAME.NAMESPACE=URL, such as \
+                 carts.sockshop-production=http://127.0.0.1:8080"
+            )
+        };
+        let (key, url) = spec.split_once('=').ok_or_else(bad)?;
+        let (name, namespace) = key.split_once('.').ok_or_else(bad)?;
+        if name.is_empty() || namespace.is_empty() || namespace.contains('.') {
+            return Err(bad());
+        }
+        check_url("--kube-url-for URL", url)?;
+        self.overrides.insert(
+            (name.to_owned(), namespace.to_owned()),
+            url.trim_end_matches('/').to_owned(),
+        );
+        Ok(self)
+    }
+
+    /// The URL of Service `service` in `namespace` with Service port `port`.
+    pub fn url(&self, service: &str, namespace: &str, port: u16) -> String {
+        if let Some(url) = self
+            .overrides
+            .get(&(service.to_owned(), namespace.to_owned()))
+        {
+            return url.clone();
+        }
+        self.template
+            .replace("{service}", service)
+            .replace("{namespace}", namespace)
+            .replace("{port}", &port.to_string())
+    }
+
+    /// Maps an in-cluster URI as Keptn reports it (`http://{name}.{namespace}[:{port}][/path]`)
+    /// to the URL the tour uses; `None` when `uri` does not have that shape.
+    pub fn resolve(&self, uri: &str) -> Option<String> {
+        let (name, namespace, port, path) = parse_in_cluster(uri)?;
+        Some(format!("{}{path}", self.url(name, namespace, port)))
+    }
+}
+
+/// Splits `http://{name}.{namespace}[:{port}][/path]` (port 80 when absent).
+fn parse_in_cluster(uri: &str) -> Option<(&str, &str, u16, &str)> {
+    let rest = uri.strip_prefix("http://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().ok()?),
+        None => (authority, 80),
+    };
+    let (name, namespace) = host.split_once('.')?;
+    if name.is_empty() || namespace.is_empty() || namespace.contains('.') {
+        return None;
+    }
+    Some((name, namespace, port, path))
+}
+
+/// Which deployment an in-cluster Service name addresses: `{service}-canary` → `canary`,
+/// `{service}-primary` → `primary`, otherwise `direct`.
+pub fn deployment_of(service_name: &str) -> &'static str {
+    if service_name.ends_with("-canary") {
+        "canary"
+    } else if service_name.ends_with("-primary") {
+        "primary"
+    } else {
+        "direct"
+    }
+}
+
+/// The SLIs [`ClientSideSli`] measures.
+pub const CLIENT_SIDE_SLIS: [&str; 5] = [
+    "response_time_p50",
+    "response_time_p90",
+    "response_time_p95",
+    "throughput",
+    "error_rate",
+];
+
+/// SLIs from the tour's own HTTP clients: every request the test runner and the production
+/// users send is recorded per service, stage and deployment (bounded memory, see
+/// [`RequestRecorder`]).
+///
+/// | SLI | value |
+/// | --- | --- |
+/// | `response_time_p50/p90/p95` | client-side latency percentile in ms (includes the network) |
+/// | `throughput` | requests in the window |
+/// | `error_rate` | percentage of requests that failed (no answer, or not the expected answer) |
+///
+/// A window without requests fails every indicator (never zero), as do unknown indicators, so
+/// a quality gate cannot pass on missing data. Clones share the recordings.
+#[derive(Debug, Clone, Default)]
+pub struct ClientSideSli {
+    recorders: Arc<Mutex<BTreeMap<StageService, Arc<RequestRecorder>>>>,
+}
+
+impl ClientSideSli {
+    /// No recordings yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records one request to `deployment` of `target`, sent at `at`, answered after `latency`;
+    /// `ok` is whether it got the expected answer.
+    pub fn record(
+        &self,
+        target: &StageService,
+        deployment: &str,
+        at: DateTime<Utc>,
+        latency: Duration,
+        ok: bool,
+    ) {
+        let recorder = {
+            let mut map = self
+                .recorders
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            map.entry(target.clone()).or_default().clone()
+        };
+        recorder.record(deployment, at, latency, ok.then_some(200));
+    }
+
+    /// The values of `query`'s indicators.
+    pub fn measure(&self, query: &SliQuery) -> Vec<SliValue> {
+        let target = StageService::new(
+            query.project.clone(),
+            query.stage.clone(),
+            query.service.clone(),
+        );
+        let deployment = query.deployment.as_deref().filter(|d| !d.is_empty());
+        let scope = format!(
+            "{target}{}",
+            deployment.map(|d| format!(" ({d})")).unwrap_or_default()
+        );
+        let recorder = self
+            .recorders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&target)
+            .cloned();
+        let stats = recorder.map(|r| r.summarize(deployment, query.start, query.end));
+        query
+            .indicators
+            .iter()
+            .map(|sli| {
+                if !CLIENT_SIDE_SLIS.contains(&sli.as_str()) {
+                    return SliValue::failed(
+                        sli,
+                        format!(
+                            "unsupported SLI `{sli}` (client-side measurements give {})",
+                            CLIENT_SIDE_SLIS.join(", ")
+                        ),
+                    );
+                }
+                let Some(stats) = stats.as_ref().filter(|s| s.requests > 0) else {
+                    return SliValue::failed(
+                        sli,
+                        format!(
+                            "the tour sent no requests to {scope} between {} and {}",
+                            query.start.to_rfc3339(),
+                            query.end.to_rfc3339()
+                        ),
+                    );
+                };
+                let value = match sli.as_str() {
+                    "response_time_p50" => stats.p50_ms,
+                    "response_time_p90" => stats.p90_ms,
+                    "response_time_p95" => stats.p95_ms,
+                    "throughput" => Some(stats.requests as f64),
+                    _ => stats.error_rate_percent(),
+                };
+                match value {
+                    Some(v) => SliValue::ok(sli, v),
+                    None => SliValue::failed(sli, format!("no data for {scope}")),
+                }
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl SliProvider for ClientSideSli {
+    fn name(&self) -> &str {
+        "client-side"
+    }
+
+    async fn fetch_slis(&self, query: &SliQuery) -> Result<Vec<SliValue>, ProviderError> {
+        Ok(self.measure(query))
+    }
+}
+
+/// Where the tour reaches the cluster's services, and the client-side SLIs it records on the
+/// way.
+pub struct KubeReach {
+    urls: ServiceUrls,
+    ports: BTreeMap<ServiceName, u16>,
+    sli: ClientSideSli,
+    /// Tested URL → deployment label, filled when a deployment URI is resolved.
+    labels: Mutex<BTreeMap<String, String>>,
+    client: reqwest::Client,
+}
+
+impl fmt::Debug for KubeReach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KubeReach")
+            .field("urls", &self.urls)
+            .field("ports", &self.ports)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeReach {
+    /// Reaches Services through `urls`; `ports` are the Service ports per service (80 when
+    /// missing).
+    pub fn new(urls: ServiceUrls, ports: BTreeMap<ServiceName, u16>) -> Self {
+        Self {
+            urls,
+            ports,
+            sli: ClientSideSli::new(),
+            labels: Mutex::default(),
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The client-side SLIs recorded so far (shared).
+    pub fn sli(&self) -> &ClientSideSli {
+        &self.sli
+    }
+
+    /// The public URL of `target`'s Service `{service}` (it selects the serving version).
+    pub fn public_url(&self, target: &StageService) -> String {
+        let port = self.ports.get(&target.service).copied().unwrap_or(80);
+        self.urls
+            .url(target.service.as_str(), &target.namespace(), port)
+    }
+
+    /// Resolves a deployment URI for the tests and remembers which deployment it addresses.
+    pub fn test_url(&self, uri: &str) -> String {
+        match (self.urls.resolve(uri), parse_in_cluster(uri)) {
+            (Some(url), Some((name, ..))) => {
+                self.labels
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(url.clone(), deployment_of(name).to_owned());
+                url
+            }
+            _ => uri.to_owned(),
+        }
+    }
+
+    /// Records one test request (the [`HttpTestRunner`](keptn_deploy::runner::HttpTestRunner)
+    /// observer).
+    pub fn observe(&self, sample: &RequestSample<'_>) {
+        let deployment = self
+            .labels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(sample.base)
+            .cloned()
+            .unwrap_or_else(|| "direct".to_owned());
+        self.sli.record(
+            sample.target,
+            &deployment,
+            sample.started_at,
+            sample.latency,
+            sample.passed,
+        );
+    }
+
+    /// Checks that Service `name` in `namespace` (Service port `port`) answers HTTP at all
+    /// (any status) at the URL the tour uses for it, and returns that URL.
+    ///
+    /// # Errors
+    /// A message naming the Service, the URL and the transport error, suggesting `--kube-url`,
+    /// `--kube-url-for` and `kubectl port-forward`.
+    pub async fn check_reachable(
+        &self,
+        name: &str,
+        namespace: &str,
+        port: u16,
+    ) -> Result<String, String> {
+        let url = self.urls.url(name, namespace, port);
+        match self.client.get(format!("{url}/health")).send().await {
+            Ok(_) => Ok(url),
+            Err(e) => {
+                let mut cause = if e.is_timeout() {
+                    "timed out".to_owned()
+                } else if e.is_connect() {
+                    "connection failed".to_owned()
+                } else {
+                    "request failed".to_owned()
+                };
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    cause.push_str(&format!(": {s}"));
+                    source = s.source();
+                }
+                Err(format!(
+                    "Service {name} in {namespace} is not reachable at {url} ({cause}). The \
+                     services run in the cluster and this program reaches them through \
+                     --kube-url (now `{}`). Run the tour inside the cluster, or forward each \
+                     Service and point the tour at it, e.g. `kubectl port-forward -n {namespace} \
+                     svc/{name} 8080:{port}` with `--kube-url-for {name}.{namespace}=http://127.0.0.1:8080`, \
+                     or use an ingress: --kube-url 'http://{{service}}.{{namespace}}.YOUR.DOMAIN'",
+                    self.urls.template
+                ))
+            }
+        }
+    }
+
+    /// [`check_reachable`](Self::check_reachable) for an in-cluster URI as the deployer reports
+    /// it (`http://{name}.{namespace}[:{port}]`); other URIs are taken as they are.
+    ///
+    /// # Errors
+    /// As [`check_reachable`](Self::check_reachable).
+    pub async fn check_uri(&self, uri: &str) -> Result<String, String> {
+        match parse_in_cluster(uri) {
+            Some((name, namespace, port, _)) => self.check_reachable(name, namespace, port).await,
+            None => Ok(uri.to_owned()),
+        }
+    }
+
+    /// [`check_reachable`](Self::check_reachable) for the public Service of `target`.
+    ///
+    /// # Errors
+    /// As [`check_reachable`](Self::check_reachable).
+    pub async fn check_public(&self, target: &StageService) -> Result<String, String> {
+        let port = self.ports.get(&target.service).copied().unwrap_or(80);
+        self.check_reachable(target.service.as_str(), &target.namespace(), port)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    fn target(stage: &str) -> StageService {
+        StageService::new(
+            "sockshop".parse().unwrap(),
+            stage.parse().unwrap(),
+            "carts".parse().unwrap(),
+        )
+    }
+
+    /// The default template gives the in-cluster DNS names; ports and paths are kept.
+    #[test]
+    fn default_template_resolves_keptn_uris() {
+        let urls = ServiceUrls::default();
+        assert_eq!(
+            urls.resolve("http://carts-canary.sockshop-staging"),
+            Some("http://carts-canary.sockshop-staging.svc.cluster.local:80".into())
+        );
+        assert_eq!(
+            urls.resolve("http://carts-db.sockshop-dev:27017/x"),
+            Some("http://carts-db.sockshop-dev.svc.cluster.local:27017/x".into())
+        );
+        assert_eq!(urls.resolve("https://carts.sockshop-dev"), None);
+        assert_eq!(urls.resolve("http://localhost:8080"), None);
+        assert_eq!(urls.resolve("http://a.b.c"), None);
+    }
+
+    /// Overrides win over the template for exactly their Service and namespace.
+    #[test]
+    fn overrides_for_port_forwards() {
+        let urls = ServiceUrls::new("http://{service}.{namespace}.example.com")
+            .unwrap()
+            .with_override("carts-canary.sockshop-staging=http://127.0.0.1:8081/")
+            .unwrap();
+        assert_eq!(
+            urls.resolve("http://carts-canary.sockshop-staging/carts/1"),
+            Some("http://127.0.0.1:8081/carts/1".into())
+        );
+        assert_eq!(
+            urls.url("carts-canary", "sockshop-dev", 80),
+            "http://carts-canary.sockshop-dev.example.com"
+        );
+    }
+
+    /// Bad templates and overrides are refused with the reason.
+    #[test]
+    fn rejects_bad_templates() {
+        let err = ServiceUrls::new("http://{svc}.x").unwrap_err();
+        assert!(err.contains("unknown placeholder `{svc}`"), "{err}");
+        assert!(
+            ServiceUrls::new("http://{service")
+                .unwrap_err()
+                .contains("unclosed")
+        );
+        assert!(
+            ServiceUrls::new("carts:80")
+                .unwrap_err()
+                .contains("http://")
+        );
+        assert!(ServiceUrls::new("http://a}b").is_err());
+        for bad in [
+            "carts=http://x",
+            "carts.ns",
+            ".ns=http://x",
+            "a.b.c=http://x",
+            "a.b=ftp://x",
+        ] {
+            assert!(
+                ServiceUrls::default().with_override(bad).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
+    /// Deployment labels follow Keptn's Service names.
+    #[test]
+    fn deployment_labels() {
+        assert_eq!(deployment_of("carts-canary"), "canary");
+        assert_eq!(deployment_of("carts-primary"), "primary");
+        assert_eq!(deployment_of("carts"), "direct");
+    }
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+    }
+
+    fn query(stage: &str, deployment: &str, slis: &[&str]) -> SliQuery {
+        SliQuery::new(
+            "sockshop".parse().unwrap(),
+            stage.parse().unwrap(),
+            "carts".parse().unwrap(),
+            t0(),
+            t0() + TimeDelta::seconds(10),
+            slis.iter().map(|s| (*s).to_owned()).collect(),
+        )
+        .with_deployment(deployment)
+    }
+
+    /// Client-side recordings answer per stage and deployment; failures count as errors.
+    #[test]
+    fn client_side_sli_measures_what_was_sent() {
+        let sli = ClientSideSli::new();
+        for i in 0..100u64 {
+            let at = t0() + TimeDelta::milliseconds(i as i64 * 50);
+            sli.record(
+                &target("staging"),
+                "canary",
+                at,
+                Duration::from_millis(1000 + i),
+                true,
+            );
+            sli.record(
+                &target("production"),
+                "primary",
+                at,
+                Duration::from_millis(20),
+                i % 10 >= 3,
+            );
+        }
+        let v = sli.measure(&query("staging", "canary", &CLIENT_SIDE_SLIS));
+        assert!(v.iter().all(|v| v.success), "{v:?}");
+        let p95 = v
+            .iter()
+            .find(|v| v.metric == "response_time_p95")
+            .unwrap()
+            .value;
+        assert!((p95 - 1095.0).abs() < 1095.0 / 60.0, "{p95}");
+        assert_eq!(
+            v.iter().find(|v| v.metric == "throughput").unwrap().value,
+            100.0
+        );
+        assert_eq!(
+            v.iter().find(|v| v.metric == "error_rate").unwrap().value,
+            0.0
+        );
+        let prod = sli.measure(&query("production", "primary", &["error_rate"]));
+        assert_eq!(prod[0].value, 30.0);
+    }
+
+    /// No requests, another deployment, another stage or an unknown SLI never answer zero.
+    #[tokio::test]
+    async fn client_side_sli_never_passes_on_missing_data() {
+        let sli = ClientSideSli::new();
+        sli.record(
+            &target("staging"),
+            "canary",
+            t0(),
+            Duration::from_millis(5),
+            true,
+        );
+        for (stage, dep, metric, needle) in [
+            (
+                "staging",
+                "primary",
+                "response_time_p95",
+                "sent no requests",
+            ),
+            ("dev", "direct", "error_rate", "sent no requests"),
+            ("staging", "canary", "problem_open", "unsupported SLI"),
+        ] {
+            let v = sli.fetch_slis(&query(stage, dep, &[metric])).await.unwrap();
+            assert!(!v[0].success, "{v:?}");
+            assert!(v[0].message.as_deref().unwrap().contains(needle), "{v:?}");
+        }
+        assert_eq!(sli.name(), "client-side");
+    }
+
+    /// Resolved test URLs remember their deployment, and observed requests land there.
+    #[tokio::test]
+    async fn reach_labels_test_traffic() {
+        let reach = KubeReach::new(
+            ServiceUrls::new("http://127.0.0.1:1/{namespace}/{service}").unwrap(),
+            BTreeMap::new(),
+        );
+        let url = reach.test_url("http://carts-canary.sockshop-staging");
+        assert_eq!(url, "http://127.0.0.1:1/sockshop-staging/carts-canary");
+        assert_eq!(
+            reach.public_url(&target("production")),
+            "http://127.0.0.1:1/sockshop-production/carts"
+        );
+        let t = target("staging");
+        reach.observe(&RequestSample::new(
+            &t,
+            &url,
+            t0() + TimeDelta::seconds(1),
+            Duration::from_millis(3),
+            Some(200),
+            true,
+        ));
+        let v = reach
+            .sli()
+            .measure(&query("staging", "canary", &["throughput"]));
+        assert_eq!(v[0].value, 1.0, "{v:?}");
+        // nothing listens on port 1: a clear error naming the URL and the way out
+        let err = reach
+            .check_uri("http://carts-canary.sockshop-staging")
+            .await
+            .unwrap_err();
+        assert!(err.contains(&url), "{err}");
+        assert!(err.contains("--kube-url"), "{err}");
+        assert!(
+            err.contains("kubectl port-forward -n sockshop-staging svc/carts-canary"),
+            "{err}"
+        );
+    }
+}
