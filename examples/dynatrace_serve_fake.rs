@@ -10,7 +10,7 @@
 //! until killed. Keptn's default SLI queries for any project/stage/service answer with sample
 //! values (µs for response times, as Dynatrace reports them). It also stores ingested metrics,
 //! answers queries over them and opens problems from metric events, so it can back a
-//! `full_tour` run (`DT_TENANT=<url> DT_API_TOKEN=T full_tour --dt-settle 2`, fake started
+//! `full_tour` run (`DT_TENANT=<url> DT_API_TOKEN=T full_tour --dt-settle 7`, fake started
 //! with `--sample-seconds 1`). It is a fake that follows the
 //! published API documents, not Dynatrace (see `keptn_dynatrace::testing`).
 
@@ -33,6 +33,10 @@ struct Args {
     /// tour run against the fake uses 1 so that problems open within seconds).
     #[arg(long, default_value_t = 60.0)]
     sample_seconds: f64,
+    /// How long after a sample's end the fake's Davis evaluates it, in seconds: data arriving
+    /// later does not count for that sample (the tour sends each second's data 5 s after it).
+    #[arg(long, default_value_t = 10.0)]
+    evaluation_delay_seconds: f64,
 }
 
 #[tokio::main]
@@ -45,6 +49,11 @@ async fn main() -> anyhow::Result<()> {
         "--sample-seconds must be a positive number"
     );
     tenant.set_sample_interval(Duration::from_secs_f64(args.sample_seconds));
+    anyhow::ensure!(
+        args.evaluation_delay_seconds.is_finite() && args.evaluation_delay_seconds >= 0.0,
+        "--evaluation-delay-seconds must be a number ≥ 0"
+    );
+    tenant.set_evaluation_delay(Duration::from_secs_f64(args.evaluation_delay_seconds));
     for (selector, value) in [
         ("builtin:service.requestCount.total:merge(0):sum", 1830.0),
         ("builtin:service.errors.total.count:merge(0):avg", 0.0),

@@ -141,7 +141,8 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     dt_sli: Option<PathBuf>,
     /// With DT_TENANT: seconds the gate waits after a test window for Dynatrace to ingest its
-    /// data (a real tenant needs about a minute; the fake tenant a second or two).
+    /// data (the tour sends a second's data 5 s after it; a real tenant then needs about a
+    /// minute more, the fake tenant none: use 7 with the fake).
     #[arg(long, default_value_t = 90.0)]
     dt_settle: f64,
 }
@@ -917,10 +918,12 @@ async fn tour(
                     client.clone(),
                     local_sli.clone(),
                     scopes,
+                    tour_dynatrace::INGEST_LAG,
                 ));
                 ui.say(format!(
-                    "   the tour sends the proxies' measurements to {}/api/v2/metrics/ingest once a second ({})",
+                    "   the tour sends the proxies' measurements to {}/api/v2/metrics/ingest once a second, {} s behind ({})",
                     client.base_url(),
+                    tour_dynatrace::INGEST_LAG.as_secs(),
                     tour_dynatrace::metric_keys().map(|(k, _)| k).join(", ")
                 ));
             } else {

@@ -43,6 +43,9 @@ pub const TOUR_SLI: &str = include_str!("../fixtures/tour/dynatrace-sli.yaml");
 /// The title of the problems the tour's metric event opens (the seed's problem).
 pub const PROBLEM_TITLE: &str = "Failure rate increase";
 
+/// How long after a second ended the tour sends its data (see [`OneAgentStandIn::spawn`]).
+pub const INGEST_LAG: Duration = Duration::from_secs(5);
+
 /// The error-rate threshold (percent) of the tour's metric event.
 pub const ERROR_RATE_THRESHOLD: f64 = 10.0;
 
@@ -201,13 +204,19 @@ pub struct OneAgentStandIn {
 }
 
 impl OneAgentStandIn {
-    /// Starts sending, once a second, the previous second's measurements of every
-    /// `(project, stage, service)` in `scopes` that has a recorder.
+    /// Starts sending, once a second, the measurements of every `(project, stage, service)` in
+    /// `scopes` that has a recorder, one second at a time, `lag` after that second ended.
+    ///
+    /// The proxies record a request under the second it *started* in, once it is answered, so
+    /// a second is complete only when its slowest request has been answered: requests slower
+    /// than `lag` (the tour uses [`INGEST_LAG`]) are left out of their second's data.
     pub fn spawn(
         client: DynatraceClient,
         sli: LocalSliProvider,
         scopes: Vec<(ProjectName, StageName, ServiceName)>,
+        lag: Duration,
     ) -> Self {
+        let lag = TimeDelta::from_std(lag).unwrap_or(TimeDelta::seconds(5));
         let stats = Arc::new(std::sync::Mutex::new(IngestStats::default()));
         let shared = stats.clone();
         let task = tokio::spawn(async move {
@@ -217,10 +226,10 @@ impl OneAgentStandIn {
             loop {
                 tick.tick().await;
                 let now = Utc::now();
-                let Ok(current) = now.duration_trunc(TimeDelta::seconds(1)) else {
+                let Ok(current) = (now - lag).duration_trunc(TimeDelta::seconds(1)) else {
                     continue;
                 };
-                // every whole second not sent yet, up to the one before the current
+                // every whole second not sent yet that ended at least `lag` ago
                 let mut second = last_sent.map_or(current - TimeDelta::seconds(1), |s| {
                     s + TimeDelta::seconds(1)
                 });
@@ -440,9 +449,15 @@ impl DtProblemSource {
                             })
                             .collect();
                         for p in new {
-                            let value =
-                                error_rate_before(&client, &project, &stage, &service, Utc::now())
-                                    .await;
+                            let at = p.started_at().unwrap_or_else(Utc::now);
+                            let value = error_rate_before(
+                                &client,
+                                (&project, &stage, &service),
+                                at,
+                                "max",
+                                10,
+                            )
+                            .await;
                             let tp = tour_problem(&p, &client, (&project, &stage, &service), value);
                             emit(&*sink, &p, &client, &tags, &errors);
                             open.insert(p.problem_id.clone(), tp.clone());
@@ -461,9 +476,16 @@ impl DtProblemSource {
                                 continue;
                             };
                             tp.resolved_at = Some(p.ended_at().unwrap_or_else(Utc::now));
+                            let at = p.ended_at().unwrap_or_else(Utc::now);
                             tp.value_at_resolve = Some(
-                                error_rate_before(&client, &project, &stage, &service, Utc::now())
-                                    .await,
+                                error_rate_before(
+                                    &client,
+                                    (&project, &stage, &service),
+                                    at,
+                                    "avg",
+                                    4,
+                                )
+                                .await,
                             );
                             emit(&*sink, &p, &client, &tags, &errors);
                             let _ = tx.send(ProblemSignal::Resolved(tp));
@@ -531,24 +553,25 @@ fn emit(
     }
 }
 
-/// The error rate of the last 15 s as Dynatrace has it (`NaN` when it cannot say).
+/// The error rate (`agg`: `max` or `avg`) of the `secs` seconds before `at` as Dynatrace has
+/// it (`NaN` when it cannot say): the peak that opened a problem, the calm that closed it.
 async fn error_rate_before(
     client: &DynatraceClient,
-    project: &ProjectName,
-    stage: &StageName,
-    service: &ServiceName,
+    (project, stage, service): (&ProjectName, &StageName, &ServiceName),
     at: DateTime<Utc>,
+    agg: &str,
+    secs: i64,
 ) -> f64 {
-    let config = SliConfig::from_yaml(
-        "spec_version: '1.0'\nindicators:\n  error_rate: \"metricSelector=keptn.tour.error_rate:filter(and(eq(keptn_project,$PROJECT),eq(keptn_stage,$STAGE),eq(keptn_service,$SERVICE))):merge(keptn_deployment):avg\"\n",
-    );
+    let config = SliConfig::from_yaml(&format!(
+        "spec_version: '1.0'\nindicators:\n  error_rate: \"metricSelector=keptn.tour.error_rate:filter(and(eq(keptn_project,$PROJECT),eq(keptn_stage,$STAGE),eq(keptn_service,$SERVICE))):merge(keptn_deployment):{agg}\"\n"
+    ));
     let Ok(config) = config else { return f64::NAN };
     let provider = DynatraceSliProvider::new(client.clone()).with_sli_config(config);
     let q = keptn_slo::SliQuery::new(
         project.clone(),
         stage.clone(),
         service.clone(),
-        at - TimeDelta::seconds(15),
+        at - TimeDelta::seconds(secs),
         at,
         vec!["error_rate".to_owned()],
     );
@@ -633,6 +656,49 @@ mod tests {
             matches!(p95.value(), keptn_dynatrace::MetricValue::Gauge(v) if (v - 100.0).abs() < 2.0),
             "{p95}"
         );
+    }
+
+    /// Debug output of the settings and of the client never shows the token.
+    #[test]
+    fn settings_debug_redacts_token() {
+        let s = DtSettings {
+            tenant: "http://127.0.0.1:9".to_owned(),
+            token: SecretString::from("dt0c01.TOUR-SECRET-X"),
+            sli_file: None,
+            settle: Duration::ZERO,
+        };
+        let shown = format!("{s:?} {:?}", s.client().unwrap());
+        assert!(!shown.contains("TOUR-SECRET-X"), "{shown}");
+    }
+
+    /// `--dt-sli` replaces the tour's queries; a missing or invalid file is an error naming it.
+    #[test]
+    fn dt_sli_file_is_read() {
+        let dir = std::env::temp_dir().join(format!("tour-dt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("sli.yaml");
+        std::fs::write(
+            &good,
+            "spec_version: '1.0'\nindicators:\n  response_time_p95: \"metricSelector=builtin:service.response.time:merge(\\\"dt.entity.service\\\"):percentile(95)&entitySelector=type(SERVICE),tag(keptn_project:$PROJECT)\"\n",
+        )
+        .unwrap();
+        let mut s = DtSettings {
+            tenant: "http://127.0.0.1:9".to_owned(),
+            token: SecretString::from("t"),
+            sli_file: Some(good),
+            settle: Duration::ZERO,
+        };
+        let c = s.sli_config().unwrap();
+        assert!(
+            c.query("response_time_p95")
+                .unwrap()
+                .contains("builtin:service.response.time")
+        );
+        assert!(c.query("throughput").is_none());
+        s.sli_file = Some(dir.join("missing.yaml"));
+        let e = format!("{:#}", s.sli_config().unwrap_err());
+        assert!(e.contains("missing.yaml"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// `DT_TENANT` without a token is an error that says what is missing.

@@ -416,7 +416,8 @@ pub(crate) struct EventState {
 }
 
 /// Davis, simplified, for one static-threshold metric event: evaluates every slot completed
-/// since the last call (slots of `slot_ms`, the evaluation lagging one slot behind `now` for
+/// since the last call (slots of `slot_ms`; a slot is evaluated once `delay_ms` have passed
+/// after its end, plus `queryOffset` slots when the event sets one, to let data arrive — for
 /// ingestion), opening a problem when `violatingSamples` of the last `samples` slots violate
 /// the threshold and closing it when `dealertingSamples` of them do not. A slot's value is the
 /// selector's aggregation (default: average) over its points; a slot without data counts as
@@ -429,6 +430,7 @@ pub(crate) fn evaluate(
     problems: &mut Vec<FakeProblem>,
     next_problem: &mut u64,
     slot_ms: i64,
+    delay_ms: i64,
     now: i64,
 ) {
     let strategy = &event["monitoringStrategy"];
@@ -454,7 +456,8 @@ pub(crate) fn evaluate(
     let samples = samples as i64;
     let above = strategy["alertCondition"] != "BELOW";
     let missing_violates = strategy["alertingOnMissingData"] == true;
-    let newest = now.div_euclid(slot_ms) - 2;
+    let offset = event["queryOffset"].as_i64().unwrap_or(0).clamp(0, 60);
+    let newest = (now - delay_ms).div_euclid(slot_ms) - 1 - offset;
     let first = state.last_slot.map_or(newest, |l| l + 1);
     // a long pause: only the last window matters
     let first = first.max(newest - samples);
@@ -629,7 +632,16 @@ mod tests {
         let mut opened_at = None;
         let mut closed_at = None;
         for now in (3000..23_000).step_by(1000) {
-            evaluate(&event, &mut st, &pts, &mut problems, &mut n, 1000, now);
+            evaluate(
+                &event,
+                &mut st,
+                &pts,
+                &mut problems,
+                &mut n,
+                1000,
+                1000,
+                now,
+            );
             if opened_at.is_none() && !problems.is_empty() {
                 opened_at = Some(now);
             }

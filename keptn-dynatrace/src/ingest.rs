@@ -39,7 +39,7 @@ pub enum MetricValue {
 /// One data point in Dynatrace's metric ingestion protocol (`metric.key,dim="v" payload ts`).
 ///
 /// Keys and dimension keys are checked when the line is built, so a line that exists can be
-/// sent: a metric key is 3–250 characters of sections separated by `.`, each of letters,
+/// sent: a metric key is 3–255 characters of sections separated by `.`, each of letters,
 /// digits, `-` and `_`, not starting with a digit or `-`, and not in Dynatrace's reserved `dt.`
 /// namespace; a dimension key is lowercase letters, digits, `-`, `_`, `.` and `:`, starting with
 /// a letter or `_`. Dimension values are quoted and escaped when written.
@@ -202,8 +202,8 @@ fn check_metric_key(key: &str) -> Result<()> {
             message: format!("invalid metric key `{key}`: {why}"),
         })
     };
-    if !(3..=250).contains(&key.len()) {
-        return bad("it must be 3 to 250 characters long");
+    if !(3..=255).contains(&key.len()) {
+        return bad("it must be 3 to 255 characters long");
     }
     if key.starts_with("dt.") {
         return bad("the `dt.` prefix is reserved by Dynatrace");

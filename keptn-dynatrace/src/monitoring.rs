@@ -556,6 +556,8 @@ pub struct MetricEvent {
     pub severity: String,
     /// The threshold's unit (`UNSPECIFIED`, `PERCENT`, `MILLI_SECOND`, …).
     pub unit: String,
+    /// `queryOffset`: how many minutes (samples) evaluation waits for late data (1–60).
+    pub query_offset: Option<u32>,
 }
 
 impl MetricEvent {
@@ -578,6 +580,7 @@ impl MetricEvent {
             dealerting_samples: 5,
             severity: "ERROR".to_owned(),
             unit: "UNSPECIFIED".to_owned(),
+            query_offset: None,
         }
     }
 
@@ -597,6 +600,13 @@ impl MetricEvent {
         self
     }
 
+    /// Sets `queryOffset`: evaluation waits this many minutes (samples) for late data.
+    #[must_use]
+    pub fn with_query_offset(mut self, minutes: u32) -> Self {
+        self.query_offset = Some(minutes);
+        self
+    }
+
     /// Sets the severity (`ERROR`, `PERFORMANCE`, …).
     #[must_use]
     pub fn with_severity(mut self, severity: impl Into<String>) -> Self {
@@ -606,7 +616,7 @@ impl MetricEvent {
 
     /// The JSON body of the Configuration API (`MetricEvent`).
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "name": self.name,
             "description": self.description,
             "enabled": true,
@@ -621,7 +631,11 @@ impl MetricEvent {
                 "dealertingSamples": self.dealerting_samples,
                 "unit": self.unit,
             },
-        })
+        });
+        if let Some(offset) = self.query_offset {
+            v["queryOffset"] = json!(offset);
+        }
+        v
     }
 }
 

@@ -30,7 +30,7 @@ pub const PROVIDER_NAME: &str = "dynatrace";
 ///
 /// **Ingestion delay.** Dynatrace needs time to ingest data points. Before querying, the
 /// provider waits until the window's end is [`settle_time`](Self::with_settle_time) in the past
-/// (default 120 s, what Keptn waited). A window ending more than `max_future` (120 s) from now,
+/// (default 120 s, what Keptn waited); a query without indicators returns at once. A window ending more than `max_future` (120 s) from now,
 /// or starting after its end, is rejected.
 ///
 /// **Concurrency and bounds.** All SLIs of one fetch run concurrently (at most
@@ -231,6 +231,10 @@ impl SliProvider for DynatraceSliProvider {
                 ),
                 false,
             ));
+        }
+        if query.indicators.is_empty() {
+            // nothing to measure: no request, and no reason to wait for ingestion
+            return Ok(Vec::new());
         }
         self.settle(query.end).await;
 

@@ -23,7 +23,9 @@
 //! and validation of the static-threshold strategy) are evaluated on every request over the
 //! ingested data: time is cut into samples ([`FakeTenant::set_sample_interval`], one minute
 //! by default as in Dynatrace); a sample's value is the selector's aggregation (default:
-//! average) of its points; evaluation lags two samples behind the clock (ingestion delay); a
+//! average) of its points; a sample is evaluated once an evaluation delay has passed after its
+//! end ([`FakeTenant::set_evaluation_delay`], default one sample; plus the event's
+//! `queryOffset` in samples) so that late data counts; a
 //! problem titled with the event's name opens when `violatingSamples` of the last `samples`
 //! samples are beyond the threshold, and closes when `dealertingSamples` of them are not
 //! (a sample without data violates only with `alertingOnMissingData`). Problems are listed by
@@ -78,6 +80,7 @@ struct State {
     problem_count: Option<i64>,
     points: Vec<Point>,
     slot_ms: i64,
+    eval_delay_ms: Option<i64>,
     event_states: HashMap<String, EventState>,
     problems: Vec<FakeProblem>,
     next_problem: u64,
@@ -168,6 +171,13 @@ impl FakeTenant {
     /// seconds instead of minutes.
     pub fn set_sample_interval(&self, interval: Duration) {
         self.state().slot_ms = i64::try_from(interval.as_millis()).unwrap_or(60_000).max(1);
+    }
+
+    /// Sets how long after a sample's end the fake's Davis evaluates it (default: one sample
+    /// length). Data sent later than that does not count for its sample, as on a real tenant
+    /// where ingestion latency beyond the metric event's `queryOffset` is missed.
+    pub fn set_evaluation_delay(&self, delay: Duration) {
+        self.state().eval_delay_ms = Some(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
     }
 
     /// How many data points were ingested and stored.
@@ -410,6 +420,15 @@ fn validate_config(collection: &str, body: &Value, state: &State) -> Result<(), 
             {
                 return Err(violation("metricSelector", &e, "PAYLOAD_BODY"));
             }
+            if let Some(o) = body.get("queryOffset").filter(|o| !o.is_null())
+                && !o.as_i64().is_some_and(|o| (1..=60).contains(&o))
+            {
+                return Err(violation(
+                    "queryOffset",
+                    "must be between 1 and 60",
+                    "PAYLOAD_BODY",
+                ));
+            }
             let m = &body["monitoringStrategy"];
             if m["type"] == "STATIC_THRESHOLD" {
                 if let Some(f) = required(
@@ -574,7 +593,17 @@ impl Fake {
         run_davis(&mut st, now);
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match (method.as_str(), segments.as_slice()) {
-            ("POST", ["api", "v2", "metrics", "ingest"]) => ingest(&mut st, body.as_ref(), now),
+            ("POST", ["api", "v2", "metrics", "ingest"]) => {
+                let text_plain = req
+                    .headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.trim_start().starts_with("text/plain"));
+                if !text_plain {
+                    return error(415, "The request body must be text/plain in the metric ingestion protocol.");
+                }
+                ingest(&mut st, body.as_ref(), now)
+            }
             ("GET", ["api", "v2", "metrics", "query"]) => {
                 let Some(selector) = param("metricSelector").filter(|s| !s.trim().is_empty()) else {
                     return violation("metricSelector", "must not be empty", "QUERY");
@@ -802,6 +831,7 @@ fn run_davis(st: &mut State, now: i64) {
             &mut st.problems,
             &mut st.next_problem,
             st.slot_ms,
+            st.eval_delay_ms.unwrap_or(st.slot_ms),
             now,
         );
         st.event_states.insert(id, es);

@@ -419,6 +419,15 @@ async fn settle_time_and_window_checks() {
         started.elapsed()
     );
 
+    // no indicators: no request and no wait
+    let before = t.requests().len();
+    let mut empty = q.clone();
+    empty.indicators.clear();
+    let started = Instant::now();
+    assert!(p.fetch_slis(&empty).await.unwrap().is_empty());
+    assert!(started.elapsed() < Duration::from_millis(300));
+    assert_eq!(t.requests().len(), before);
+
     q.end = now + chrono::Duration::hours(1);
     let err = p.fetch_slis(&q).await.unwrap_err();
     assert!(err.message.contains("in the future"), "{err}");
