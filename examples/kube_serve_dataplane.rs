@@ -14,7 +14,8 @@
 //! server, its selector picks the Deployment(s) with replicas, the image tag of that Deployment is
 //! the version, and a local carts process of that version (`full_tour carts-service`, flags from
 //! `UNLEASH_URL`/`UNLEASH_CLIENT_TOKEN` when set) answers. Routing is re-read every 300 ms, so a
-//! selector switch (promotion, rollback) takes effect as it would through kube-proxy. A Service
+//! selector switch (promotion, rollback) takes effect as it would through kube-proxy (the API is
+//! read in the background, off the request path). A Service
 //! without a Deployment with replicas answers 503. Runs until SIGINT/SIGTERM, then stops every
 //! carts process it started.
 
@@ -55,6 +56,7 @@ struct Plane {
     template: CommandTemplate,
     processes: tokio::sync::Mutex<BTreeMap<(String, String), ServiceProcess>>,
     routing: Mutex<BTreeMap<(String, String), (Instant, String)>>,
+    refreshing: Mutex<std::collections::BTreeSet<(String, String)>>,
     http: reqwest::Client,
 }
 
@@ -65,18 +67,56 @@ struct Route {
 }
 
 impl Plane {
-    /// The version the Service `name` in `namespace` routes to now.
-    async fn version_behind(&self, name: &str, namespace: &str) -> Result<String, String> {
+    /// The version the Service `name` in `namespace` routes to: under traffic the last one read,
+    /// refreshed in the background when older than 300 ms (API calls stay off the request path,
+    /// as with kube-proxy's rules); read now the first time and after a pause of 1 s.
+    async fn version_behind(
+        self: &Arc<Self>,
+        name: &str,
+        namespace: &str,
+    ) -> Result<String, String> {
         let key = (namespace.to_owned(), name.to_owned());
-        if let Some((at, version)) = self
+        let cached = self
             .routing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
-            && at.elapsed() < Duration::from_millis(300)
-        {
-            return Ok(version.clone());
+            .cloned();
+        match cached {
+            // after a pause, read it now: the selector or image may have changed meanwhile
+            Some((at, _)) if at.elapsed() >= Duration::from_secs(1) => {
+                self.resolve(name, namespace).await
+            }
+            Some((at, version)) => {
+                if at.elapsed() >= Duration::from_millis(300)
+                    && self
+                        .refreshing
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(key.clone())
+                {
+                    let plane = self.clone();
+                    let (name, namespace) = (name.to_owned(), namespace.to_owned());
+                    tokio::spawn(async move {
+                        if let Err(e) = plane.resolve(&name, &namespace).await {
+                            eprintln!("kube_serve_dataplane: {e}");
+                        }
+                        plane
+                            .refreshing
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(&key);
+                    });
+                }
+                Ok(version)
+            }
+            None => self.resolve(name, namespace).await,
         }
+    }
+
+    /// Reads the Service's selector and the selected Deployment's image from the API server.
+    async fn resolve(&self, name: &str, namespace: &str) -> Result<String, String> {
+        let key = (namespace.to_owned(), name.to_owned());
         let services: Api<Service> = Api::namespaced(self.client.clone(), namespace);
         let service = services
             .get_opt(name)
@@ -214,6 +254,7 @@ async fn main() -> anyhow::Result<()> {
         template,
         processes: tokio::sync::Mutex::default(),
         routing: Mutex::default(),
+        refreshing: Mutex::default(),
         http: reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
