@@ -12,11 +12,15 @@
 #    the canary cannot be reached, the sequence fails and the canary is discarded: the Service
 #    carts still selects the primary (0.11.1), the canary is scaled to 0, production is untouched.
 # 3. Ctrl-C while staging's canary is pending: exit 130 and no canary left pending.
+# 4. The whole story (needs the real Unleash of test-all.sh), with kube_serve_dataplane standing
+#    in for kubelet and kube-proxy: exit 0, 0.11.2 fails the gate on client-side
+#    response_time_p95, 0.11.3 serves production, the promotion problem is remediated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${KUBECONFIG:?KUBECONFIG must point at a cluster (scripts/kube-apiserver.sh start)}"
 OUT=$(mktemp -d)
 CARTS_PID=""
+DATAPLANE_PID=""
 NAMESPACES=(sockshop-dev sockshop-staging sockshop-production)
 # Empties the tour's namespaces (Deployments, Services, LimitRanges, pods). Namespaces are not
 # deleted: no kubelet confirms pod deletion here, so a namespace would stay Terminating for
@@ -42,6 +46,7 @@ reset_namespaces() {
 }
 cleanup() {
   [ -n "$CARTS_PID" ] && kill "$CARTS_PID" 2>/dev/null || true
+  [ -n "$DATAPLANE_PID" ] && kill "$DATAPLANE_PID" 2>/dev/null || true
   reset_namespaces || true
   rm -rf "$OUT"
 }
@@ -166,4 +171,51 @@ grep -qF "no canary is left pending" "$OUT/run3.log" || { cat "$OUT/run3.log" >&
 expect_eq "canary replicas after Ctrl-C" "$(jp sockshop-staging deploy/carts '{.spec.replicas}')" 0
 expect_eq "Service carts selects after Ctrl-C" "$(jp sockshop-staging svc/carts '{.spec.selector.keptn\.sh/deployment}')" primary
 expect_eq "carts-primary image after Ctrl-C" "$(jp sockshop-staging deploy/carts-primary '{.spec.template.spec.containers[0].image}')" docker.io/keptnexamples/carts:0.11.1
+echo "full-tour-kube-smoke: 3 ok (${SECONDS}s)"
+
+# --- 4. the whole story through the cluster, with a data-plane stand-in ---------------------
+# kube_serve_dataplane plays kubelet + kube-proxy (a test fake): for each Service the tour uses
+# it reads the Service's selector and the selected Deployment's image from the API server and
+# answers with a local carts process of that version. The tour's code path is the one for a real
+# cluster (--kube, KubeDeployer, --kube-url-for, client-side SLIs); flags in the real Unleash
+# test-all.sh started, which the stand-in's carts processes read.
+if [ -z "${UNLEASH_URL:-}" ] || [ -z "${UNLEASH_TOKEN:-}" ] || [ -z "${UNLEASH_CLIENT_TOKEN:-}" ]; then
+  echo "full-tour-kube-smoke: skipping 4 (the whole story): UNLEASH_URL/UNLEASH_TOKEN/UNLEASH_CLIENT_TOKEN not set (scripts/unleash.sh up)" >&2
+else
+  reset_namespaces || fail "the pods of run 3 do not go away"
+  cargo build -q -p keptn-examples --example kube_serve_dataplane --locked
+  target/debug/examples/kube_serve_dataplane --carts-program "$BIN" --route carts.sockshop-dev \
+    --route carts-canary.sockshop-staging --route carts.sockshop-production >"$OUT/routes" 2>"$OUT/dataplane.log" &
+  DATAPLANE_PID=$!
+  for _ in $(seq 1 100); do [ "$(wc -l <"$OUT/routes")" = 3 ] && break; sleep 0.1; done
+  [ "$(wc -l <"$OUT/routes")" = 3 ] || { cat "$OUT/dataplane.log" >&2; fail "the data-plane stand-in did not start"; }
+  ROUTES=()
+  while read -r route; do ROUTES+=(--kube-url-for "$route"); done <"$OUT/routes"
+  set +e
+  env -u DT_TENANT -u DT_API_TOKEN "$BIN" --kube --no-progress --test-duration 3 --users 4 --kube-rollout-timeout 120 \
+    "${ROUTES[@]}" --summary "$OUT/s4.json" >"$OUT/run4.log" 2>&1
+  code=$?
+  set -e
+  kill "$DATAPLANE_PID" 2>/dev/null || true
+  wait "$DATAPLANE_PID" 2>/dev/null || true
+  DATAPLANE_PID=""
+  grep -A7 "== quality gate reports" "$OUT/run4.log" | grep -E "in staging|response_time_p95" >&2 || true
+  [ "$code" = 0 ] || { tail -40 "$OUT/run4.log" >&2; fail "the whole story through the cluster exited $code"; }
+  grep -qF "SLIs: client-side measurements" "$OUT/run4.log" || fail "run 4 did not use client-side SLIs"
+  python3 - "$OUT/s4.json" <<'PY' || fail "the summary of run 4 does not tell the seed's story"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["ok"] is True and s["deployer"] == "kubernetes" and s["monitoring"] == "client-side", s
+a = {(x["service"], x["version"]): x for x in s["artifacts"]}
+v2 = a[("carts", "0.11.2")]["stages"]["staging"]
+assert v2["evaluation"]["result"] == "fail" and v2["evaluation"]["response_time_p95"] >= 600, v2
+assert v2["rolledBack"] and v2["servingAfter"] == "0.11.1", v2
+assert a[("carts", "0.11.3")]["stages"]["production"]["servingAfter"] == "0.11.3"
+p = [x for x in s["problems"] if x["title"] == "Failure rate increase"]
+assert p and p[0]["outcome"] == "resolved", p
+PY
+  expect_eq "carts-primary image in production" "$(jp sockshop-production deploy/carts-primary '{.spec.template.spec.containers[0].image}')" docker.io/keptnexamples/carts:0.11.3
+  expect_eq "Service carts selects in production" "$(jp sockshop-production svc/carts '{.spec.selector.keptn\.sh/deployment}')" primary
+  expect_eq "canary replicas in production" "$(jp sockshop-production deploy/carts '{.spec.replicas}')" 0
+fi
 echo "full-tour-kube-smoke: ok (${SECONDS}s)"

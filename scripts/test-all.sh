@@ -117,8 +117,9 @@ scripts/full-tour-unleash-smoke.sh
 # full_tour --kube against the real kube-apiserver started above (its pods never serve traffic,
 # so the story cannot pass here): the Deployments/Services it creates (images, ports, roles,
 # selectors, namespaces), a clean exit 1 naming the unreachable URL and --kube-url /
-# port-forward, the staging canary discarded with the primary still serving, and Ctrl-C
-# (exit 130) leaving no canary pending.
+# port-forward, the staging canary discarded with the primary still serving, Ctrl-C (exit 130)
+# leaving no canary pending, and the whole story through the cluster with kube_serve_dataplane
+# (a fake kubelet/kube-proxy) answering for the pods, flags in the real Unleash.
 echo "== example: full_tour --kube (real kube-apiserver)"
 scripts/full-tour-kube-smoke.sh
 

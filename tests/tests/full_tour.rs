@@ -28,13 +28,23 @@ fn full_tour_binary() -> PathBuf {
     exe
 }
 
-/// Service processes the tour started (they run `full_tour carts-service` / `carts-db`).
-fn tour_children() -> Vec<String> {
+/// The environment variable that marks the processes of one tour run: children inherit it, so
+/// the leak check finds exactly this run's services, not those of a tour running beside it.
+const MARKER: &str = "KEPTN_TOUR_TEST_RUN";
+
+/// Live service processes (`full_tour carts-service` / `carts-db`) whose environment carries
+/// `MARKER=marker`.
+fn tour_children(marker: &str) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
+    let wanted = format!("{MARKER}={marker}");
     entries
         .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == wanted.as_bytes()))
+        })
         .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
         .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
         .filter(|c| c.contains("full_tour carts-service") || c.contains("full_tour carts-db"))
@@ -58,10 +68,11 @@ fn full_tour_plays_the_seed_story() {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let summary = dir.path().join("summary.json");
-    let before = tour_children();
+    let marker = format!("{}-{:?}", std::process::id(), std::time::SystemTime::now());
     // The embedded defaults: variables that point the tour at real backends (test-all.sh starts
     // a real Unleash for keptn-remediate's tests) are removed.
     let out = Command::new(&exe)
+        .env(MARKER, &marker)
         .env_remove("UNLEASH_URL")
         .env_remove("UNLEASH_TOKEN")
         .env_remove("UNLEASH_CLIENT_TOKEN")
@@ -181,10 +192,7 @@ fn full_tour_plays_the_seed_story() {
     );
 
     // No service process outlives the tour.
-    let leaked: Vec<String> = tour_children()
-        .into_iter()
-        .filter(|c| !before.contains(c))
-        .collect();
+    let leaked = tour_children(&marker);
     assert!(leaked.is_empty(), "leaked processes: {leaked:?}");
 }
 
