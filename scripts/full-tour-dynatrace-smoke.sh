@@ -33,7 +33,7 @@ TENANT=$(head -1 "$OUT/fake.url")
 
 set +e
 env -u UNLEASH_URL -u UNLEASH_TOKEN -u UNLEASH_CLIENT_TOKEN DT_TENANT="$TENANT" DT_API_TOKEN="$TOKEN" \
-  target/debug/examples/full_tour --no-progress --test-duration 4 --dt-settle 7 \
+  target/debug/examples/full_tour --no-progress --test-duration 4 --dt-settle 7 --dt-poll 1 \
   --events "$OUT/events.jsonl" --summary "$OUT/summary.json" > "$OUT/tour.log" 2>&1 &
 TOUR_PID=$!
 wait "$TOUR_PID"
