@@ -10,9 +10,9 @@
 //! until killed. Keptn's default SLI queries for any project/stage/service answer with sample
 //! values (µs for response times, as Dynatrace reports them). It also stores ingested metrics,
 //! answers queries over them and opens problems from metric events, so it can back a
-//! `full_tour` run (`DT_TENANT=<url> DT_API_TOKEN=T full_tour --dt-settle 7`, fake started
-//! with `--sample-seconds 1`). It is a fake that follows the
-//! published API documents, not Dynatrace (see `keptn_dynatrace::testing`).
+//! `full_tour` run: start it with `--sample-seconds 1`, then run
+//! `DT_TENANT=<url> DT_API_TOKEN=T full_tour --dt-settle 7 --dt-poll 1`. It is a fake that
+//! follows the published API documents, not Dynatrace (see `keptn_dynatrace::testing`).
 
 use std::io::Write;
 use std::time::Duration;

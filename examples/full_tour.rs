@@ -145,6 +145,10 @@ struct Args {
     /// minute more, the fake tenant none: use 7 with the fake).
     #[arg(long, default_value_t = 90.0)]
     dt_settle: f64,
+    /// With DT_TENANT: seconds between two reads of the Problems API (Dynatrace rate-limits
+    /// its APIs; the fake tenant does not, use 1 with it).
+    #[arg(long, default_value_t = 5.0)]
+    dt_poll: f64,
 }
 
 /// The roles the tour runs itself in as a child process.
@@ -192,6 +196,10 @@ fn main() -> ExitCode {
     }
     if let Err(e) = kube_urls(&args) {
         eprintln!("full_tour: {e}");
+        return ExitCode::from(2);
+    }
+    if !(args.dt_poll.is_finite() && args.dt_poll >= 0.1) {
+        eprintln!("full_tour: --dt-poll must be at least 0.1 seconds");
         return ExitCode::from(2);
     }
     if !(args.dt_settle.is_finite() && args.dt_settle >= 0.0) {
@@ -1126,16 +1134,17 @@ async fn tour(
         let (monitor, dt_problems) = match &dt_client {
             Some(client) => {
                 ui.say(format!(
-                    "   problems: Dynatrace metric event \"{}\" (error rate > {} %), polled from {}/api/v2/problems",
+                    "   problems: Dynatrace metric event \"{}\" (error rate > {} %), polled every {} s from {}/api/v2/problems",
                     tour_dynatrace::PROBLEM_TITLE,
                     tour_dynatrace::ERROR_RATE_THRESHOLD,
+                    args.dt_poll,
                     client.base_url()
                 ));
                 let source = DtProblemSource::spawn(
                     client.clone(),
                     (project.clone(), production.clone(), carts.clone()),
                     Utc::now(),
-                    Duration::from_secs(1),
+                    Duration::from_secs_f64(args.dt_poll),
                     sink.clone(),
                     tx,
                     problem_errors,

@@ -17,6 +17,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# python3 reads the summary below (a fresh Debian may lack it)
+if ! command -v python3 >/dev/null; then
+  [ "$(id -u)" = 0 ] || { echo "python3 is missing: apt-get install python3" >&2; exit 1; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null
+fi
+
 TOKEN="dt0c01.SMOKE.TOUR-SECRET-TOKEN"
 cargo build -p keptn-examples --example full_tour --example dynatrace_serve_fake --locked
 target/debug/examples/dynatrace_serve_fake --token "$TOKEN" --sample-seconds 1 > "$OUT/fake.url" &
@@ -27,7 +33,7 @@ TENANT=$(head -1 "$OUT/fake.url")
 
 set +e
 env -u UNLEASH_URL -u UNLEASH_TOKEN -u UNLEASH_CLIENT_TOKEN DT_TENANT="$TENANT" DT_API_TOKEN="$TOKEN" \
-  target/debug/examples/full_tour --no-progress --test-duration 4 --dt-settle 7 \
+  target/debug/examples/full_tour --no-progress --test-duration 4 --dt-settle 7 --dt-poll 1 \
   --events "$OUT/events.jsonl" --summary "$OUT/summary.json" > "$OUT/tour.log" 2>&1 &
 TOUR_PID=$!
 wait "$TOUR_PID"

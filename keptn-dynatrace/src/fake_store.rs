@@ -657,6 +657,37 @@ mod tests {
         // five normal slots 10..14 → closed at the end of slot 14
         assert_eq!(problems[0].end, Some(15_000));
         assert_eq!(closed_at, Some(16_000));
+        // data arriving 6 s late (as the tour's): too late for a window of 5 one-second samples
+        // evaluated 1 s after their end, counted with a 7 s delay or a queryOffset of 6 samples
+        let late = |delay: i64, event: &Value| {
+            let mut st = EventState::default();
+            let mut problems = Vec::new();
+            let mut n = 0;
+            let mut arrived = Vec::new();
+            for now in (3000..40_000).step_by(1000) {
+                arrived.extend(
+                    pts.iter()
+                        .filter(|p| p.ts + 6000 <= now && p.ts + 6000 > now - 1000)
+                        .cloned(),
+                );
+                evaluate(
+                    event,
+                    &mut st,
+                    &arrived,
+                    &mut problems,
+                    &mut n,
+                    1000,
+                    delay,
+                    now,
+                );
+            }
+            problems.len()
+        };
+        assert_eq!(late(1000, &event), 0);
+        assert_eq!(late(7000, &event), 1);
+        let mut offset = event.clone();
+        offset["queryOffset"] = json!(6);
+        assert_eq!(late(1000, &offset), 1);
         let f = ProblemFilter::parse("status(\"closed\"),text(\"failure\")").unwrap();
         assert!(f.matches(&problems[0]));
         assert!(
