@@ -102,7 +102,7 @@ spec:
         [
             "Problem opened: Response time degradation",
             "Remediation action scaling (+1) in production: pass",
-            "Evaluation of carts in production: pass",
+            "Evaluation of carts in production: pass (score 100)",
             "Remediation of Response time degradation in production: resolved",
         ],
         "{slack:#?}"
