@@ -770,7 +770,12 @@ async fn kube_backend(args: &Args, ui: &Ui) -> anyhow::Result<Backend> {
     let urls = kube_urls(args).map_err(anyhow::Error::msg)?;
     let client = keptn_deploy::kube::Client::try_default()
         .await
-        .context("--kube: cannot connect to the cluster of the current KUBECONFIG context")?;
+        // kube's message already names every cause; chaining them would repeat them.
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "--kube: cannot connect to the cluster of the current KUBECONFIG context: {e}"
+            )
+        })?;
     let mut deployer = KubeDeployer::new(client)
         .with_rollout_timeout(Duration::from_secs(args.kube_rollout_timeout));
     let mut ports = BTreeMap::new();
