@@ -240,7 +240,7 @@ impl RemediatorBuilder {
                 wait: self.wait,
                 mode: self.mode,
                 files: RwLock::new(BTreeMap::new()),
-                problems: Mutex::new(HashMap::new()),
+                problems: Mutex::new(SeenTable::new()),
                 remember: self.remember,
             }),
         }
@@ -258,7 +258,7 @@ struct Inner {
     /// Every PID seen (running, finished or resolved before it started) → its RESOLVED flag,
     /// forgotten [`RemediatorBuilder::remember_problems`] after it was last heard of (or its
     /// workflow ended) unless a workflow for it still runs.
-    problems: Mutex<HashMap<String, Seen>>,
+    problems: Mutex<SeenTable>,
     remember: Duration,
 }
 
@@ -282,13 +282,48 @@ impl Seen {
     }
 }
 
-/// Forgets PIDs last heard of longer than `remember` ago whose workflow is not running (a
-/// running workflow holds a receiver of its RESOLVED flag).
-fn forget_old(problems: &mut HashMap<String, Seen>, remember: Duration) {
-    let now = tokio::time::Instant::now();
-    problems.retain(|_, seen| {
-        seen.resolved.receiver_count() > 0 || now.duration_since(seen.last_heard) < remember
-    });
+impl Seen {
+    /// Last heard of `remember` ago or longer, and no workflow running (a running workflow
+    /// holds a receiver of its RESOLVED flag).
+    fn expired(&self, now: tokio::time::Instant, remember: Duration) -> bool {
+        self.resolved.receiver_count() == 0 && now.duration_since(self.last_heard) >= remember
+    }
+}
+
+/// The PIDs the remediator remembers. Expired entries count as absent at once; the table is
+/// swept of them at most once a minute (or once per retention, when shorter), so a
+/// notification costs O(1) amortised however many PIDs are remembered.
+#[derive(Debug)]
+struct SeenTable {
+    map: HashMap<String, Seen>,
+    next_sweep: tokio::time::Instant,
+}
+
+impl SeenTable {
+    fn new() -> Self {
+        Self {
+            map: HashMap::new(),
+            next_sweep: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The entry of `pid`, unless it expired (then it is dropped).
+    fn get_mut(&mut self, pid: &str, remember: Duration) -> Option<&mut Seen> {
+        let now = tokio::time::Instant::now();
+        if self.map.get(pid).is_some_and(|s| s.expired(now, remember)) {
+            self.map.remove(pid);
+        }
+        self.map.get_mut(pid)
+    }
+
+    fn insert(&mut self, pid: String, seen: Seen, remember: Duration) {
+        let now = tokio::time::Instant::now();
+        if now >= self.next_sweep {
+            self.map.retain(|_, s| !s.expired(now, remember));
+            self.next_sweep = now + remember.min(Duration::from_secs(60));
+        }
+        self.map.insert(pid, seen);
+    }
 }
 
 /// How long a PID is remembered by default after it was last heard of.
@@ -403,15 +438,15 @@ impl Remediator {
             .problems
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        forget_old(&mut problems, self.inner.remember);
-        match problems.get_mut(pid) {
+        let remember = self.inner.remember;
+        match problems.get_mut(pid, remember) {
             Some(seen) => {
                 seen.resolved.send_replace(true);
                 seen.last_heard = tokio::time::Instant::now();
                 true
             }
             None => {
-                problems.insert(pid.to_owned(), Seen::new(true).0);
+                problems.insert(pid.to_owned(), Seen::new(true).0, remember);
                 false
             }
         }
@@ -448,8 +483,7 @@ impl Remediator {
                 .problems
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            forget_old(&mut problems, self.inner.remember);
-            if let Some(seen) = problems.get_mut(&problem.pid) {
+            if let Some(seen) = problems.get_mut(&problem.pid, self.inner.remember) {
                 seen.last_heard = tokio::time::Instant::now();
                 let message = if *seen.resolved.borrow() {
                     "the problem was already resolved; no remediation started"
@@ -470,7 +504,7 @@ impl Remediator {
             }
             let (seen, tx) = Seen::new(false);
             let signal = ResolvedSignal::from_sender(&tx);
-            problems.insert(problem.pid.clone(), seen);
+            problems.insert(problem.pid.clone(), seen, self.inner.remember);
             signal
         };
         let run = Run {
@@ -485,8 +519,10 @@ impl Remediator {
             .problems
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .map
             .get_mut(&problem.pid)
         {
+            // Refreshed unconditionally: the memory runs from the end of the workflow.
             seen.last_heard = tokio::time::Instant::now();
         }
         report.elapsed_ms = millis(started.elapsed());
@@ -637,9 +673,12 @@ impl Run<'_> {
             let window_start = Utc::now();
             let waited_from = tokio::time::Instant::now();
             let mut signal = self.signal.clone();
-            tokio::select! {
-                () = tokio::time::sleep(self.inner.wait) => {}
-                () = signal.wait() => {}
+            // No wait means none: a zero sleep would still wait for the timer's next tick (1 ms).
+            if !self.inner.wait.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(self.inner.wait) => {}
+                    () = signal.wait() => {}
+                }
             }
             let waited = chrono::Duration::from_std(waited_from.elapsed()).unwrap_or_default();
             let verification = self
@@ -851,5 +890,34 @@ impl Events {
             }
             Err(e) => tracing::warn!(error = %e, "cannot build remediation event"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Expired PIDs count as absent at once and are swept from the table at the next insert
+    /// a minute on; a PID whose workflow runs (a receiver is alive) is never swept.
+    #[tokio::test(start_paused = true)]
+    async fn the_seen_table_stays_bounded() {
+        let remember = Duration::from_secs(600);
+        let mut table = SeenTable::new();
+        let (running, tx) = Seen::new(false);
+        let _workflow = tx.subscribe();
+        table.insert("running".to_owned(), running, remember);
+        for i in 0..1000 {
+            table.insert(format!("P{i}"), Seen::new(false).0, remember);
+        }
+        assert_eq!(table.map.len(), 1001);
+        tokio::time::advance(Duration::from_secs(599)).await;
+        assert!(table.get_mut("P1", remember).is_some());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(table.get_mut("P2", remember).is_none(), "expired");
+        // The next insert sweeps every other expired PID.
+        table.insert("new".to_owned(), Seen::new(false).0, remember);
+        assert!(table.map.contains_key("running"));
+        assert!(table.map.contains_key("new"));
+        assert_eq!(table.map.len(), 2, "everything else expired");
     }
 }
