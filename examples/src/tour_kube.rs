@@ -202,14 +202,9 @@ pub fn deployment_of(service_name: &str) -> &'static str {
     }
 }
 
-/// The SLIs [`ClientSideSli`] measures.
-pub const CLIENT_SIDE_SLIS: [&str; 5] = [
-    "response_time_p50",
-    "response_time_p90",
-    "response_time_p95",
-    "throughput",
-    "error_rate",
-];
+/// The SLIs [`ClientSideSli`] measures: the same as the local provider's, from the same
+/// [`RequestRecorder`] statistics.
+pub const CLIENT_SIDE_SLIS: [&str; 5] = keptn_deploy::local::SUPPORTED_SLIS;
 
 /// SLIs from the tour's own HTTP clients: every request the test runner and the production
 /// users send is recorded per service, stage and deployment (bounded memory, see
@@ -296,14 +291,7 @@ impl ClientSideSli {
                         ),
                     );
                 };
-                let value = match sli.as_str() {
-                    "response_time_p50" => stats.p50_ms,
-                    "response_time_p90" => stats.p90_ms,
-                    "response_time_p95" => stats.p95_ms,
-                    "throughput" => Some(stats.requests as f64),
-                    _ => stats.error_rate_percent(),
-                };
-                match value {
+                match stats.sli(sli) {
                     Some(v) => SliValue::ok(sli, v),
                     None => SliValue::failed(sli, format!("no data for {scope}")),
                 }

@@ -38,6 +38,21 @@ impl WindowStats {
     pub fn error_rate_percent(&self) -> Option<f64> {
         (self.requests > 0).then(|| self.errors as f64 * 100.0 / self.requests as f64)
     }
+
+    /// The value of the SLI `name`, one of [`SUPPORTED_SLIS`](super::SUPPORTED_SLIS):
+    /// `response_time_p50/p90/p95` in ms, `throughput` (requests in the window) or `error_rate`
+    /// (percent). `None` for any other name, and for percentiles and error rate without
+    /// requests.
+    pub fn sli(&self, name: &str) -> Option<f64> {
+        match name {
+            "response_time_p50" => self.p50_ms,
+            "response_time_p90" => self.p90_ms,
+            "response_time_p95" => self.p95_ms,
+            "throughput" => Some(self.requests as f64),
+            "error_rate" => self.error_rate_percent(),
+            _ => None,
+        }
+    }
 }
 
 /// Records every request a stage proxy forwards (deployment, start time, latency, status) and

@@ -127,14 +127,7 @@ fn value_of(sli: &str, stats: &WindowStats, scope: &str, query: &SliQuery) -> Sl
             ),
         );
     }
-    let value = match sli {
-        "response_time_p50" => stats.p50_ms,
-        "response_time_p90" => stats.p90_ms,
-        "response_time_p95" => stats.p95_ms,
-        "throughput" => Some(stats.requests as f64),
-        _ => stats.error_rate_percent(),
-    };
-    match value {
+    match stats.sli(sli) {
         Some(v) => SliValue::ok(sli, v),
         None => SliValue::failed(sli, format!("no data for {scope}")),
     }
