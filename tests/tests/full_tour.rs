@@ -6,50 +6,13 @@
 //! Everything is real and local (processes, proxies, HTTP, the flag store); nothing is faked.
 //! The example is built first with the same cargo and profile as this test.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
+use common::{children_of, full_tour_binary};
 use keptn_spec::event::KeptnEvent;
 use serde_json::Value;
-
-fn full_tour_binary() -> PathBuf {
-    let cargo = env!("CARGO");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "-p", "keptn-examples", "--example", "full_tour"])
-        .status()
-        .expect("cannot run cargo to build the full_tour example");
-    assert!(status.success(), "building full_tour failed");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let exe = target.join("debug").join("examples").join("full_tour");
-    assert!(exe.exists(), "{} missing after the build", exe.display());
-    exe
-}
-
-/// The environment variable that marks the processes of one tour run: children inherit it, so
-/// the leak check finds exactly this run's services, not those of a tour running beside it.
-const MARKER: &str = "KEPTN_TOUR_TEST_RUN";
-
-/// Live service processes (`full_tour carts-service` / `carts-db`) whose environment carries
-/// `MARKER=marker`.
-fn tour_children(marker: &str) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let wanted = format!("{MARKER}={marker}");
-    entries
-        .flatten()
-        .filter(|e| {
-            std::fs::read(e.path().join("environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == wanted.as_bytes()))
-        })
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains("full_tour carts-service") || c.contains("full_tour carts-db"))
-        .collect()
-}
 
 fn stage<'a>(summary: &'a Value, service: &str, version: &str, stage: &str) -> &'a Value {
     let artifact = summary["artifacts"]
@@ -68,11 +31,9 @@ fn full_tour_plays_the_seed_story() {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let summary = dir.path().join("summary.json");
-    let marker = format!("{}-{:?}", std::process::id(), std::time::SystemTime::now());
     // The embedded defaults: variables that point the tour at real backends (test-all.sh starts
     // a real Unleash for keptn-remediate's tests) are removed.
-    let out = Command::new(&exe)
-        .env(MARKER, &marker)
+    let tour = Command::new(&exe)
         .env_remove("UNLEASH_URL")
         .env_remove("UNLEASH_TOKEN")
         .env_remove("UNLEASH_CLIENT_TOKEN")
@@ -82,8 +43,12 @@ fn full_tour_plays_the_seed_story() {
         .arg(&events)
         .arg("--summary")
         .arg(&summary)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("cannot run full_tour");
+    let tour_pid = tour.id();
+    let out = tour.wait_with_output().expect("cannot run full_tour");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
@@ -192,7 +157,7 @@ fn full_tour_plays_the_seed_story() {
     );
 
     // No service process outlives the tour.
-    let leaked = tour_children(&marker);
+    let leaked = children_of(tour_pid);
     assert!(leaked.is_empty(), "leaked processes: {leaked:?}");
 }
 

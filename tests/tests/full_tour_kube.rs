@@ -6,24 +6,12 @@
 //! Also Ctrl-C with the embedded defaults (the interrupt path `--kube` shares): the running
 //! delivery is aborted and every service process stops.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn full_tour_binary() -> PathBuf {
-    let cargo = env!("CARGO");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "-p", "keptn-examples", "--example", "full_tour"])
-        .status()
-        .expect("cannot run cargo to build the full_tour example");
-    assert!(status.success(), "building full_tour failed");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let exe = target.join("debug").join("examples").join("full_tour");
-    assert!(exe.exists(), "{} missing after the build", exe.display());
-    exe
-}
+use common::{children_of, full_tour_binary};
 
 fn run(exe: &PathBuf, kubeconfig: &std::path::Path, args: &[&str]) -> Output {
     Command::new(exe)
@@ -85,23 +73,6 @@ fn kube_input_errors_and_missing_cluster() {
         "it started delivering: {stderr}"
     );
     assert!(!summary.exists(), "no outcome to summarize");
-}
-
-/// Processes whose `KEPTN_SUPERVISOR_PID` is `supervisor` (the services one tour started; other
-/// tours running on the same machine do not count).
-fn children_of(supervisor: u32) -> Vec<u32> {
-    let needle = format!("KEPTN_SUPERVISOR_PID={supervisor}");
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
-        })
-        .collect()
 }
 
 /// Ctrl-C in the middle of a delivery (embedded defaults): the running delivery is aborted, the
