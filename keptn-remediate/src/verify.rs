@@ -88,6 +88,15 @@ impl ResolvedSignal {
             std::future::pending::<()>().await;
         }
     }
+
+    /// Waits at most `limit` for the RESOLVED notification and tells whether it arrived. A
+    /// zero limit answers at once (a zero tokio timer would still wait for its next 1 ms tick).
+    pub async fn wait_at_most(&mut self, limit: Duration) -> bool {
+        if self.is_resolved() || limit.is_zero() {
+            return self.is_resolved();
+        }
+        tokio::time::timeout(limit, self.wait()).await.is_ok()
+    }
 }
 
 /// What a [`Verifier`] gets: the problem, the steps run so far and the window since the last
@@ -147,17 +156,7 @@ impl Verifier for ResolvedEventVerifier {
 
     async fn verify(&self, request: &VerifyRequest<'_>) -> Result<Verification, VerifyError> {
         let mut signal = request.resolved.clone();
-        if signal.is_resolved() {
-            return Ok(Verification::Resolved(
-                "the problem's RESOLVED notification arrived".to_owned(),
-            ));
-        }
-        // A zero timeout answers now (a zero timer would still wait for the next 1 ms tick).
-        let arrived = !self.timeout.is_zero()
-            && tokio::time::timeout(self.timeout, signal.wait())
-                .await
-                .is_ok();
-        Ok(if arrived {
+        Ok(if signal.wait_at_most(self.timeout).await {
             Verification::Resolved("the problem's RESOLVED notification arrived".to_owned())
         } else {
             Verification::Unresolved(format!(

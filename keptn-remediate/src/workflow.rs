@@ -270,15 +270,11 @@ struct Seen {
 }
 
 impl Seen {
-    fn new(resolved: bool) -> (Self, watch::Sender<bool>) {
-        let (tx, _rx) = watch::channel(resolved);
-        (
-            Self {
-                resolved: tx.clone(),
-                last_heard: tokio::time::Instant::now(),
-            },
-            tx,
-        )
+    fn new(resolved: bool) -> Self {
+        Self {
+            resolved: watch::channel(resolved).0,
+            last_heard: tokio::time::Instant::now(),
+        }
     }
 }
 
@@ -446,7 +442,7 @@ impl Remediator {
                 true
             }
             None => {
-                problems.insert(pid.to_owned(), Seen::new(true).0, remember);
+                problems.insert(pid.to_owned(), Seen::new(true), remember);
                 false
             }
         }
@@ -502,8 +498,8 @@ impl Remediator {
                     elapsed_ms: 0,
                 };
             }
-            let (seen, tx) = Seen::new(false);
-            let signal = ResolvedSignal::from_sender(&tx);
+            let seen = Seen::new(false);
+            let signal = ResolvedSignal::from_sender(&seen.resolved);
             problems.insert(problem.pid.clone(), seen, self.inner.remember);
             signal
         };
@@ -672,14 +668,7 @@ impl Run<'_> {
             // is the wait (Keptn: `start = now − wait`, `end = now`), measured on tokio's clock.
             let window_start = Utc::now();
             let waited_from = tokio::time::Instant::now();
-            let mut signal = self.signal.clone();
-            // No wait means none: a zero sleep would still wait for the timer's next tick (1 ms).
-            if !self.inner.wait.is_zero() {
-                tokio::select! {
-                    () = tokio::time::sleep(self.inner.wait) => {}
-                    () = signal.wait() => {}
-                }
-            }
+            self.signal.clone().wait_at_most(self.inner.wait).await;
             let waited = chrono::Duration::from_std(waited_from.elapsed()).unwrap_or_default();
             let verification = self
                 .verify(&steps, window_start, window_start + waited)
@@ -903,11 +892,11 @@ mod tests {
     async fn the_seen_table_stays_bounded() {
         let remember = Duration::from_secs(600);
         let mut table = SeenTable::new();
-        let (running, tx) = Seen::new(false);
-        let _workflow = tx.subscribe();
+        let running = Seen::new(false);
+        let _workflow = running.resolved.subscribe();
         table.insert("running".to_owned(), running, remember);
         for i in 0..1000 {
-            table.insert(format!("P{i}"), Seen::new(false).0, remember);
+            table.insert(format!("P{i}"), Seen::new(false), remember);
         }
         assert_eq!(table.map.len(), 1001);
         tokio::time::advance(Duration::from_secs(599)).await;
@@ -915,7 +904,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(table.get_mut("P2", remember).is_none(), "expired");
         // The next insert sweeps every other expired PID.
-        table.insert("new".to_owned(), Seen::new(false).0, remember);
+        table.insert("new".to_owned(), Seen::new(false), remember);
         assert!(table.map.contains_key("running"));
         assert!(table.map.contains_key("new"));
         assert_eq!(table.map.len(), 2, "everything else expired");

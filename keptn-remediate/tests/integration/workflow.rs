@@ -5,7 +5,7 @@ use std::time::Duration;
 use keptn_remediate::testing::{InMemoryScaler, RecordingAction, ScriptedVerifier};
 use keptn_remediate::{
     ActionRegistry, ActionStatus, Error, Mode, Problem, RemediationStatus, Remediator,
-    ScalingAction, Verification, VerifyError,
+    RemediatorBuilder, ScalingAction, Verification, VerifyError,
 };
 use keptn_spec::event::{KeptnContext, KeptnEvent, MemoryEventSink};
 
@@ -63,18 +63,31 @@ fn setup(
     answers: Vec<Result<Verification, VerifyError>>,
     mode: Mode,
 ) -> Setup {
+    setup_with(yaml, actions, answers, mode, |b| b)
+}
+
+/// [`setup`], with `tweak` applied to the remediator's builder last.
+fn setup_with(
+    yaml: &str,
+    actions: Vec<RecordingAction>,
+    answers: Vec<Result<Verification, VerifyError>>,
+    mode: Mode,
+    tweak: impl FnOnce(RemediatorBuilder) -> RemediatorBuilder,
+) -> Setup {
     let mut registry = ActionRegistry::new();
     for a in &actions {
         registry = registry.with(a.clone());
     }
     let sink = MemoryEventSink::new();
     let verifier = ScriptedVerifier::new(answers);
-    let remediator = Remediator::builder(registry)
-        .verifier(verifier.clone())
-        .event_sink(sink.clone())
-        .wait(Duration::from_secs(600))
-        .mode(mode)
-        .build();
+    let remediator = tweak(
+        Remediator::builder(registry)
+            .verifier(verifier.clone())
+            .event_sink(sink.clone())
+            .wait(Duration::from_secs(600))
+            .mode(mode),
+    )
+    .build();
     remediator
         .add_remediation_yaml(
             "sockshop".parse().unwrap(),
@@ -347,25 +360,14 @@ async fn duplicate_pid_never_starts_a_second_workflow() {
 /// process), but never while their workflow runs, and every notification renews the memory.
 #[tokio::test(start_paused = true)]
 async fn pids_are_forgotten_after_the_retention_but_not_while_running() {
-    let actions = vec![RecordingAction::new("featuretoggle")];
-    let mut registry = ActionRegistry::new();
-    for a in &actions {
-        registry = registry.with(a.clone());
-    }
-    let remediator = Remediator::builder(registry)
-        .verifier(ScriptedVerifier::new(vec![resolved(), resolved()]))
-        .wait(Duration::from_secs(600))
-        .remember_problems(Duration::from_secs(300))
-        .build();
-    remediator
-        .add_remediation_yaml(
-            "sockshop".parse().unwrap(),
-            "production".parse().unwrap(),
-            Some("carts".parse().unwrap()),
-            SEED_06,
-            Some("remediation.yaml"),
-        )
-        .unwrap();
+    let s = setup_with(
+        SEED_06,
+        vec![RecordingAction::new("featuretoggle")],
+        vec![resolved(), resolved()],
+        Mode::Execute,
+        |b| b.remember_problems(Duration::from_secs(300)),
+    );
+    let remediator = &s.remediator;
     // While the workflow runs (it waits 600 s before verifying), its PID is known.
     let running = tokio::spawn({
         let r = remediator.clone();
@@ -397,7 +399,7 @@ async fn pids_are_forgotten_after_the_retention_but_not_while_running() {
         .on_problem_open(problem("P-old", "Failure rate increase"))
         .await;
     assert_eq!(again.status, RemediationStatus::Resolved, "{again:#?}");
-    assert_eq!(actions[0].calls().len(), 2);
+    assert_eq!(s.actions[0].calls().len(), 2);
 }
 
 /// A RESOLVED notification during the wait ends the workflow before the next action.
