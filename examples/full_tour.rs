@@ -799,18 +799,9 @@ async fn kube_backend(args: &Args, ui: &Ui) -> anyhow::Result<Backend> {
 fn local_backend(flags: &Flags, sli: &LocalSliProvider) -> anyhow::Result<Backend> {
     let exe = std::env::current_exe().context("cannot find this program to start services")?;
     let exe = exe.display().to_string();
-    let carts_template = CommandTemplate::new(&exe)
-        .args([
-            "carts-service",
-            "--port",
-            "{port}",
-            "--version",
-            "{version}",
-        ])
+    let carts_template = keptn_examples::carts::service_template(&exe)
         .env("UNLEASH_URL", &flags.url)
-        .env("UNLEASH_CLIENT_TOKEN", flags.client_token.expose_secret())
-        .env("UNLEASH_REFRESH_MS", "500")
-        .ready_path("/health");
+        .env("UNLEASH_CLIENT_TOKEN", flags.client_token.expose_secret());
     let db_template = CommandTemplate::new(&exe)
         .args(["carts-db", "--port", "{port}", "--version", "{version}"])
         .ready_path("/health");

@@ -234,16 +234,8 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("cannot connect to the cluster of the current KUBECONFIG context")?;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let mut template = CommandTemplate::new(args.carts_program.display().to_string())
-        .args([
-            "carts-service",
-            "--port",
-            "{port}",
-            "--version",
-            "{version}",
-        ])
-        .env("UNLEASH_REFRESH_MS", "500")
-        .ready_path("/health");
+    let mut template =
+        keptn_examples::carts::service_template(&args.carts_program.display().to_string());
     if let (Some(url), Some(token)) = (env("UNLEASH_URL"), env("UNLEASH_CLIENT_TOKEN")) {
         template = template
             .env("UNLEASH_URL", url)

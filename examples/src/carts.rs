@@ -397,6 +397,23 @@ pub async fn serve_db(port: u16, version: String) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How a supervisor (`keptn_deploy::local`) starts carts from `program`, a binary with the
+/// `carts-service` role (`full_tour`): `program carts-service --port {port} --version {version}`,
+/// ready when `/health` answers, flags refreshed every 500 ms. Add `UNLEASH_URL` and
+/// `UNLEASH_CLIENT_TOKEN` with [`CommandTemplate::env`](keptn_deploy::local::CommandTemplate::env) to read flags.
+pub fn service_template(program: &str) -> keptn_deploy::local::CommandTemplate {
+    keptn_deploy::local::CommandTemplate::new(program)
+        .args([
+            "carts-service",
+            "--port",
+            "{port}",
+            "--version",
+            "{version}",
+        ])
+        .env("UNLEASH_REFRESH_MS", "500")
+        .ready_path("/health")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
