@@ -232,13 +232,13 @@ pub fn table(e: &Evaluation, slo: &Slo) -> String {
             ts.warning.as_deref().unwrap_or("-")
         );
     }
-    if d.evaluation.compared_events.is_empty() {
+    if d.evaluation.compared_events().is_empty() {
         let _ = writeln!(out, "compared with: no previous evaluation");
     } else {
         let _ = writeln!(
             out,
             "compared with: {}",
-            d.evaluation.compared_events.join(", ")
+            d.evaluation.compared_events().join(", ")
         );
     }
     for x in e.explain(slo) {

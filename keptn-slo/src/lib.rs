@@ -33,8 +33,8 @@
 //! let history = [PreviousEvaluation::new("e1", first.data.clone())];
 //! let slow = evaluate(Some(&slo), &SliReport::succeeded(vec![SliValue::ok("response_time_p95", 1050.0)]), &history, &ctx);
 //! assert_eq!(slow.verdict(), Verdict::Fail);
-//! assert_eq!(slow.data.evaluation.indicator_results[0].pass_targets[0].target_value, 550.0);
-//! assert_eq!(slow.data.evaluation.compared_events, ["e1"]);
+//! assert_eq!(slow.data.evaluation.indicator_results()[0].pass_targets()[0].target_value, 550.0);
+//! assert_eq!(slow.data.evaluation.compared_events(), ["e1"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]

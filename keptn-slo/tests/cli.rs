@@ -148,7 +148,7 @@ fn both_sli_shapes_are_accepted() {
     assert_eq!(v["status"], "errored");
     assert_eq!(
         v["message"],
-        "lighthouse failed because SLI failed with message token expired"
+        "evaluation performed by lighthouse received an unexpected error: token expired"
     );
 }
 
@@ -164,7 +164,7 @@ fn invalid_input_exits_2_with_location() {
     assert_eq!(out.code, 2);
     assert!(out.stdout.is_empty());
     let stderr = out.stderr.replace(F, "$F");
-    insta::assert_snapshot!(stderr, @"error: $F/invalid-slo.yaml:3:13: objectives[0].weight: invalid u32, found `heavy`");
+    insta::assert_snapshot!(stderr, @"error: $F/invalid-slo.yaml:3:13: objectives[0].weight: invalid i32, found `heavy`");
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("sli.json");
