@@ -188,3 +188,33 @@ fn usage_errors_exit_2() {
     let out = cli(&["--sli", "x", "--format", "xml"]);
     assert_eq!(out.code, 2);
 }
+
+/// A history written by Keptn, with `"value": null` results and `null` lists, is read; the
+/// `null` result is skipped for the baseline.
+#[test]
+fn keptn_written_history_with_null_values_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let previous = dir.path().join("previous.json");
+    std::fs::write(
+        &previous,
+        r#"[{"id":"p1","status":"succeeded","result":"pass","message":"","evaluation":{"timeStart":"","timeEnd":"","result":"pass","score":100,"sloFileContent":"","indicatorResults":[{"score":0,"value":null,"displayName":"","passTargets":[],"warningTargets":[],"keySli":false,"status":"info"},{"score":1,"value":{"metric":"response_time_p95","value":400,"comparedValue":0,"success":true},"displayName":"","passTargets":null,"warningTargets":null,"keySli":false,"status":"pass"}],"comparedEvents":null,"gitCommit":""}}]"#,
+    )
+    .unwrap();
+    let out = cli(&[
+        "--slo",
+        "$F/slo.yaml",
+        "--sli",
+        "$F/sli-0.11.1.json",
+        "--previous",
+        previous.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.stderr, "");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["evaluation"]["comparedEvents"], serde_json::json!(["p1"]));
+    assert_eq!(
+        v["evaluation"]["indicatorResults"][0]["value"]["comparedValue"],
+        400
+    );
+}

@@ -366,8 +366,20 @@ mod shared_str {
         s.serialize_str(v)
     }
 
+    /// Reads the text straight into the shared allocation (no intermediate `String` when the
+    /// input can lend the text).
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
-        Ok(Arc::from(String::deserialize(d)?))
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Arc<str>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Arc<str>, E> {
+                Ok(Arc::from(v))
+            }
+        }
+        d.deserialize_str(Text)
     }
 }
 
