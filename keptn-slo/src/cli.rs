@@ -19,14 +19,12 @@
 //! The logic is a function ([`run`]) so it is tested without spawning the binary.
 
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, ValueEnum};
 use keptn_spec::{Slo, Verdict};
 
-use crate::engine::{Evaluation, EvaluationContext, evaluate};
-use crate::explain::{ObjectiveExplanation, TargetKind};
+use crate::engine::{EvaluationContext, evaluate};
 use crate::file_provider::FileSliProvider;
 use crate::report::PreviousEvaluation;
 
@@ -184,14 +182,9 @@ fn run_args(args: &Args, stdout_is_terminal: bool) -> Result<Output, String> {
     let empty = Slo::default();
     let slo_ref = slo.as_ref().unwrap_or(&empty);
     let stdout = match format {
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&evaluation.data)
-                .map_err(|e| format!("cannot write JSON: {e}"))?;
-            s.push('\n');
-            s
-        }
-        Format::Table => table(&evaluation, slo_ref),
-        Format::Junit => junit(&evaluation, slo_ref),
+        Format::Json => crate::render::json(&evaluation),
+        Format::Table => crate::render::table(&evaluation, slo_ref),
+        Format::Junit => crate::render::junit(&evaluation, slo_ref),
     };
     let code = match evaluation.verdict() {
         Verdict::Pass => 0,
@@ -204,219 +197,4 @@ fn run_args(args: &Args, stdout_is_terminal: bool) -> Result<Output, String> {
         stderr: String::new(),
         code,
     })
-}
-
-fn num(v: f64) -> String {
-    format!("{v}")
-}
-
-/// The readable report.
-pub fn table(e: &Evaluation, slo: &Slo) -> String {
-    let mut out = String::new();
-    let d = &e.data;
-    let _ = writeln!(
-        out,
-        "result: {}  score: {}  status: {}",
-        d.result,
-        num(d.evaluation.score),
-        d.status
-    );
-    if !d.message.is_empty() {
-        let _ = writeln!(out, "message: {}", d.message);
-    }
-    if let Some(ts) = &slo.total_score {
-        let _ = writeln!(
-            out,
-            "thresholds: pass >= {}  warning >= {}",
-            ts.pass.as_deref().unwrap_or("-"),
-            ts.warning.as_deref().unwrap_or("-")
-        );
-    }
-    if d.evaluation.compared_events().is_empty() {
-        let _ = writeln!(out, "compared with: no previous evaluation");
-    } else {
-        let _ = writeln!(
-            out,
-            "compared with: {}",
-            d.evaluation.compared_events().join(", ")
-        );
-    }
-    for x in e.explain(slo) {
-        out.push('\n');
-        objective(&mut out, &x);
-    }
-    out
-}
-
-fn objective(out: &mut String, x: &ObjectiveExplanation) {
-    let key = if x.key_sli { "  key SLI" } else { "" };
-    let _ = writeln!(
-        out,
-        "{}  [{}]  score {}/{}{key}",
-        x.name,
-        x.status,
-        num(x.score),
-        x.weight
-    );
-    match x.observed {
-        Some(v) => {
-            let _ = writeln!(out, "  value     {}", num(v));
-        }
-        None => {
-            let _ = writeln!(out, "  value     none ({})", x.message);
-        }
-    }
-    match x.baseline {
-        Some(b) => {
-            let plural = if x.baseline_samples == 1 { "" } else { "s" };
-            let _ = writeln!(
-                out,
-                "  baseline  {} ({} previous value{plural})",
-                num(b),
-                x.baseline_samples
-            );
-        }
-        None => {
-            let _ = writeln!(out, "  baseline  none");
-        }
-    }
-    let width = x
-        .targets
-        .iter()
-        .map(|t| t.criteria.len())
-        .max()
-        .unwrap_or(0);
-    for t in &x.targets {
-        let kind = match t.kind {
-            TargetKind::Pass => "pass   ",
-            TargetKind::Warning => "warning",
-        };
-        let margin = t
-            .margin
-            .map(|m| format!("  margin {}", num(m)))
-            .unwrap_or_default();
-        let met = if t.met { "met" } else { "violated" };
-        let _ = writeln!(
-            out,
-            "  {kind}   {:<width$}  target {}{margin}  {met}",
-            t.criteria,
-            num(t.target)
-        );
-    }
-    if let Some(c) = x.would_pass_when {
-        let _ = writeln!(out, "  would pass with a value {c}");
-    }
-}
-
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// JUnit XML: one test case per objective plus one for the total verdict.
-pub fn junit(e: &Evaluation, slo: &Slo) -> String {
-    use keptn_spec::evaluation::IndicatorStatus as S;
-    let explained = e.explain(slo);
-    let tests = explained.len() + 1;
-    let mut failures = explained.iter().filter(|x| x.status == S::Fail).count();
-    if e.verdict() == Verdict::Fail {
-        failures += 1;
-    }
-    let skipped = explained.iter().filter(|x| x.status == S::Info).count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"keptn quality gate\" tests=\"{tests}\" failures=\"{failures}\">"
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"slo\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\">"
-    );
-    for x in &explained {
-        let _ = write!(
-            out,
-            "    <testcase classname=\"slo\" name=\"{}\"",
-            xml(&x.name)
-        );
-        let details: Vec<String> = x
-            .targets
-            .iter()
-            .map(|t| {
-                format!(
-                    "{} {} target {} {}",
-                    match t.kind {
-                        TargetKind::Pass => "pass",
-                        TargetKind::Warning => "warning",
-                    },
-                    t.criteria,
-                    num(t.target),
-                    if t.met { "met" } else { "violated" }
-                )
-            })
-            .collect();
-        let value = x
-            .observed
-            .map_or_else(|| format!("no value ({})", x.message), num);
-        match x.status {
-            S::Pass => out.push_str("/>\n"),
-            S::Info => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <skipped message=\"info objective, value {}\"/>\n    </testcase>",
-                    xml(&value)
-                );
-            }
-            S::Warning => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <system-out>{}</system-out>\n    </testcase>",
-                    xml(&format!("warning: value {value}; {}", details.join("; ")))
-                );
-            }
-            S::Fail => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                    xml(&format!("value {value}")),
-                    xml(&details.join("\n"))
-                );
-            }
-        }
-    }
-    let d = &e.data;
-    let _ = write!(out, "    <testcase classname=\"slo\" name=\"total score\"");
-    let summary = format!(
-        "result {} score {} {}",
-        d.result,
-        num(d.evaluation.score),
-        d.message
-    );
-    match e.verdict() {
-        Verdict::Fail => {
-            let _ = writeln!(
-                out,
-                ">\n      <failure message=\"{}\"/>\n    </testcase>",
-                xml(summary.trim_end())
-            );
-        }
-        Verdict::Pass | Verdict::Warning => {
-            let _ = writeln!(
-                out,
-                ">\n      <system-out>{}</system-out>\n    </testcase>",
-                xml(summary.trim_end())
-            );
-        }
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
 }

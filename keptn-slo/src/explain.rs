@@ -15,6 +15,16 @@ pub enum TargetKind {
     Warning,
 }
 
+impl std::fmt::Display for TargetKind {
+    /// `pass` or `warning`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TargetKind::Pass => "pass",
+            TargetKind::Warning => "warning",
+        })
+    }
+}
+
 /// One criterion of an objective, explained.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -30,6 +40,17 @@ pub struct TargetExplanation {
     pub margin: Option<f64>,
     /// Whether the criterion was met.
     pub met: bool,
+}
+
+impl std::fmt::Display for TargetExplanation {
+    /// `pass <=+10% target 550 margin -150 violated`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} target {}", self.kind, self.criteria, self.target)?;
+        if let Some(m) = self.margin {
+            write!(f, " margin {m}")?;
+        }
+        f.write_str(if self.met { " met" } else { " violated" })
+    }
 }
 
 /// A condition on the value that would have made the objective pass, such as `<= 550`.
@@ -78,6 +99,14 @@ pub struct ObjectiveExplanation {
     /// For a failed or warning objective with a value: the condition under which it would have
     /// passed (from the pass block closest to the observed value), when one exists.
     pub would_pass_when: Option<PassCondition>,
+}
+
+impl std::fmt::Display for ObjectiveExplanation {
+    /// Several lines: name, status and score; value; baseline; one line per target; the value
+    /// that would have passed (the table `slo_evaluate` prints).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::render::objective(f, self)
+    }
 }
 
 impl Evaluation {

@@ -62,6 +62,7 @@ mod gate;
 mod history;
 #[cfg(feature = "gate")]
 mod provider;
+pub mod render;
 mod report;
 
 #[cfg(feature = "cli")]
@@ -69,8 +70,8 @@ mod report;
 pub mod cli;
 
 pub use engine::{
-    CompiledSlo, Evaluation, EvaluationContext, NO_VALUE_MESSAGE, aggregate, base64, evaluate,
-    select_previous,
+    CompiledSlo, Evaluation, EvaluationContext, FailedOn, NO_VALUE_MESSAGE, aggregate, base64,
+    evaluate, select_previous,
 };
 pub use explain::{ObjectiveExplanation, PassCondition, TargetExplanation, TargetKind};
 #[cfg(feature = "gate")]

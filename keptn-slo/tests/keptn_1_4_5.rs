@@ -391,3 +391,28 @@ fn history_null_values_are_skipped() {
     assert_eq!(e.baseline_samples, [1]);
     assert_verdict(&e, Verdict::Pass);
 }
+
+/// Every failure says what failed: the build, the pipeline (provider or history) or the SLO.
+#[test]
+fn failures_say_whether_build_pipeline_or_slo_failed() {
+    use keptn_slo::FailedOn;
+    let s = slo(
+        "objectives:\n  - sli: a\n    pass: [{criteria: [\"<10\"]}]\ntotal_score: {pass: \"90%\"}\n",
+    );
+    let ctx = ctx();
+    let on = |slo: &Slo, r: &SliReport| evaluate(Some(slo), r, &[], &ctx).failed_on();
+    assert_eq!(on(&s, &report(vec![ok("a", 1.0)])), None);
+    assert_eq!(on(&s, &report(vec![ok("a", 11.0)])), Some(FailedOn::Build));
+    assert_eq!(on(&s, &report(vec![])), Some(FailedOn::Build));
+    assert_eq!(on(&s, &SliReport::errored("503")), Some(FailedOn::Pipeline));
+    let mut partial = report(vec![ok("a", 1.0)]);
+    partial.result = SliReportResult::Fail;
+    assert_eq!(on(&s, &partial), Some(FailedOn::Pipeline));
+    let no_score = slo("objectives:\n  - sli: a\n");
+    assert_eq!(on(&no_score, &report(vec![])), Some(FailedOn::Slo));
+    let bad = slo(
+        "objectives:\n  - sli: a\n    pass: [{criteria: [\"<1ms\"]}]\ntotal_score: {pass: \"90%\"}\n",
+    );
+    assert_eq!(on(&bad, &report(vec![ok("a", 1.0)])), Some(FailedOn::Slo));
+    assert_eq!(FailedOn::Pipeline.to_string(), "pipeline");
+}

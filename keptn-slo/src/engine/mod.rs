@@ -78,6 +78,48 @@ pub struct Evaluation {
     pub data: EvaluationFinishedData,
     /// Per indicator result: how many previous values formed its baseline.
     pub baseline_samples: Vec<u32>,
+    /// For a failed evaluation, what failed: the build, the pipeline or the SLO.
+    pub failed_on: Option<FailedOn>,
+}
+
+/// What a failed evaluation failed on. Keptn reports all three as `result: fail`; a caller
+/// deciding whom to alert (the team that built, the team that runs monitoring, the author of
+/// the SLO) needs to tell them apart.
+///
+/// ```
+/// use keptn_slo::{evaluate, EvaluationContext, FailedOn, SliReport};
+/// use keptn_spec::{Slo, SliValue};
+///
+/// let slo = Slo::from_yaml_str("objectives:\n  - sli: error_rate\n    pass: [{criteria: [\"<1\"]}]\ntotal_score: {pass: \"90%\"}\n")?;
+/// let ctx = EvaluationContext::default();
+/// let bad_build = evaluate(Some(&slo), &SliReport::succeeded(vec![SliValue::ok("error_rate", 3.0)]), &[], &ctx);
+/// assert_eq!(bad_build.failed_on(), Some(FailedOn::Build));
+/// let no_data = evaluate(Some(&slo), &SliReport::errored("Dynatrace answered 503"), &[], &ctx);
+/// assert_eq!(no_data.failed_on(), Some(FailedOn::Pipeline));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailedOn {
+    /// The objectives: the score is below the thresholds or a key SLI failed.
+    Build,
+    /// The data: the SLI provider aborted, errored or reported `result: fail`, or the previous
+    /// evaluations could not be read. The build is not to blame.
+    Pipeline,
+    /// The SLO itself: `total_score` missing or unparsable, no objectives, or an unparsable
+    /// pass criterion.
+    Slo,
+}
+
+impl std::fmt::Display for FailedOn {
+    /// `build`, `pipeline` or `slo`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FailedOn::Build => "build",
+            FailedOn::Pipeline => "pipeline",
+            FailedOn::Slo => "slo",
+        })
+    }
 }
 
 impl Evaluation {
@@ -94,6 +136,11 @@ impl Evaluation {
     /// The task status (`succeeded`, or `errored` when no evaluation could run).
     pub fn status(&self) -> Status {
         self.data.status
+    }
+
+    /// For a failed evaluation, whether the build, the pipeline or the SLO failed.
+    pub fn failed_on(&self) -> Option<FailedOn> {
+        self.failed_on
     }
 
     /// An evaluation that ended before any objective was scored.
@@ -117,7 +164,14 @@ impl Evaluation {
         Self {
             data,
             baseline_samples: Vec::new(),
+            failed_on: None,
         }
+    }
+
+    #[must_use]
+    fn failing_on(mut self, on: FailedOn) -> Self {
+        self.failed_on = Some(on);
+        self
     }
 }
 
@@ -182,7 +236,8 @@ fn provider_failure(sli: &SliReport, ctx: &EvaluationContext) -> Option<Evaluati
         ),
         _ => return None,
     };
-    let mut e = Evaluation::early(ctx, sli, Status::Errored, Verdict::Fail, message);
+    let mut e = Evaluation::early(ctx, sli, Status::Errored, Verdict::Fail, message)
+        .failing_on(FailedOn::Pipeline);
     e.data.evaluation.result = Verdict::Pass.as_str().to_owned();
     e.data.evaluation.slo_file_content = String::new();
     Some(e)
@@ -293,6 +348,7 @@ impl<'a> CompiledSlo<'a> {
         match &self.plan {
             Err(SloFailure::TotalScore(message)) => {
                 Evaluation::early(ctx, sli, Status::Errored, Verdict::Fail, (*message).into())
+                    .failing_on(FailedOn::Slo)
             }
             Err(SloFailure::NoObjectives) => {
                 let mut e = Evaluation::early(
@@ -301,7 +357,8 @@ impl<'a> CompiledSlo<'a> {
                     Status::Succeeded,
                     Verdict::Fail,
                     "lighthouse failed because no SLO objective was provided".into(),
-                );
+                )
+                .failing_on(FailedOn::Slo);
                 e.data.evaluation.compared_events =
                     compared_events(&select_previous(previous, &self.slo.comparison_settings()));
                 e
@@ -480,7 +537,8 @@ impl<'a> Plan<'a> {
                     Status::Succeeded,
                     Verdict::Fail,
                     format!("error with {}: {why}", o.name()),
-                );
+                )
+                .failing_on(FailedOn::Slo);
                 e.data.evaluation.compared_events = compared;
                 return e;
             }
@@ -517,9 +575,13 @@ impl<'a> Plan<'a> {
         }
         eval.data.result = verdict;
         eval.data.evaluation.result = verdict.as_str().to_owned();
+        if verdict == Verdict::Fail {
+            eval.failed_on = Some(FailedOn::Build);
+        }
         // The provider reported `result: fail`: the details stand, the event fails.
         if sli.result == SliReportResult::Fail {
             eval.data.result = Verdict::Fail;
+            eval.failed_on = Some(FailedOn::Pipeline);
             message = format!(
                 "lighthouse failed because SLI failed with message {}",
                 sli.message
