@@ -65,10 +65,6 @@ mod provider;
 pub mod render;
 mod report;
 
-#[cfg(feature = "cli")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
-pub mod cli;
-
 pub use engine::{
     CompiledSlo, Evaluation, EvaluationContext, FailedOn, NO_VALUE_MESSAGE, aggregate, base64,
     evaluate, select_previous,

@@ -1,4 +1,4 @@
-//! The `slo_evaluate` command: the quality gate from the command line (feature `cli`).
+//! The `slo_evaluate` command: the quality gate from the command line.
 //!
 //! ```text
 //! slo_evaluate [--slo SLO.yaml] --sli SLI.json [--previous PREV.json]
@@ -24,9 +24,8 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, ValueEnum};
 use keptn_spec::{Slo, Verdict};
 
-use crate::engine::{EvaluationContext, evaluate};
-use crate::file_provider::FileSliProvider;
-use crate::report::PreviousEvaluation;
+use keptn_slo::{EvaluationContext, evaluate};
+use keptn_slo::{PreviousEvaluation, SliReport};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -161,7 +160,7 @@ fn run_args(args: &Args, stdout_is_terminal: bool) -> Result<Output, String> {
         }
     };
     let sli_text = read(&args.sli)?;
-    let report = FileSliProvider::parse(&sli_text).map_err(|e| json_error(&args.sli, &e))?;
+    let report = SliReport::from_json_str(&sli_text).map_err(|e| json_error(&args.sli, &e))?;
     let previous: Vec<PreviousEvaluation> = match &args.previous {
         None => Vec::new(),
         Some(path) => {
@@ -182,9 +181,9 @@ fn run_args(args: &Args, stdout_is_terminal: bool) -> Result<Output, String> {
     let empty = Slo::default();
     let slo_ref = slo.as_ref().unwrap_or(&empty);
     let stdout = match format {
-        Format::Json => crate::render::json(&evaluation),
-        Format::Table => crate::render::table(&evaluation, slo_ref),
-        Format::Junit => crate::render::junit(&evaluation, slo_ref),
+        Format::Json => keptn_slo::render::json(&evaluation),
+        Format::Table => keptn_slo::render::table(&evaluation, slo_ref),
+        Format::Junit => keptn_slo::render::junit(&evaluation, slo_ref),
     };
     let code = match evaluation.verdict() {
         Verdict::Pass => 0,

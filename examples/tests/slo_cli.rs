@@ -1,11 +1,10 @@
 //! The `slo_evaluate` contract, through the library function the binary calls.
-#![cfg(feature = "cli")]
 
-use keptn_slo::cli::run;
+use keptn_examples::slo_cli::run;
 
-const F: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/fixtures/slo");
+const F: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/slo");
 
-fn cli(args: &[&str]) -> keptn_slo::cli::Output {
+fn cli(args: &[&str]) -> keptn_examples::slo_cli::Output {
     let mut all = vec!["slo_evaluate".to_owned()];
     all.extend(args.iter().map(|a| a.replace("$F", F)));
     run(all, false)
