@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the real `slo_evaluate` binary: the CLI contract's exit codes on the sample files
 # (0 pass, 0/1 warning with --fail-on-warning, 1 fail, 2 invalid input with a located error) and
-# that `--format json` prints an evaluation.finished data object.
+# that `--format json` prints an evaluation.finished data object, also with a history as Keptn
+# writes it (`"value": null`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 F=examples/fixtures/slo
@@ -25,6 +26,10 @@ grep -q '"result": "pass"' /tmp/slo-cli-out.$$
 grep -q '"indicatorResults"' /tmp/slo-cli-out.$$
 expect 1 --slo $F/slo.yaml --sli $F/sli-0.11.2.json --previous $F/previous.json --format table
 grep -q 'would pass with a value <= 440' /tmp/slo-cli-out.$$
+# A history as Keptn writes it: `"value": null` and `null` lists are read, the null result skipped.
+expect 0 --slo $F/slo.yaml --sli $F/sli-0.11.1.json --previous $F/previous-keptn-null.json --format json
+grep -q '"comparedValue": 400' /tmp/slo-cli-out.$$
+expect 1 --slo $F/slo.yaml --sli $F/sli-0.11.2.json --previous $F/previous-keptn-null.json --format json
 expect 0 --slo $F/slo-two-objectives.yaml --sli $F/sli-warning.json --format junit
 expect 1 --slo $F/slo-two-objectives.yaml --sli $F/sli-warning.json --fail-on-warning
 expect 0 --sli $F/sli-0.11.1.json

@@ -54,6 +54,12 @@ echo "== cargo clippy (all features)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 echo "== cargo clippy (default features)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== keptn-slo engine alone (no default features: no tokio, async-trait or clap)"
+cargo clippy -p keptn-slo --no-default-features --all-targets --locked -- -D warnings
+if cargo tree -p keptn-slo --no-default-features -e normal --prefix none --locked | grep -E '^(tokio|async-trait|clap) '; then
+  echo "keptn-slo without default features must not depend on tokio, async-trait or clap" >&2
+  exit 1
+fi
 echo "== cargo test (all features)"
 cargo test --workspace --all-features --locked
 echo "== cargo doc"

@@ -40,23 +40,25 @@ fn previous(n: usize) -> Vec<PreviousEvaluation> {
     (0..10)
         .map(|e| {
             let mut data = EvaluationFinishedData::new(Status::Succeeded, Verdict::Pass, "");
-            data.evaluation.indicator_results = (0..n)
-                .map(|i| IndicatorResult {
-                    score: 1.0,
-                    value: SliResult {
-                        metric: format!("sli_{i}").into(),
-                        value: 400.0 + (i % 50) as f64 + e as f64,
-                        compared_value: 0.0,
-                        success: true,
-                        message: String::new(),
-                    },
-                    display_name: String::new(),
-                    pass_targets: vec![],
-                    warning_targets: vec![],
-                    key_sli: false,
-                    status: IndicatorStatus::Pass,
-                })
-                .collect();
+            data.evaluation.indicator_results = Some(
+                (0..n)
+                    .map(|i| IndicatorResult {
+                        score: 1.0,
+                        value: Some(SliResult {
+                            metric: format!("sli_{i}").into(),
+                            value: 400.0 + (i % 50) as f64 + e as f64,
+                            compared_value: 0.0,
+                            success: true,
+                            message: String::new(),
+                        }),
+                        display_name: String::new(),
+                        pass_targets: None,
+                        warning_targets: None,
+                        key_sli: false,
+                        status: IndicatorStatus::Pass,
+                    })
+                    .collect(),
+            );
             PreviousEvaluation::new(format!("e{e}"), data)
         })
         .collect()

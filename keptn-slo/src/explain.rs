@@ -1,8 +1,8 @@
 //! Why an evaluation came out the way it did, objective by objective.
 
-use keptn_spec::criterion::{Criterion, Op};
+use keptn_spec::criterion::{Criterion, CriterionEntry, Op};
 use keptn_spec::evaluation::{IndicatorResult, IndicatorStatus, SliTarget};
-use keptn_spec::slo::{Objective, Slo};
+use keptn_spec::slo::{CriteriaSet, Objective, Slo};
 
 use crate::engine::Evaluation;
 
@@ -13,6 +13,16 @@ pub enum TargetKind {
     Pass,
     /// A warning criterion.
     Warning,
+}
+
+impl std::fmt::Display for TargetKind {
+    /// `pass` or `warning`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TargetKind::Pass => "pass",
+            TargetKind::Warning => "warning",
+        })
+    }
 }
 
 /// One criterion of an objective, explained.
@@ -30,6 +40,17 @@ pub struct TargetExplanation {
     pub margin: Option<f64>,
     /// Whether the criterion was met.
     pub met: bool,
+}
+
+impl std::fmt::Display for TargetExplanation {
+    /// `pass <=+10% target 550 margin -150 violated`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} target {}", self.kind, self.criteria, self.target)?;
+        if let Some(m) = self.margin {
+            write!(f, " margin {m}")?;
+        }
+        f.write_str(if self.met { " met" } else { " violated" })
+    }
 }
 
 /// A condition on the value that would have made the objective pass, such as `<= 550`.
@@ -59,8 +80,8 @@ pub struct ObjectiveExplanation {
     pub status: IndicatorStatus,
     /// Score obtained and weight.
     pub score: f64,
-    /// The objective's weight.
-    pub weight: u32,
+    /// The objective's weight (a signed integer, as in Keptn).
+    pub weight: i32,
     /// Whether it is a key SLI.
     pub key_sli: bool,
     /// The measured value, or `None` when missing or failed.
@@ -80,10 +101,18 @@ pub struct ObjectiveExplanation {
     pub would_pass_when: Option<PassCondition>,
 }
 
+impl std::fmt::Display for ObjectiveExplanation {
+    /// Several lines: name, status and score; value; baseline; one line per target; the value
+    /// that would have passed (the table `slo_evaluate` prints).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::render::objective(f, self)
+    }
+}
+
 impl Evaluation {
     /// Explains each indicator result; `slo` must be the SLO this evaluation was made with.
     pub fn explain(&self, slo: &Slo) -> Vec<ObjectiveExplanation> {
-        let results = &self.data.evaluation.indicator_results;
+        let results = self.data.evaluation.indicator_results();
         results
             .iter()
             .zip(&slo.objectives)
@@ -93,7 +122,7 @@ impl Evaluation {
                     r,
                     o,
                     self.baseline_samples.get(i).copied().unwrap_or(0),
-                    &self.data.evaluation.compared_events,
+                    self.data.evaluation.compared_events(),
                 )
             })
             .collect()
@@ -106,22 +135,25 @@ fn explain_one(
     samples: u32,
     compared: &[String],
 ) -> ObjectiveExplanation {
-    let observed = r.value.success.then_some(r.value.value);
-    let entries = o
-        .pass
-        .iter()
-        .chain(&o.warning)
-        .flat_map(|set| &set.criteria);
+    let observed = r.value().filter(|v| v.success).map(|v| v.value);
+    // Targets are reported for the criteria that parse, in SLO order; an unparsable warning
+    // criterion leaves no warning targets at all.
+    let pass_entries = parsable(&o.pass);
+    let warning_entries = parsable(&o.warning);
     let targets = r
-        .pass_targets
+        .pass_targets()
         .iter()
-        .map(|t| (TargetKind::Pass, t))
-        .chain(r.warning_targets.iter().map(|t| (TargetKind::Warning, t)))
-        .zip(entries.map(Some).chain(std::iter::repeat(None)))
-        .map(|((kind, t), entry)| {
+        .zip(pass_entries)
+        .map(|(t, e)| (TargetKind::Pass, t, e))
+        .chain(
+            r.warning_targets()
+                .iter()
+                .zip(warning_entries)
+                .map(|(t, e)| (TargetKind::Warning, t, e)),
+        )
+        .map(|(kind, t, entry)| {
             // A relative criterion without baseline has no real target (Keptn reports 0).
-            let unanchored = samples == 0
-                && entry.is_some_and(|e| e.criterion().is_ok_and(Criterion::is_relative));
+            let unanchored = samples == 0 && entry.criterion().is_ok_and(Criterion::is_relative);
             TargetExplanation {
                 kind,
                 criteria: t.criteria.to_string(),
@@ -133,7 +165,7 @@ fn explain_one(
         .collect();
     let would_pass_when = match (r.status, observed) {
         (IndicatorStatus::Fail | IndicatorStatus::Warning, Some(v)) => {
-            would_pass(o, &r.pass_targets, v, samples > 0)
+            would_pass(o, r.pass_targets(), v, samples > 0)
         }
         _ => None,
     };
@@ -145,13 +177,21 @@ fn explain_one(
         weight: o.weight(),
         key_sli: o.key_sli,
         observed,
-        message: r.value.message.clone(),
-        baseline: (samples > 0).then_some(r.value.compared_value),
+        message: r.value().map(|v| v.message.clone()).unwrap_or_default(),
+        baseline: r.value().filter(|_| samples > 0).map(|v| v.compared_value),
         baseline_samples: samples,
         compared_events: compared.to_vec(),
         targets,
         would_pass_when,
     }
+}
+
+/// The criteria of some blocks that parse, in order.
+fn parsable(blocks: &[CriteriaSet]) -> impl Iterator<Item = &CriterionEntry> {
+    blocks
+        .iter()
+        .flat_map(|set| &set.criteria)
+        .filter(|e| e.criterion().is_ok())
 }
 
 /// The smallest change of the value that satisfies one whole pass block.

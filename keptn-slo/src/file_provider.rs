@@ -30,13 +30,7 @@ impl FileSliProvider {
     /// # Errors
     /// The JSON error (with line and column) when the text is neither shape.
     pub fn parse(text: &str) -> Result<SliReport, serde_json::Error> {
-        let value: serde_json::Value = serde_json::from_str(text)?;
-        if value.is_array() {
-            let values: Vec<SliValue> = serde_json::from_str(text)?;
-            Ok(SliReport::succeeded(values))
-        } else {
-            serde_json::from_str(text)
-        }
+        SliReport::from_json_str(text)
     }
 }
 

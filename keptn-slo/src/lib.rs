@@ -7,9 +7,21 @@
 //!   less work per call; `benches/evaluate.rs` measures both).
 //! * [`Evaluation::explain`] — per objective: observed value, baseline, each target with its
 //!   margin and, for a failed or warning objective, the value at which it would have passed.
-//! * Ports: [`SliProvider`] (where values come from; [`FileSliProvider`] reads a JSON file) and
-//!   [`EvaluationHistory`] ([`InMemoryHistory`], crash-safe [`FileHistory`]).
-//! * [`QualityGate`] — provider + history + engine, with a timeout.
+//! * Ports (feature `gate`, on by default): `SliProvider` (where values come from;
+//!   `FileSliProvider` reads a JSON file) and `EvaluationHistory` (`InMemoryHistory`,
+//!   crash-safe `FileHistory`), and `QualityGate` — provider + history + engine, with a
+//!   timeout. These need tokio and async-trait.
+//!
+//! For the engine alone (no async runtime, no tokio, no async-trait, no clap), depend on the
+//! crate with `default-features = false`:
+//!
+//! ```toml
+//! keptn-slo = { version = "0.1", default-features = false }
+//! ```
+//!
+//! The verdicts follow Keptn's quality gates
+//! (<https://keptn.sh/docs/1.0.x/quality_gates/>) as Keptn 1.4.5's lighthouse computes them,
+//! including the JSON it writes (`null` where Keptn leaves a list or value unset).
 //!
 //! ```
 //! use keptn_slo::{evaluate, EvaluationContext, PreviousEvaluation, SliReport};
@@ -33,30 +45,41 @@
 //! let history = [PreviousEvaluation::new("e1", first.data.clone())];
 //! let slow = evaluate(Some(&slo), &SliReport::succeeded(vec![SliValue::ok("response_time_p95", 1050.0)]), &history, &ctx);
 //! assert_eq!(slow.verdict(), Verdict::Fail);
-//! assert_eq!(slow.data.evaluation.indicator_results[0].pass_targets[0].target_value, 550.0);
-//! assert_eq!(slow.data.evaluation.compared_events, ["e1"]);
+//! assert_eq!(slow.data.evaluation.indicator_results()[0].pass_targets()[0].target_value, 550.0);
+//! assert_eq!(slow.data.evaluation.compared_events(), ["e1"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod engine;
 mod explain;
+#[cfg(feature = "gate")]
 mod file_provider;
+#[cfg(feature = "gate")]
 mod gate;
+#[cfg(feature = "gate")]
 mod history;
+#[cfg(feature = "gate")]
 mod provider;
+pub mod render;
 mod report;
 
-#[cfg(feature = "cli")]
-pub mod cli;
-
 pub use engine::{
-    CompiledSlo, Evaluation, EvaluationContext, NO_VALUE_MESSAGE, aggregate, base64, evaluate,
-    select_previous,
+    CompiledSlo, Evaluation, EvaluationContext, FailedOn, NO_VALUE_MESSAGE, aggregate, base64,
+    evaluate, select_previous,
 };
 pub use explain::{ObjectiveExplanation, PassCondition, TargetExplanation, TargetKind};
+#[cfg(feature = "gate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gate")))]
 pub use file_provider::FileSliProvider;
+#[cfg(feature = "gate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gate")))]
 pub use gate::{GateError, QualityGate};
+#[cfg(feature = "gate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gate")))]
 pub use history::{EvaluationHistory, FileHistory, HistoryError, HistoryKey, InMemoryHistory};
+#[cfg(feature = "gate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gate")))]
 pub use provider::{ProviderError, SliProvider, SliQuery};
 pub use report::{PreviousEvaluation, SliReport, SliReportResult};

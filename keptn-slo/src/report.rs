@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use keptn_spec::SliValue;
-use keptn_spec::evaluation::{EvaluationFinishedData, Status};
+use std::collections::BTreeMap;
+
+use keptn_spec::Verdict;
+use keptn_spec::evaluation::{EvaluationDetails, EvaluationFinishedData, Status};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The outcome of `get-sli`: Keptn's `get-sli.finished` data (`status`, `result`, `message`,
@@ -66,6 +69,28 @@ impl SliReport {
             values: Vec::new(),
             start: None,
             end: None,
+        }
+    }
+
+    /// Reads SLI values from JSON: an array of `{"metric","value","success","message"}` or a
+    /// `get-sli.finished` data object (flat or with the values under `"get-sli"`), in one pass.
+    ///
+    /// # Errors
+    /// The JSON error (with line and column) when the text is neither shape.
+    ///
+    /// ```
+    /// use keptn_slo::SliReport;
+    ///
+    /// let list = SliReport::from_json_str(r#"[{"metric": "error_rate", "value": 0.2, "success": true}]"#)?;
+    /// let event = SliReport::from_json_str(r#"{"status": "succeeded", "indicatorValues": [{"metric": "error_rate", "value": 0.2, "success": true}]}"#)?;
+    /// assert_eq!(list, event);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn from_json_str(text: &str) -> Result<Self, serde_json::Error> {
+        if text.trim_start().starts_with('[') {
+            Ok(Self::succeeded(serde_json::from_str(text)?))
+        } else {
+            serde_json::from_str(text)
         }
     }
 
@@ -136,7 +161,11 @@ impl<'de> Deserialize<'de> for SliReport {
 
 /// A previous evaluation as stored in the history: the `evaluation.finished` data, the event
 /// id (reported in `comparedEvents`) and whether it was invalidated.
+///
+/// Written as the event data with `id` (and `"invalidated": true`) beside its fields; read
+/// the same way, field by field (no intermediate buffering: histories are large).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "PreviousWire")]
 #[non_exhaustive]
 pub struct PreviousEvaluation {
     /// The id of the `evaluation.finished` event, when known.
@@ -156,6 +185,48 @@ impl PreviousEvaluation {
         Self {
             id: Some(id.into()),
             invalidated: false,
+            data,
+        }
+    }
+}
+
+/// The wire form of [`PreviousEvaluation`]: the event data's fields and `id`/`invalidated` side
+/// by side, read in one pass.
+#[derive(Deserialize)]
+struct PreviousWire {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    invalidated: bool,
+    #[serde(default)]
+    project: Option<String>,
+    #[serde(default)]
+    stage: Option<String>,
+    #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    status: Status,
+    result: Verdict,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    evaluation: EvaluationDetails,
+}
+
+impl From<PreviousWire> for PreviousEvaluation {
+    fn from(w: PreviousWire) -> Self {
+        let mut data =
+            EvaluationFinishedData::new(w.status, w.result, w.message.unwrap_or_default());
+        data.project = w.project.unwrap_or_default();
+        data.stage = w.stage.unwrap_or_default();
+        data.service = w.service.unwrap_or_default();
+        data.labels = w.labels.unwrap_or_default();
+        data.evaluation = w.evaluation;
+        Self {
+            id: w.id,
+            invalidated: w.invalidated,
             data,
         }
     }

@@ -4,8 +4,16 @@
 //! `evaluation.finished` data and baseline sample counts, through `evaluate` and through a
 //! reused `CompiledSlo`.
 //!
-//! The reference is the engine as it was before the throughput work (issue #3 item 7): one
-//! objective at a time, a name lookup per objective and per previous result, no precomputation.
+//! The reference is a literal model of Keptn 1.4.5's lighthouse: one objective at a time, the
+//! value list searched and swap-removed as Keptn does, a name scan per previous result, no
+//! precomputation. It was updated where Keptn 1.4.5's exact behaviour (written down from its
+//! source) differs from the earlier model: provider aborted/errored messages and status, the
+//! input-check order (`total_score` first, an unparsable pass criterion only with a value),
+//! consumed values, unparsable criteria left out of the targets, `keySli`/`comparedValue` only
+//! on evaluated results, `null` values and lists, signed weights, the sum over results with
+//! pass targets, the last failing key SLI named by display name, and `evaluation.result` kept
+//! when the provider reports `result: fail`. The order of the additional-SLIs list stays the
+//! provider's order (a deliberate difference).
 
 mod util;
 
@@ -77,12 +85,20 @@ mod reference {
         previous: &[PreviousEvaluation],
         ctx: &EvaluationContext,
     ) -> (EvaluationFinishedData, Vec<u32>) {
-        if matches!(sli.status, Status::Errored | Status::Aborted) {
-            let m = format!(
-                "lighthouse failed because SLI failed with message {}",
+        // Input checks, in Keptn 1.4.5's order.
+        let provider = match sli.status {
+            Status::Aborted => Some("evaluation performed by lighthouse was aborted".to_owned()),
+            Status::Errored => Some(format!(
+                "evaluation performed by lighthouse received an unexpected error: {}",
                 sli.message
-            );
-            return (finished(ctx, sli, sli.status, Verdict::Fail, m), vec![]);
+            )),
+            _ => None,
+        };
+        if let Some(m) = provider {
+            let mut d = finished(ctx, sli, Status::Errored, Verdict::Fail, m);
+            d.evaluation.result = "pass".into();
+            d.evaluation.slo_file_content = String::new();
+            return (d, vec![]);
         }
         let Some(slo) = slo else {
             let m = format!(
@@ -94,69 +110,59 @@ mod reference {
                 vec![],
             );
         };
-        if slo.objectives.is_empty() {
-            let mut d = finished(
-                ctx,
-                sli,
-                Status::Succeeded,
-                Verdict::Fail,
-                "lighthouse failed because no SLO objective was provided".into(),
-            );
-            d.evaluation.score = 0.0;
-            return (d, vec![]);
-        }
-        for o in &slo.objectives {
-            for set in &o.pass {
-                for c in &set.criteria {
-                    if let Err(err) = c.criterion() {
-                        let m = format!("error with {}: {}", o.name(), err.keptn_message());
-                        return (
-                            finished(ctx, sli, Status::Succeeded, Verdict::Fail, m),
-                            vec![],
-                        );
-                    }
-                }
-            }
-        }
+        let settings = slo.comparison_settings();
+        let selected = select_previous(previous, &settings);
+        let ids: Vec<String> = selected.iter().filter_map(|p| p.id.clone()).collect();
+        let compared = (!ids.is_empty()).then_some(ids);
+        let errored = |m: &str| {
+            (
+                finished(ctx, sli, Status::Errored, Verdict::Fail, m.to_owned()),
+                vec![],
+            )
+        };
         let ts = slo.total_score.as_ref();
         let Some(pass) = ts.and_then(|t| t.pass.as_deref()).filter(|p| !p.is_empty()) else {
-            let m = "no target score defined".to_owned();
-            return (
-                finished(ctx, sli, Status::Errored, Verdict::Fail, m),
-                vec![],
-            );
+            return errored("no target score defined");
         };
         let Some(pass) = parse_score(pass) else {
-            let m = "could not parse pass target percentage".to_owned();
-            return (
-                finished(ctx, sli, Status::Errored, Verdict::Fail, m),
-                vec![],
-            );
+            return errored("could not parse pass target percentage");
         };
         let warning = match ts
             .and_then(|t| t.warning.as_deref())
             .filter(|w| !w.is_empty())
         {
-            None => Ok(None),
-            Some(w) => parse_score(w).map(Some).ok_or(()),
+            None => None,
+            Some(w) => match parse_score(w) {
+                Some(w) => Some(w),
+                None => return errored("could not parse warning target percentage"),
+            },
         };
+        let failed = |m: String| {
+            let mut d = finished(ctx, sli, Status::Succeeded, Verdict::Fail, m);
+            d.evaluation.compared_events = compared.clone();
+            (d, vec![])
+        };
+        if slo.objectives.is_empty() {
+            return failed("lighthouse failed because no SLO objective was provided".into());
+        }
 
-        let settings = slo.comparison_settings();
-        let selected = select_previous(previous, &settings);
-        let mut data = finished(ctx, sli, Status::Succeeded, Verdict::Pass, String::new());
-        data.evaluation.compared_events = selected.iter().filter_map(|p| p.id.clone()).collect();
-
+        // Values are consumed: the first one with the objective's name, swap-removed.
+        let mut left: Vec<(usize, &SliValue)> = sli.values.iter().enumerate().collect();
         let mut results = Vec::new();
         let mut samples = Vec::new();
         let (mut max_score, mut total) = (0.0, 0.0);
         let mut key_failure: Option<usize> = None;
         for o in &slo.objectives {
-            let value = sli.values.iter().find(|v| v.metric == o.sli);
+            let value = left
+                .iter()
+                .position(|(_, v)| v.metric == o.sli)
+                .map(|p| left.swap_remove(p).1);
             let mut prev: Vec<f64> = selected
                 .iter()
-                .flat_map(|p| p.data.evaluation.indicator_results.iter())
-                .filter(|r| r.value.success && *r.value.metric == *o.sli)
-                .map(|r| r.value.value)
+                .flat_map(|p| p.data.evaluation.indicator_results().iter())
+                .filter_map(|r| r.value.as_ref())
+                .filter(|v| v.success && *v.metric == *o.sli)
+                .map(|v| v.value)
                 .collect();
             samples.push(prev.len() as u32);
             let baseline =
@@ -164,11 +170,19 @@ mod reference {
             if !o.is_info() {
                 max_score += f64::from(o.weight());
             }
-            let r = objective(o, value, baseline);
-            if r.status == IndicatorStatus::Fail && o.key_sli && key_failure.is_none() {
+            let Some(r) = objective(o, value, baseline) else {
+                let err = o
+                    .pass
+                    .iter()
+                    .flat_map(|s| &s.criteria)
+                    .find_map(|c| c.criterion().err())
+                    .unwrap();
+                return failed(format!("error with {}: {}", o.name(), err.keptn_message()));
+            };
+            if r.status == IndicatorStatus::Fail && o.key_sli {
                 key_failure = Some(results.len());
             }
-            if !o.is_info() {
+            if !r.pass_targets().is_empty() {
                 total += r.score;
             }
             results.push(r);
@@ -180,32 +194,26 @@ mod reference {
             let score = 100.0 * (total / max_score);
             if let Some(k) = key_failure {
                 let r: &IndicatorResult = &results[k];
-                let name: &str = if r.display_name.is_empty() {
-                    &r.value.metric
+                let o = &slo.objectives[k];
+                let v = r.value.as_ref().unwrap();
+                let why = if v.success {
+                    format!("failed evaluation with score {:.6}", r.score)
                 } else {
-                    &r.display_name
-                };
-                let why = if r.value.message.is_empty() {
-                    "the objective failed"
-                } else {
-                    &r.value.message
+                    v.message.clone()
                 };
                 (
                     Verdict::Fail,
                     score,
-                    format!("Evaluation failed due to key_sli objective '{name}': {why}"),
+                    format!(
+                        "Evaluation failed due to key_sli objective '{}': {why}",
+                        o.display_name.as_deref().unwrap_or("")
+                    ),
                 )
             } else if score >= pass {
                 (Verdict::Pass, score, String::new())
             } else {
                 match warning {
-                    Err(()) => {
-                        let m = "could not parse warning target percentage".to_owned();
-                        let mut d = finished(ctx, sli, Status::Errored, Verdict::Fail, m);
-                        d.evaluation.score = 0.0;
-                        return (d, vec![]);
-                    }
-                    Ok(Some(w)) if score >= w => (
+                    Some(w) if score >= w => (
                         Verdict::Warning,
                         score,
                         format!(
@@ -214,7 +222,7 @@ mod reference {
                             go_v(w)
                         ),
                     ),
-                    Ok(Some(w)) => (
+                    Some(w) => (
                         Verdict::Fail,
                         score,
                         format!(
@@ -223,7 +231,7 @@ mod reference {
                             go_v(w)
                         ),
                     ),
-                    Ok(None) => (
+                    None => (
                         Verdict::Fail,
                         score,
                         format!(
@@ -235,78 +243,86 @@ mod reference {
                 }
             }
         };
-        let additional: Vec<&str> = sli
-            .values
-            .iter()
-            .filter(|v| !slo.objectives.iter().any(|o| o.sli == v.metric))
-            .map(|v| v.metric.as_str())
-            .collect();
-        if !additional.is_empty() && message.is_empty() {
+        // What was not consumed, in the provider's order (deliberately not Keptn's shuffled order).
+        left.sort_by_key(|(k, _)| *k);
+        if !left.is_empty() && message.is_empty() {
+            let names: Vec<&str> = left.iter().map(|(_, v)| v.metric.as_str()).collect();
             message = format!(
                 "Lighthouse received additional SLIs, which are not specified as SLO: {} . Please consider using them as an SLO.",
-                additional.join(", ")
+                names.join(", ")
             );
         }
-        let mut verdict = verdict;
+        let mut data = finished(ctx, sli, Status::Succeeded, verdict, String::new());
+        data.evaluation.compared_events = compared;
         if sli.result == SliReportResult::Fail {
-            verdict = Verdict::Fail;
+            data.result = Verdict::Fail;
             message = format!(
                 "lighthouse failed because SLI failed with message {}",
                 sli.message
             );
         }
-        data.result = verdict;
         data.message = message;
-        data.evaluation.result = verdict.as_str().to_owned();
         data.evaluation.score = score;
-        data.evaluation.indicator_results = results;
+        data.evaluation.indicator_results = Some(results);
         (data, samples)
     }
 
+    /// `None`: a pass criterion does not parse and the objective has a successful value.
     fn objective(
         o: &Objective,
         value: Option<&SliValue>,
         baseline: Option<f64>,
-    ) -> IndicatorResult {
+    ) -> Option<IndicatorResult> {
         let weight = f64::from(o.weight());
-        let compared_value = baseline.unwrap_or(0.0);
-        let value_out = match value {
-            Some(v) => SliResult {
-                metric: v.metric.as_str().into(),
-                value: v.value,
-                compared_value,
-                success: v.success,
-                message: v.message.clone().unwrap_or_default(),
-            },
-            None => SliResult {
-                metric: o.sli.as_str().into(),
-                value: 0.0,
-                compared_value,
-                success: false,
-                message: NO_VALUE_MESSAGE.to_owned(),
-            },
+        let plain = |v: &SliValue| SliResult {
+            metric: o.sli.as_str().into(),
+            value: v.value,
+            compared_value: 0.0,
+            success: v.success,
+            message: v.message.clone().unwrap_or_default(),
         };
         let mut r = IndicatorResult {
             score: 0.0,
-            value: value_out,
+            value: value.map(plain),
             display_name: o.display_name.clone().unwrap_or_default(),
-            pass_targets: Vec::new(),
-            warning_targets: Vec::new(),
-            key_sli: o.key_sli,
+            pass_targets: None,
+            warning_targets: None,
+            key_sli: false,
             status: IndicatorStatus::Fail,
         };
-        match (o.is_info(), value.filter(|v| v.success).map(|v| v.value)) {
-            (true, _) | (false, None) => {
-                r.pass_targets = raw(&o.pass, baseline);
-                r.warning_targets = raw(&o.warning, baseline);
-                if o.is_info() {
-                    r.status = IndicatorStatus::Info;
+        let nonempty = |t: Vec<SliTarget>| (!t.is_empty()).then_some(t);
+        if o.is_info() {
+            r.status = IndicatorStatus::Info;
+            r.pass_targets = Some(vec![]);
+            r.warning_targets = Some(match value {
+                Some(_) => raw(&o.warning, baseline),
+                None => vec![],
+            });
+            return Some(r);
+        }
+        match value.filter(|v| v.success) {
+            None => {
+                if value.is_none() {
+                    r.value = Some(SliResult {
+                        metric: o.sli.as_str().into(),
+                        value: 0.0,
+                        compared_value: 0.0,
+                        success: false,
+                        message: NO_VALUE_MESSAGE.to_owned(),
+                    });
                 }
+                r.pass_targets = nonempty(raw(&o.pass, baseline));
+                r.warning_targets = nonempty(raw(&o.warning, baseline));
             }
-            (false, Some(v)) => {
-                let (passed, p) = sets(&o.pass, v, baseline);
-                let (warned, w) = sets(&o.warning, v, baseline);
-                r.pass_targets = p;
+            Some(v) => {
+                let (passed, p) = sets(&o.pass, v.value, baseline)?;
+                let (warned, w) = match sets(&o.warning, v.value, baseline) {
+                    Some((warned, w)) => (warned, nonempty(w)),
+                    None => (false, None),
+                };
+                r.value.as_mut().unwrap().compared_value = baseline.unwrap_or(0.0);
+                r.key_sli = o.key_sli;
+                r.pass_targets = nonempty(p);
                 r.warning_targets = w;
                 (r.status, r.score) = if passed {
                     (IndicatorStatus::Pass, weight)
@@ -317,24 +333,29 @@ mod reference {
                 };
             }
         }
-        r
+        Some(r)
     }
 
     fn raw(sets: &[CriteriaSet], baseline: Option<f64>) -> Vec<SliTarget> {
         sets.iter()
             .flat_map(|s| &s.criteria)
-            .map(|c| {
+            .filter_map(|c| {
                 let t = match c.criterion() {
                     Ok(c) if c.is_relative() => baseline.unwrap_or(0.0),
                     Ok(c) => c.target(None),
-                    Err(_) => 0.0,
+                    Err(_) => return None,
                 };
-                SliTarget::new(Arc::clone(c.shared_text()), t, true)
+                Some(SliTarget::new(Arc::clone(c.shared_text()), t, true))
             })
             .collect()
     }
 
-    fn sets(sets: &[CriteriaSet], value: f64, baseline: Option<f64>) -> (bool, Vec<SliTarget>) {
+    /// `None` when a criterion does not parse.
+    fn sets(
+        sets: &[CriteriaSet],
+        value: f64,
+        baseline: Option<f64>,
+    ) -> Option<(bool, Vec<SliTarget>)> {
         let mut out = Vec::new();
         let mut any = false;
         for set in sets {
@@ -346,14 +367,14 @@ mod reference {
                         let t = c.target(baseline);
                         (c.op().holds(value, t), t)
                     }
-                    Err(_) => (false, 0.0),
+                    Err(_) => return None,
                 };
                 all &= ok;
                 out.push(SliTarget::new(Arc::clone(c.shared_text()), t, !ok));
             }
             any |= all;
         }
-        (any, out)
+        Some((any, out))
     }
 }
 
@@ -378,7 +399,7 @@ fn slo_yaml() -> impl Strategy<Value = String> {
         prop::option::of(prop::sample::select(vec!["", "Shown"])),
         sets.clone(),
         sets,
-        prop::option::of(0u32..4),
+        prop::option::of(-2i32..4),
         any::<bool>(),
     );
     let comparison = prop::option::of((
@@ -483,7 +504,7 @@ fn report() -> impl Strategy<Value = SliReport> {
 fn history() -> impl Strategy<Value = Vec<PreviousEvaluation>> {
     let entry = (
         prop::sample::select(vec![Verdict::Pass, Verdict::Warning, Verdict::Fail]),
-        prop::collection::vec(value(), 0..8),
+        prop::collection::vec(prop::option::weighted(0.9, value()), 0..8),
         prop::bool::weighted(0.1),
         prop::bool::weighted(0.9),
     );
@@ -492,18 +513,23 @@ fn history() -> impl Strategy<Value = Vec<PreviousEvaluation>> {
             .enumerate()
             .map(|(k, (verdict, values, invalidated, with_id))| {
                 let mut data = EvaluationFinishedData::new(Status::Succeeded, verdict, "");
-                data.evaluation.indicator_results = values
-                    .iter()
-                    .map(|v| IndicatorResult {
-                        score: 0.0,
-                        value: keptn_spec::evaluation::SliResult::from_value(v),
-                        display_name: String::new(),
-                        pass_targets: vec![],
-                        warning_targets: vec![],
-                        key_sli: false,
-                        status: keptn_spec::evaluation::IndicatorStatus::Pass,
-                    })
-                    .collect();
+                // Keptn writes `"value": null` for informational objectives without a value.
+                data.evaluation.indicator_results = Some(
+                    values
+                        .iter()
+                        .map(|v| IndicatorResult {
+                            score: 0.0,
+                            value: v
+                                .as_ref()
+                                .map(keptn_spec::evaluation::SliResult::from_value),
+                            display_name: String::new(),
+                            pass_targets: None,
+                            warning_targets: None,
+                            key_sli: false,
+                            status: keptn_spec::evaluation::IndicatorStatus::Pass,
+                        })
+                        .collect(),
+                );
                 let mut p = PreviousEvaluation::new(format!("e{k}"), data);
                 p.invalidated = invalidated;
                 if !with_id {

@@ -81,7 +81,7 @@ async fn gate_records_and_compares_with_history() {
         .await
         .unwrap();
     assert_eq!(second.verdict(), Verdict::Fail);
-    assert_eq!(second.data.evaluation.compared_events, ["e1"]);
+    assert_eq!(second.data.evaluation.compared_events(), ["e1"]);
     assert_eq!(history.list(&key()).await.unwrap().len(), 2);
 }
 

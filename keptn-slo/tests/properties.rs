@@ -2,7 +2,7 @@
 
 mod util;
 
-use keptn_slo::{PreviousEvaluation, SliReport, evaluate};
+use keptn_slo::{CompiledSlo, PreviousEvaluation, SliReport, evaluate};
 use keptn_spec::criterion::{Criterion, CriterionEntry, Direction, Op, Threshold, Unit};
 use keptn_spec::evaluation::IndicatorStatus;
 use keptn_spec::slo::{CriteriaSet, Objective, TotalScore};
@@ -42,7 +42,7 @@ fn objective(i: usize) -> impl Strategy<Value = Objective> {
         let mut o = Objective::new(format!("sli_{i}"));
         o.pass = pass;
         o.warning = warning;
-        o.weight_raw = Some(w);
+        o.weight_raw = Some(w as i32);
         o.key_sli = key;
         o
     })
@@ -126,7 +126,7 @@ proptest! {
     #[test]
     fn prop_failing_key_sli_fails_the_gate((slo, vals, hist) in case()) {
         let e = evaluate(Some(&slo), &sli(&vals), &hist, &ctx());
-        let key_failed = e.data.evaluation.indicator_results.iter().any(|r| r.key_sli && r.status == IndicatorStatus::Fail);
+        let key_failed = e.data.evaluation.indicator_results().iter().any(|r| r.key_sli && r.status == IndicatorStatus::Fail);
         if key_failed {
             prop_assert_eq!(e.verdict(), Verdict::Fail);
         }
@@ -136,7 +136,7 @@ proptest! {
     #[test]
     fn prop_missing_or_failed_data_never_passes((slo, vals, hist) in case()) {
         let e = evaluate(Some(&slo), &sli(&vals), &hist, &ctx());
-        for (r, (o, v)) in e.data.evaluation.indicator_results.iter().zip(slo.objectives.iter().zip(&vals)) {
+        for (r, (o, v)) in e.data.evaluation.indicator_results().iter().zip(slo.objectives.iter().zip(&vals)) {
             if !o.pass.is_empty() && !matches!(v, Some(Some(_))) {
                 prop_assert_eq!(r.status, IndicatorStatus::Fail);
                 prop_assert_eq!(r.score, 0.0);
@@ -169,7 +169,7 @@ proptest! {
             let mut o = Objective::new(format!("sli_{i}"));
             o.pass = vec![CriteriaSet::new(vec![Criterion::new(op_pass, Threshold::Absolute(a)).unwrap().into()])];
             o.warning = vec![CriteriaSet::new(vec![Criterion::new(op_warn, Threshold::Absolute(b)).unwrap().into()])];
-            o.weight_raw = Some(weights[i]);
+            o.weight_raw = Some(weights[i] as i32);
             o.key_sli = keys[i];
             slo.objectives.push(o);
         }
@@ -192,13 +192,38 @@ proptest! {
         let mut more = slo.clone();
         let mut o = Objective::new("always_ok");
         o.pass = vec![CriteriaSet::new(vec![Criterion::new(Op::Ge, Threshold::Absolute(0.0)).unwrap().into()])];
-        o.weight_raw = Some(w);
+        o.weight_raw = Some(w as i32);
         more.objectives.push(o);
         let mut vals2 = sli(&vals);
         vals2.values.push(SliValue::ok("always_ok", 1.0));
         let after = evaluate(Some(&more), &vals2, &hist, &ctx());
-        if before.status() == keptn_spec::evaluation::Status::Succeeded && !before.data.evaluation.indicator_results.is_empty() {
+        if before.status() == keptn_spec::evaluation::Status::Succeeded && !before.data.evaluation.indicator_results().is_empty() {
             prop_assert!(after.score() >= before.score(), "{} -> {}", before.score(), after.score());
+        }
+    }
+
+    /// The compiled and one-shot engines agree, and the JSON has `null` exactly where Keptn
+    /// 1.4.5 writes it: a `value` of an informational objective without data, a target list of
+    /// a scored objective to which no target was added, `comparedEvents` without compared ids.
+    #[test]
+    fn prop_compiled_agrees_and_null_exactly_where_keptn_writes_it((slo, vals, hist) in case()) {
+        let report = sli(&vals);
+        let e = evaluate(Some(&slo), &report, &hist, &ctx());
+        let compiled = CompiledSlo::new(&slo).evaluate(&report, &hist, &ctx());
+        prop_assert_eq!(format!("{:?}", e.data), format!("{:?}", compiled.data));
+        prop_assert_eq!(&e.baseline_samples, &compiled.baseline_samples);
+        let json = serde_json::to_value(&e.data).unwrap();
+        let compared = &json["evaluation"]["comparedEvents"];
+        prop_assert_eq!(compared.is_null(), e.data.evaluation.compared_events().is_empty());
+        let results = &json["evaluation"]["indicatorResults"];
+        prop_assert!(results.is_array());
+        for (i, o) in slo.objectives.iter().enumerate() {
+            let r = &results[i];
+            prop_assert_eq!(r["value"].is_null(), o.is_info() && vals[i].is_none(), "{}", r);
+            for list in ["passTargets", "warningTargets"] {
+                let empty = r[list].as_array().is_none_or(Vec::is_empty);
+                prop_assert_eq!(r[list].is_null(), !o.is_info() && empty, "{} {}", list, r);
+            }
         }
     }
 

@@ -29,21 +29,26 @@ fn rule_2_3_unparsable_pass_criterion_fails_the_evaluation() {
         e.data.message,
         "error with Response time: could not parse criteria target value"
     );
-    assert!(e.data.evaluation.indicator_results.is_empty());
+    assert!(e.data.evaluation.indicator_results().is_empty());
 }
 
-/// §2.3 (1.x): warning-criterion parse errors are swallowed: violated, target 0.
+/// §2.12: an unparsable warning criterion makes the warning unsatisfied and leaves no warning
+/// targets (this replaces the older "violated, target 0").
 #[test]
-fn rule_2_3_unparsable_warning_criterion_is_violated_with_target_0() {
+fn rule_2_3_unparsable_warning_criterion_is_unsatisfied_without_targets() {
     let s = one_objective(
         "{}",
         "[{criteria: [\"<10\"]}]",
         "[{criteria: [\"<=800ms\"]}]",
     );
     let e = eval(&s, vec![ok(RT, 20.0)], &[]);
-    assert_eq!(warning_targets(&e, 0), [("<=800ms".to_owned(), 0.0, true)]);
+    assert_eq!(warning_targets(&e, 0), []);
     assert_eq!(
-        e.data.evaluation.indicator_results[0].status,
+        e.data.evaluation.indicator_results()[0].warning_targets,
+        None
+    );
+    assert_eq!(
+        e.data.evaluation.indicator_results()[0].status,
         IndicatorStatus::Fail
     );
 }
@@ -64,13 +69,13 @@ fn rule_2_4_criteria_in_a_block_are_anded() {
         eval(&s, vec![ok(RT, 5.0)], &[])
             .data
             .evaluation
-            .indicator_results[0]
+            .indicator_results()[0]
             .status,
         IndicatorStatus::Pass
     );
     let e = eval(&s, vec![ok(RT, 20.0)], &[]);
     assert_eq!(
-        e.data.evaluation.indicator_results[0].status,
+        e.data.evaluation.indicator_results()[0].status,
         IndicatorStatus::Fail
     );
     assert_eq!(
@@ -89,7 +94,7 @@ fn rule_2_4_blocks_are_ored_and_all_reported() {
     );
     let e = eval(&s, vec![ok(RT, 5.0)], &[]);
     assert_eq!(
-        e.data.evaluation.indicator_results[0].status,
+        e.data.evaluation.indicator_results()[0].status,
         IndicatorStatus::Pass
     );
     assert_eq!(
@@ -117,10 +122,10 @@ fn rule_2_4_failed_sli_lists_all_targets_violated_with_raw_targets() {
         [("<=+10%".into(), 500.0, true), ("<600".into(), 600.0, true)]
     );
     assert_eq!(warning_targets(&e, 0), [("<=800".into(), 800.0, true)]);
-    let r = &e.data.evaluation.indicator_results[0];
+    let r = &e.data.evaluation.indicator_results()[0];
     assert_eq!(r.status, IndicatorStatus::Fail);
-    assert_eq!(r.value.message, "no data");
-    assert!(!r.value.success);
+    assert_eq!(value(&e, 0).message, "no data");
+    assert!(!value(&e, 0).success);
 }
 
 /// §2.5: `single_result` compares with the newest matching evaluation only.
@@ -137,7 +142,7 @@ fn rule_2_5_single_result_uses_the_newest_evaluation() {
     ];
     let e = eval(&s, vec![ok(RT, 105.0)], &history);
     assert_eq!(pass_targets(&e, 0), [("<=+10%".into(), 110.0, false)]);
-    assert_eq!(e.data.evaluation.compared_events, ["new"]);
+    assert_eq!(e.data.evaluation.compared_events(), ["new"]);
 }
 
 /// §2.5: `several_results` aggregates `number_of_comparison_results` evaluations with avg.
@@ -155,11 +160,8 @@ fn rule_2_5_compare_with_several_results_uses_avg() {
     ];
     let e = eval(&s, vec![ok(RT, 150.0)], &history);
     assert_eq!(pass_targets(&e, 0), [("<=+0%".into(), 200.0, false)]);
-    assert_eq!(
-        e.data.evaluation.indicator_results[0].value.compared_value,
-        200.0
-    );
-    assert_eq!(e.data.evaluation.compared_events, ["a", "b"]);
+    assert_eq!(value(&e, 0).compared_value, 200.0);
+    assert_eq!(e.data.evaluation.compared_events(), ["a", "b"]);
 }
 
 /// §2.5 (0.7.1+): `include_result_with_score: pass` keeps only evaluations whose overall result passed.
@@ -177,11 +179,8 @@ fn rule_2_5_include_result_with_score_pass_filters_on_the_overall_result() {
         prev("p2", Verdict::Pass, &[(RT, 200.0)]),
     ];
     let e = eval(&s, vec![ok(RT, 1.0)], &history);
-    assert_eq!(e.data.evaluation.compared_events, ["p1", "p2"]);
-    assert_eq!(
-        e.data.evaluation.indicator_results[0].value.compared_value,
-        150.0
-    );
+    assert_eq!(e.data.evaluation.compared_events(), ["p1", "p2"]);
+    assert_eq!(value(&e, 0).compared_value, 150.0);
 }
 
 /// §2.5: `pass_or_warn` keeps passed and warning evaluations; unknown values keep everything.
@@ -201,7 +200,7 @@ fn rule_2_5_include_result_with_score_pass_or_warn_and_unknown() {
         eval(&s, vec![ok(RT, 1.0)], &history)
             .data
             .evaluation
-            .compared_events,
+            .compared_events(),
         ["w", "p"]
     );
     let s = one_objective(
@@ -213,7 +212,7 @@ fn rule_2_5_include_result_with_score_pass_or_warn_and_unknown() {
         eval(&s, vec![ok(RT, 1.0)], &history)
             .data
             .evaluation
-            .compared_events,
+            .compared_events(),
         ["f", "w", "p"]
     );
 }
@@ -230,7 +229,7 @@ fn rule_2_5_invalidated_evaluations_are_skipped() {
     bad.invalidated = true;
     let history = [bad, prev("good", Verdict::Pass, &[(RT, 100.0)])];
     let e = eval(&s, vec![ok(RT, 100.0)], &history);
-    assert_eq!(e.data.evaluation.compared_events, ["good"]);
+    assert_eq!(e.data.evaluation.compared_events(), ["good"]);
     assert_eq!(pass_targets(&e, 0)[0].1, 100.0);
 }
 
@@ -247,10 +246,7 @@ fn rule_2_5_only_successful_previous_values_count() {
         prev("b", Verdict::Pass, &[(RT, 80.0)]),
     ];
     let e = eval(&s, vec![ok(RT, 80.0)], &history);
-    assert_eq!(
-        e.data.evaluation.indicator_results[0].value.compared_value,
-        80.0
-    );
+    assert_eq!(value(&e, 0).compared_value, 80.0);
     assert_eq!(e.baseline_samples, [1]);
 }
 
@@ -269,7 +265,7 @@ fn rule_2_5_errored_previous_evaluation_occupies_a_slot() {
     ];
     let e = eval(&s, vec![ok(RT, 1000.0)], &history);
     assert_eq!(pass_targets(&e, 0), [("<=+10%".into(), 0.0, false)]);
-    assert_eq!(e.data.evaluation.compared_events, ["err"]);
+    assert_eq!(e.data.evaluation.compared_events(), ["err"]);
 }
 
 /// §2.5: percentiles use `pos = p × (n + 1)` with linear interpolation; the spec's example.
@@ -303,8 +299,9 @@ fn rule_2_5_percentiles_use_keptn_interpolation() {
         eval(&s, vec![ok(RT, 1.0)], &history)
             .data
             .evaluation
-            .indicator_results[0]
-            .value
+            .indicator_results()[0]
+            .value()
+            .unwrap()
             .compared_value,
         50.0
     );
@@ -335,13 +332,10 @@ fn rule_2_5_no_baseline_satisfies_relative_criteria() {
         pass_targets(&e, 0),
         [("<=+10%".into(), 0.0, false), ("<600".into(), 600.0, false)]
     );
-    assert_eq!(
-        e.data.evaluation.indicator_results[0].value.compared_value,
-        0.0
-    );
+    assert_eq!(value(&e, 0).compared_value, 0.0);
     let e = eval(&s, vec![ok(RT, 700.0)], &[]);
     assert_eq!(
-        e.data.evaluation.indicator_results[0].status,
+        e.data.evaluation.indicator_results()[0].status,
         IndicatorStatus::Fail
     );
 }
@@ -359,10 +353,7 @@ fn rule_2_5_compared_value_is_reported() {
         vec![ok(RT, 540.0)],
         &[prev("p", Verdict::Pass, &[(RT, 500.0)])],
     );
-    assert_eq!(
-        e.data.evaluation.indicator_results[0].value.compared_value,
-        500.0
-    );
+    assert_eq!(value(&e, 0).compared_value, 500.0);
 }
 
 /// §2.6: pass scores the weight, warning half the weight, fail 0.
@@ -373,7 +364,7 @@ fn rule_2_6_status_and_score_per_objective() {
     );
     let status = |v| {
         let e = eval(&s, vec![ok("a", v)], &[]);
-        let r = &e.data.evaluation.indicator_results[0];
+        let r = &e.data.evaluation.indicator_results()[0];
         (r.status, r.score, e.score())
     };
     assert_eq!(status(5.0), (IndicatorStatus::Pass, 4.0, 100.0));
@@ -402,16 +393,16 @@ fn rule_2_6_info_objectives_are_reported_not_scored() {
     );
     assert_verdict(&e, Verdict::Pass);
     assert_eq!(e.score(), 100.0);
-    let b = &e.data.evaluation.indicator_results[1];
+    let b = &e.data.evaluation.indicator_results()[1];
     assert_eq!(b.status, IndicatorStatus::Info);
     assert_eq!(b.score, 0.0);
-    assert!(b.pass_targets.is_empty());
+    assert!(b.pass_targets().is_empty());
     assert_eq!(
         warning_targets(&e, 1),
         [("<=+10%".into(), 50.0, true), ("<5".into(), 5.0, true)]
     );
     assert_eq!(
-        e.data.evaluation.indicator_results[2].status,
+        e.data.evaluation.indicator_results()[2].status,
         IndicatorStatus::Info
     );
     let json = serde_json::to_value(&e.data).unwrap();
@@ -428,11 +419,12 @@ fn rule_2_6_missing_value_fails_with_message() {
         "objectives:\n  - sli: a\n    pass: [{criteria: [\"<10\"]}]\n  - sli: b\n    pass: [{criteria: [\"<10\"]}]\ntotal_score: {pass: \"50%\"}\n",
     );
     let e = eval(&s, vec![ok("a", 1.0)], &[]);
-    let b = &e.data.evaluation.indicator_results[1];
+    let b = &e.data.evaluation.indicator_results()[1];
     assert_eq!(b.status, IndicatorStatus::Fail);
-    assert_eq!(&*b.value.metric, "b");
-    assert!(!b.value.success);
-    assert_eq!(b.value.message, NO_VALUE_MESSAGE);
+    assert_eq!(b.status, IndicatorStatus::Fail);
+    assert_eq!(&*value(&e, 1).metric, "b");
+    assert!(!value(&e, 1).success);
+    assert_eq!(value(&e, 1).message, NO_VALUE_MESSAGE);
     assert_eq!(e.score(), 50.0);
     assert_verdict(&e, Verdict::Pass);
 }
@@ -467,7 +459,7 @@ fn rule_2_6_additional_slis_are_reported() {
         e.data.message,
         "Lighthouse received additional SLIs, which are not specified as SLO: extra . Please consider using them as an SLO."
     );
-    assert_eq!(e.data.evaluation.indicator_results.len(), 1);
+    assert_eq!(e.data.evaluation.indicator_results().len(), 1);
     // Several: comma-separated, in the provider's order.
     let e = eval(&s, vec![ok("x", 1.0), ok(RT, 1.0), ok("y", 2.0)], &[]);
     assert_eq!(
@@ -554,7 +546,8 @@ fn rule_2_7_no_warning_threshold_fails_below_pass() {
     );
 }
 
-/// §2.7: an unparsable pass threshold is an error; an unparsable warning one only when read.
+/// §2.7/§2.12: unparsable thresholds are errors; in 1.4.5 an unparsable warning threshold is
+/// one even when the score passes.
 #[test]
 fn rule_2_7_unparsable_thresholds_are_errors() {
     let s = slo(
@@ -572,8 +565,7 @@ fn rule_2_7_unparsable_thresholds_are_errors() {
     let s = slo(
         "objectives:\n  - sli: a\n    pass: [{criteria: [\"<10\"]}]\ntotal_score: {pass: \"90%\", warning: \"low\"}\n",
     );
-    assert_verdict(&eval(&s, vec![ok("a", 1.0)], &[]), Verdict::Pass);
-    let e = eval(&s, vec![ok("a", 11.0)], &[]);
+    let e = eval(&s, vec![ok("a", 1.0)], &[]);
     assert_eq!(
         (e.status(), e.data.message.as_str()),
         (Status::Errored, "could not parse warning target percentage")
@@ -583,7 +575,7 @@ fn rule_2_7_unparsable_thresholds_are_errors() {
 /// §2.7 (1.x): an SLO with no objectives fails.
 #[test]
 fn rule_2_7_no_objectives_fails() {
-    let s = slo("spec_version: '0.1.0'\ncomparison:\nobjectives:\n");
+    let s = slo("spec_version: '0.1.0'\ncomparison:\nobjectives:\ntotal_score: {pass: \"90%\"}\n");
     let e = eval(&s, vec![], &[]);
     assert_verdict(&e, Verdict::Fail);
     assert_eq!(
@@ -602,7 +594,7 @@ fn rule_2_7_score_is_weighted_and_not_rounded() {
     assert_eq!(e.score(), 100.0 * (2.0 / 3.0));
 }
 
-/// §2.8 (1.x): provider `status: errored` → fail with that status, no indicator results.
+/// §2.12: provider `status: errored` or `aborted` → errored fail, no indicator results.
 #[test]
 fn rule_2_8_provider_errored_fails_the_evaluation() {
     let s = slo(SEED);
@@ -610,12 +602,16 @@ fn rule_2_8_provider_errored_fails_the_evaluation() {
     assert_eq!((e.verdict(), e.status()), (Verdict::Fail, Status::Errored));
     assert_eq!(
         e.data.message,
-        "lighthouse failed because SLI failed with message token expired"
+        "evaluation performed by lighthouse received an unexpected error: token expired"
     );
     let mut aborted = SliReport::errored("stop");
     aborted.status = Status::Aborted;
     let e = evaluate(Some(&s), &aborted, &[], &ctx());
-    assert_eq!((e.verdict(), e.status()), (Verdict::Fail, Status::Aborted));
+    assert_eq!((e.verdict(), e.status()), (Verdict::Fail, Status::Errored));
+    assert_eq!(
+        e.data.message,
+        "evaluation performed by lighthouse was aborted"
+    );
 }
 
 /// §2.8 (1.x): provider `result: fail` → indicator results computed, verdict forced to fail.
@@ -635,7 +631,7 @@ fn rule_2_8_provider_result_fail_forces_fail() {
         "lighthouse failed because SLI failed with message some-silly-msg"
     );
     assert_eq!(
-        e.data.evaluation.indicator_results[0].status,
+        e.data.evaluation.indicator_results()[0].status,
         IndicatorStatus::Pass
     );
 }
@@ -679,7 +675,7 @@ fn rule_2_11_worked_example() {
     assert_eq!(pass_targets(&e, 0)[0].1, 550.0);
     let e = eval(&s, vec![ok(RT, 580.0)], &history);
     assert_eq!(
-        e.data.evaluation.indicator_results[0].status,
+        e.data.evaluation.indicator_results()[0].status,
         IndicatorStatus::Warning
     );
     assert_eq!(e.score(), 50.0);
@@ -687,9 +683,10 @@ fn rule_2_11_worked_example() {
     assert_verdict(&eval(&s, vec![ok(RT, 580.0)], &[]), Verdict::Pass);
 }
 
-/// Duplicate SLI names: both objectives see the same value and baseline; the first value wins.
+/// Duplicate SLI names: both objectives share the baseline; values are consumed, so the second
+/// objective gets the second value.
 #[test]
-fn duplicate_sli_names_share_value_and_baseline() {
+fn duplicate_sli_names_share_baseline_and_consume_values() {
     let s = slo(
         "objectives:\n  - sli: a\n    pass: [{criteria: [\"<10\"]}]\n  - sli: a\n    pass: [{criteria: [\"<=+0%\"]}]\ntotal_score: {pass: \"90%\"}\n",
     );
@@ -698,9 +695,7 @@ fn duplicate_sli_names_share_value_and_baseline() {
         vec![ok("a", 5.0), ok("a", 50.0)],
         &[prev("p", Verdict::Pass, &[("a", 5.0)])],
     );
-    assert_verdict(&e, Verdict::Pass);
-    assert_eq!(
-        e.data.evaluation.indicator_results[1].value.compared_value,
-        5.0
-    );
+    assert_verdict(&e, Verdict::Fail);
+    assert_eq!(value(&e, 1).value, 50.0);
+    assert_eq!(value(&e, 1).compared_value, 5.0);
 }

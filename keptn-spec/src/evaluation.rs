@@ -2,11 +2,14 @@
 //!
 //! These structs serialize to exactly the shape Keptn's lighthouse sends, so Keptn tooling
 //! (Bridge, shipyard-controller, scripts) can read them, and they read such events back
-//! tolerantly: unknown fields are ignored, `null` lists are empty, and the gen-1 result
-//! `failed` is read as [`Verdict::Fail`].
+//! tolerantly: unknown fields are ignored and the gen-1 result `failed` is read as
+//! [`Verdict::Fail`].
 //!
-//! Deliberate difference: lists are always written as arrays (`[]`), never `null` as Go writes
-//! nil slices; readers that accept `null` accept `[]`.
+//! Lists that Keptn may leave unset (a Go nil slice, written as JSON `null`) are `Option`s, so
+//! `null` and `[]` survive a round trip byte for byte; the accessor methods
+//! ([`EvaluationDetails::indicator_results`], [`IndicatorResult::pass_targets`], …) read
+//! either as a slice. An indicator result's `value` is `null` for an informational objective
+//! that received no value.
 //!
 //! ```
 //! use keptn_spec::evaluation::{EvaluationFinishedData, Status};
@@ -22,7 +25,9 @@
 //! }"#)?;
 //! assert_eq!(data.result, Verdict::Pass);
 //! assert_eq!(data.status, Status::Succeeded);
-//! assert_eq!(data.evaluation.indicator_results[0].value.value, 512.3);
+//! let result = &data.evaluation.indicator_results()[0];
+//! assert_eq!(result.value().map(|v| v.value), Some(512.3));
+//! assert!(result.warning_targets.is_none()); // `null` stays `null` when written back
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -205,23 +210,28 @@ pub struct EvaluationDetails {
         deserialize_with = "null_as_default"
     )]
     pub slo_file_content: String,
-    /// One result per objective, in SLO order.
-    #[serde(
-        rename = "indicatorResults",
-        default,
-        deserialize_with = "null_as_default"
-    )]
-    pub indicator_results: Vec<IndicatorResult>,
-    /// The ids of the previous evaluations compared with.
-    #[serde(
-        rename = "comparedEvents",
-        default,
-        deserialize_with = "null_as_default"
-    )]
-    pub compared_events: Vec<String>,
+    /// One result per objective, in SLO order (`null` when no objective was evaluated).
+    #[serde(rename = "indicatorResults", default)]
+    pub indicator_results: Option<Vec<IndicatorResult>>,
+    /// The ids of the previous evaluations compared with (`null` when the comparison was not
+    /// reached).
+    #[serde(rename = "comparedEvents", default)]
+    pub compared_events: Option<Vec<String>>,
     /// The git commit of the SLO configuration (empty when unknown).
     #[serde(rename = "gitCommit", default, deserialize_with = "null_as_default")]
     pub git_commit: String,
+}
+
+impl EvaluationDetails {
+    /// The indicator results (empty when `null`).
+    pub fn indicator_results(&self) -> &[IndicatorResult] {
+        self.indicator_results.as_deref().unwrap_or_default()
+    }
+
+    /// The ids of the previous evaluations compared with (empty when `null`).
+    pub fn compared_events(&self) -> &[String] {
+        self.compared_events.as_deref().unwrap_or_default()
+    }
 }
 
 /// The result of one objective (`indicatorResults[]`).
@@ -230,26 +240,41 @@ pub struct IndicatorResult {
     /// Weight (pass), half the weight (warning) or 0.
     #[serde(default, serialize_with = "go_float")]
     pub score: f64,
-    /// The SLI value that was evaluated.
-    pub value: SliResult,
+    /// The SLI value that was evaluated (`null` for an informational objective without a
+    /// value).
+    #[serde(default)]
+    pub value: Option<SliResult>,
     /// The objective's `displayName` (empty when none).
     #[serde(rename = "displayName", default, deserialize_with = "null_as_default")]
     pub display_name: String,
-    /// The pass criteria with their targets.
-    #[serde(rename = "passTargets", default, deserialize_with = "null_as_default")]
-    pub pass_targets: Vec<SliTarget>,
-    /// The warning criteria with their targets.
-    #[serde(
-        rename = "warningTargets",
-        default,
-        deserialize_with = "null_as_default"
-    )]
-    pub warning_targets: Vec<SliTarget>,
+    /// The pass criteria with their targets (`null` when none was reported).
+    #[serde(rename = "passTargets", default)]
+    pub pass_targets: Option<Vec<SliTarget>>,
+    /// The warning criteria with their targets (`null` when none was reported).
+    #[serde(rename = "warningTargets", default)]
+    pub warning_targets: Option<Vec<SliTarget>>,
     /// Whether the objective is a key SLI.
     #[serde(rename = "keySli", default)]
     pub key_sli: bool,
     /// `pass`, `warning`, `fail` or `info`.
     pub status: IndicatorStatus,
+}
+
+impl IndicatorResult {
+    /// The SLI value, when one is reported.
+    pub fn value(&self) -> Option<&SliResult> {
+        self.value.as_ref()
+    }
+
+    /// The pass targets (empty when `null`).
+    pub fn pass_targets(&self) -> &[SliTarget] {
+        self.pass_targets.as_deref().unwrap_or_default()
+    }
+
+    /// The warning targets (empty when `null`).
+    pub fn warning_targets(&self) -> &[SliTarget] {
+        self.warning_targets.as_deref().unwrap_or_default()
+    }
 }
 
 /// An SLI value inside an evaluation (`indicatorResults[].value`).
@@ -341,8 +366,20 @@ mod shared_str {
         s.serialize_str(v)
     }
 
+    /// Reads the text straight into the shared allocation (no intermediate `String` when the
+    /// input can lend the text).
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
-        Ok(Arc::from(String::deserialize(d)?))
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Arc<str>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Arc<str>, E> {
+                Ok(Arc::from(v))
+            }
+        }
+        d.deserialize_str(Text)
     }
 }
 
@@ -394,8 +431,10 @@ mod tests {
         let data: EvaluationFinishedData = serde_json::from_str(SPEC_EXAMPLE).unwrap();
         assert_eq!(data.result, Verdict::Warning);
         assert_eq!(
-            data.evaluation.indicator_results[0].value.compared_value,
-            520.0
+            data.evaluation.indicator_results()[0]
+                .value()
+                .map(|v| v.compared_value),
+            Some(520.0)
         );
         let json = serde_json::to_value(&data).unwrap();
         let mut expected: serde_json::Value = serde_json::from_str(SPEC_EXAMPLE).unwrap();
@@ -407,7 +446,8 @@ mod tests {
         assert_eq!(json, expected);
     }
 
-    /// §10.8: gen-1 `failed` is accepted on input; `null` lists read as empty.
+    /// Gen-1 `failed` is accepted on input; `null` lists read as empty through the accessors
+    /// and are written back as `null`.
     #[test]
     fn rule_2_10_tolerant_input() {
         let data: EvaluationFinishedData = serde_json::from_str(
@@ -416,7 +456,11 @@ mod tests {
         .unwrap();
         assert_eq!(data.result, Verdict::Fail);
         assert_eq!(data.status, Status::Errored);
-        assert!(data.evaluation.indicator_results.is_empty());
+        assert!(data.evaluation.indicator_results().is_empty());
+        assert_eq!(data.evaluation.indicator_results, None);
         assert_eq!(data.evaluation.time_start, None);
+        let json = serde_json::to_string(&data.evaluation).unwrap();
+        assert!(json.contains(r#""indicatorResults":null"#), "{json}");
+        assert!(json.contains(r#""comparedEvents":null"#), "{json}");
     }
 }

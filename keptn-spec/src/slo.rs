@@ -382,9 +382,10 @@ pub struct Objective {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub warning: Vec<CriteriaSet>,
-    /// The weight as written (`0` or absent means 1; see [`Objective::weight`]).
+    /// The weight as written: a signed integer, as in Keptn (`0` or absent means 1; negative
+    /// weights are taken as they are; see [`Objective::weight`]).
     #[serde(rename = "weight", default, skip_serializing_if = "Option::is_none")]
-    pub weight_raw: Option<u32>,
+    pub weight_raw: Option<i32>,
     /// A failing key SLI fails the whole evaluation.
     #[serde(default, deserialize_with = "null_as_default")]
     pub key_sli: bool,
@@ -403,8 +404,9 @@ impl Objective {
         }
     }
 
-    /// The weight in effect: `0` or absent means `1` (Keptn's default).
-    pub fn weight(&self) -> u32 {
+    /// The weight in effect: `0` or absent means `1` (Keptn's default); a negative weight is
+    /// kept as written, as Keptn does.
+    pub fn weight(&self) -> i32 {
         match self.weight_raw {
             None | Some(0) => 1,
             Some(w) => w,
@@ -615,8 +617,10 @@ total_score:
             "objectives:\n  - sli: a\n    weight: 0\n  - sli: b\n  - sli: c\n    weight: 3\n",
         )
         .unwrap();
-        let w: Vec<u32> = slo.objectives.iter().map(Objective::weight).collect();
+        let w: Vec<i32> = slo.objectives.iter().map(Objective::weight).collect();
         assert_eq!(w, [1, 1, 3]);
+        let negative = Slo::from_yaml_str("objectives:\n  - sli: a\n    weight: -2\n").unwrap();
+        assert_eq!(negative.objectives[0].weight(), -2);
     }
 
     /// §2.2 (0.10+): null entries in the objectives list are dropped; `objectives:` null is empty.

@@ -130,7 +130,7 @@ fn suspicious_values_warn() {
 /// Other kinds go through the same layer: located type errors and located rule violations.
 #[test]
 fn other_kinds_are_located_too() {
-    insta::assert_snapshot!(document_err("slo.yaml", "objectives:\n  - sli: rt\n    weight: two\n"), @"slo.yaml:3:13: objectives[0].weight: invalid u32, found `two`");
+    insta::assert_snapshot!(document_err("slo.yaml", "objectives:\n  - sli: rt\n    weight: two\n"), @"slo.yaml:3:13: objectives[0].weight: invalid i32, found `two`");
     insta::assert_snapshot!(document_err("slo.yaml", "objectives:\n  - sli: rt\n    pass:\n      - criteria:\n          - \"<=600ms\"\n"), @"slo.yaml:5:13: objectives[0].pass[0].criteria[0]: invalid criterion `<=600ms`: expected a number after the operator and optional sign, such as `<600`, `<=+10%` or `>=-5`");
     insta::assert_snapshot!(document_err("x.yaml", "title: x\n"), @"x.yaml:1:1: cannot tell what kind of Keptn file this is (expected a shipyard, SLO, SLI config, remediation, webhook config or event)");
 }

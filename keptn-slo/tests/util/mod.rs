@@ -38,25 +38,40 @@ pub fn prev(id: &str, result: Verdict, values: &[(&str, f64)]) -> PreviousEvalua
 /// A previous evaluation with values that may have failed.
 pub fn prev_with(id: &str, result: Verdict, values: Vec<(&str, f64, bool)>) -> PreviousEvaluation {
     let mut data = EvaluationFinishedData::new(Status::Succeeded, result, "");
-    data.evaluation.indicator_results = values
-        .into_iter()
-        .map(|(m, v, success)| IndicatorResult {
-            score: 0.0,
-            value: SliResult {
-                metric: m.into(),
-                value: v,
-                compared_value: 0.0,
-                success,
-                message: String::new(),
-            },
-            display_name: String::new(),
-            pass_targets: vec![],
-            warning_targets: vec![],
-            key_sli: false,
-            status: keptn_spec::evaluation::IndicatorStatus::Pass,
-        })
-        .collect();
+    data.evaluation.indicator_results = Some(
+        values
+            .into_iter()
+            .map(|(m, v, success)| IndicatorResult {
+                score: 0.0,
+                value: Some(SliResult {
+                    metric: m.into(),
+                    value: v,
+                    compared_value: 0.0,
+                    success,
+                    message: String::new(),
+                }),
+                display_name: String::new(),
+                pass_targets: None,
+                warning_targets: None,
+                key_sli: false,
+                status: keptn_spec::evaluation::IndicatorStatus::Pass,
+            })
+            .collect(),
+    );
     PreviousEvaluation::new(id, data)
+}
+
+/// The SLI value of result `i` (panics when it is `null`).
+#[track_caller]
+pub fn value(e: &Evaluation, i: usize) -> &SliResult {
+    e.data.evaluation.indicator_results()[i]
+        .value()
+        .expect("a value")
+}
+
+/// The evaluation data as compact JSON (as a Keptn consumer would read the bytes).
+pub fn json(e: &Evaluation) -> String {
+    serde_json::to_string(&e.data).unwrap()
 }
 
 #[track_caller]
@@ -66,16 +81,16 @@ pub fn assert_verdict(e: &Evaluation, expected: Verdict) {
 
 /// `(criteria, targetValue, violated)` of the pass targets of result `i`.
 pub fn pass_targets(e: &Evaluation, i: usize) -> Vec<(String, f64, bool)> {
-    e.data.evaluation.indicator_results[i]
-        .pass_targets
+    e.data.evaluation.indicator_results()[i]
+        .pass_targets()
         .iter()
         .map(|t| (t.criteria.to_string(), t.target_value, t.violated))
         .collect()
 }
 
 pub fn warning_targets(e: &Evaluation, i: usize) -> Vec<(String, f64, bool)> {
-    e.data.evaluation.indicator_results[i]
-        .warning_targets
+    e.data.evaluation.indicator_results()[i]
+        .warning_targets()
         .iter()
         .map(|t| (t.criteria.to_string(), t.target_value, t.violated))
         .collect()

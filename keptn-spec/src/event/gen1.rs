@@ -384,9 +384,9 @@ mod tests {
         let d: EvaluationFinishedData = g2.data_as().unwrap();
         assert_eq!(d.result, Verdict::Fail);
         assert_eq!(d.status, Status::Succeeded);
-        let r = &d.evaluation.indicator_results[0];
-        assert_eq!(r.pass_targets.len(), 1);
-        assert_eq!(r.pass_targets[0].target_value, 549.19);
+        let r = &d.evaluation.indicator_results()[0];
+        assert_eq!(r.pass_targets().len(), 1);
+        assert_eq!(r.pass_targets()[0].target_value, 549.19);
     }
 
     /// The gen-1 get-sli request and reply move their fields under `get-sli`.

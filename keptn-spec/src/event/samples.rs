@@ -152,8 +152,10 @@ fn evaluation_finished() {
     };
     assert_eq!(d.result, Verdict::Fail);
     assert_eq!(
-        d.evaluation.indicator_results[0].value.compared_value,
-        520.0
+        d.evaluation.indicator_results()[0]
+            .value()
+            .map(|v| v.compared_value),
+        Some(520.0)
     );
 }
 

@@ -1,11 +1,10 @@
 //! The `slo_evaluate` contract, through the library function the binary calls.
-#![cfg(feature = "cli")]
 
-use keptn_slo::cli::run;
+use keptn_examples::slo_cli::run;
 
-const F: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/fixtures/slo");
+const F: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/slo");
 
-fn cli(args: &[&str]) -> keptn_slo::cli::Output {
+fn cli(args: &[&str]) -> keptn_examples::slo_cli::Output {
     let mut all = vec!["slo_evaluate".to_owned()];
     all.extend(args.iter().map(|a| a.replace("$F", F)));
     run(all, false)
@@ -148,7 +147,7 @@ fn both_sli_shapes_are_accepted() {
     assert_eq!(v["status"], "errored");
     assert_eq!(
         v["message"],
-        "lighthouse failed because SLI failed with message token expired"
+        "evaluation performed by lighthouse received an unexpected error: token expired"
     );
 }
 
@@ -164,7 +163,7 @@ fn invalid_input_exits_2_with_location() {
     assert_eq!(out.code, 2);
     assert!(out.stdout.is_empty());
     let stderr = out.stderr.replace(F, "$F");
-    insta::assert_snapshot!(stderr, @"error: $F/invalid-slo.yaml:3:13: objectives[0].weight: invalid u32, found `heavy`");
+    insta::assert_snapshot!(stderr, @"error: $F/invalid-slo.yaml:3:13: objectives[0].weight: invalid i32, found `heavy`");
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("sli.json");
@@ -187,4 +186,34 @@ fn usage_errors_exit_2() {
     assert!(out.stderr.contains("--sli"), "{}", out.stderr);
     let out = cli(&["--sli", "x", "--format", "xml"]);
     assert_eq!(out.code, 2);
+}
+
+/// A history written by Keptn, with `"value": null` results and `null` lists, is read; the
+/// `null` result is skipped for the baseline.
+#[test]
+fn keptn_written_history_with_null_values_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let previous = dir.path().join("previous.json");
+    std::fs::write(
+        &previous,
+        r#"[{"id":"p1","status":"succeeded","result":"pass","message":"","evaluation":{"timeStart":"","timeEnd":"","result":"pass","score":100,"sloFileContent":"","indicatorResults":[{"score":0,"value":null,"displayName":"","passTargets":[],"warningTargets":[],"keySli":false,"status":"info"},{"score":1,"value":{"metric":"response_time_p95","value":400,"comparedValue":0,"success":true},"displayName":"","passTargets":null,"warningTargets":null,"keySli":false,"status":"pass"}],"comparedEvents":null,"gitCommit":""}}]"#,
+    )
+    .unwrap();
+    let out = cli(&[
+        "--slo",
+        "$F/slo.yaml",
+        "--sli",
+        "$F/sli-0.11.1.json",
+        "--previous",
+        previous.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.stderr, "");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["evaluation"]["comparedEvents"], serde_json::json!(["p1"]));
+    assert_eq!(
+        v["evaluation"]["indicatorResults"][0]["value"]["comparedValue"],
+        400
+    );
 }
