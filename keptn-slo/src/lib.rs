@@ -44,6 +44,7 @@ mod explain;
 mod file_provider;
 mod gate;
 mod history;
+mod multi;
 mod provider;
 mod report;
 
@@ -58,5 +59,6 @@ pub use explain::{ObjectiveExplanation, PassCondition, TargetExplanation, Target
 pub use file_provider::FileSliProvider;
 pub use gate::{GateError, QualityGate};
 pub use history::{EvaluationHistory, FileHistory, HistoryError, HistoryKey, InMemoryHistory};
+pub use multi::{MULTI_PROVIDER_NAME, MultiProvider};
 pub use provider::{ProviderError, SliProvider, SliQuery};
 pub use report::{PreviousEvaluation, SliReport, SliReportResult};
