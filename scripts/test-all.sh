@@ -147,4 +147,11 @@ scripts/full-tour-dynatrace-smoke.sh
 echo "== example: dynatrace_fetch_slis, dynatrace_configure_monitoring"
 scripts/dynatrace-smoke.sh
 
+# prometheus_fetch_slis (keptn-prometheus) against the real Prometheus started above: the CLI
+# contract (JSON array like dynatrace_fetch_slis, exit 0/1/2), Keptn's default queries over a
+# scraped target, its output feeding slo_evaluate, bearer auth through a proxy, no secret in
+# any output.
+echo "== example: prometheus_fetch_slis (real Prometheus)"
+scripts/prometheus-smoke.sh
+
 echo "== all checks passed"

@@ -1,5 +1,6 @@
 //! Shared helpers for the keptn-rs example programs (see `examples/README.md`).
 
 pub mod carts;
+pub mod sli_fetch;
 pub mod tour_dynatrace;
 pub mod tour_kube;

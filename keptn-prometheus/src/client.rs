@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use keptn_spec::retry::{Failure, RequestKind, RetryPolicy};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -91,7 +92,7 @@ pub struct PrometheusClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     total_timeout: Duration,
-    max_attempts: u32,
+    retry: RetryPolicy,
     http: Option<reqwest::Client>,
 }
 
@@ -120,9 +121,12 @@ impl PrometheusClientBuilder {
         self
     }
 
-    /// Attempts per call, the first included (default 3; `1` = no retries).
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts.max(1);
+    /// Sets the retry policy (default [`RetryPolicy::default`], the workspace's one policy).
+    /// Queries are reads: connection failures, timeouts, `408`, `429` and `5xx` (Prometheus'
+    /// `timeout` and `unavailable` errors among them) are retried; bad queries and `401`/`403`
+    /// are not.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
         self
     }
 
@@ -178,7 +182,7 @@ impl PrometheusClientBuilder {
                 http,
                 timeout: self.timeout,
                 total_timeout: self.total_timeout,
-                max_attempts: self.max_attempts,
+                retry: self.retry,
             }),
         })
     }
@@ -190,7 +194,7 @@ struct Inner {
     http: reqwest::Client,
     timeout: Duration,
     total_timeout: Duration,
-    max_attempts: u32,
+    retry: RetryPolicy,
 }
 
 /// A Prometheus HTTP API client. Cheap to clone (an `Arc` inside).
@@ -218,7 +222,7 @@ impl fmt::Debug for PrometheusClient {
             .field("auth", &self.inner.auth.as_ref().map(|_| "[REDACTED]"))
             .field("timeout", &self.inner.timeout)
             .field("total_timeout", &self.inner.total_timeout)
-            .field("max_attempts", &self.inner.max_attempts)
+            .field("retry", &self.inner.retry)
             .finish()
     }
 }
@@ -283,7 +287,7 @@ impl PrometheusClient {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(90),
-            max_attempts: 3,
+            retry: RetryPolicy::default(),
             http: None,
         }
     }
@@ -311,7 +315,7 @@ impl PrometheusClient {
         let url = format!("{}{QUERY_ENDPOINT}", self.inner.base);
         let (url, params, inner) = (url.as_str(), &params, &self.inner);
         let (status, body) = with_retries(
-            inner.max_attempts,
+            &inner.retry,
             inner.total_timeout,
             QUERY_ENDPOINT,
             |attempt_timeout| async move {
@@ -335,10 +339,10 @@ impl PrometheusClient {
     }
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or the attempts or the total time run out.
-/// The workspace's one retry policy will replace this function (one call site).
+/// Runs `attempt` (given the time left) until it succeeds, the workspace's [`RetryPolicy`]
+/// gives up, or the total time `total` runs out.
 async fn with_retries<T, F, Fut>(
-    max_attempts: u32,
+    policy: &RetryPolicy,
     total: Duration,
     endpoint: &str,
     mut attempt: F,
@@ -359,21 +363,35 @@ where
                 attempts: n - 1,
             });
         }
-        match attempt(left).await {
+        let err = match attempt(left).await {
             Ok(v) => return Ok(v),
-            Err(e) if n < max_attempts && e.is_transient() => {
-                // equal jitter around 200 ms × 2^(n-1), at most 2 s
-                let base = Duration::from_millis(200).saturating_mul(1 << (n - 1).min(4));
-                let wait = base.min(Duration::from_secs(2));
-                let wait = wait / 2 + (wait / 2).mul_f64(fastrand::f64());
-                if Instant::now() + wait >= deadline {
-                    return Err(e);
-                }
-                tracing::debug!(endpoint, attempt = n, error = %e, "prometheus attempt failed, retrying");
-                tokio::time::sleep(wait).await;
-            }
-            Err(e) => return Err(e),
+            Err(e) => e,
+        };
+        let Some(wait) = policy.next_wait(
+            n,
+            failure(&err),
+            RequestKind::Idempotent,
+            None,
+            fastrand::f64(),
+        ) else {
+            return Err(err);
+        };
+        if Instant::now() + wait >= deadline {
+            return Err(err);
         }
+        tracing::debug!(endpoint, attempt = n, error = %err, "prometheus attempt failed, retrying");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// How the retry policy sees an error.
+fn failure(e: &Error) -> Failure {
+    match e {
+        Error::Transport { connect: true, .. } => Failure::Connect,
+        Error::Transport { timeout: true, .. } => Failure::Timeout,
+        Error::Transport { .. } => Failure::Transport,
+        Error::Status { status, .. } | Error::Query { status, .. } => Failure::Status(*status),
+        _ => Failure::Permanent,
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! - [`PrometheusClient`]: one Prometheus (or a proxy in front of it), bearer or basic
 //!   [`Auth`] kept as [`secrecy::SecretString`] (never in logs, errors or `Debug`), per-attempt
-//!   and total timeouts, retries of transient failures.
+//!   and total timeouts, retries of transient failures by the workspace's one [`RetryPolicy`].
 //! - [`PrometheusSliProvider`]: Keptn's prometheus-service as a [`keptn_slo::SliProvider`]:
 //!   `prometheus/sli.yaml` queries with Keptn's placeholders ([`QueryScope`]), Keptn's default
 //!   queries for `throughput`, `error_rate`, `response_time_p50/p90/p95`, instant queries at the
@@ -54,6 +54,8 @@ pub use client::{
     Auth, PrometheusClient, PrometheusClientBuilder, QUERY_ENDPOINT, QueryResult, Sample,
 };
 pub use error::{Error, Result};
+/// The retry policy of the client (the one every keptn-rs HTTP client follows).
+pub use keptn_spec::retry::RetryPolicy;
 pub use provider::{PROVIDER_NAME, PrometheusSliProvider, scope_of};
 pub use queries::{DEFAULT_SLIS, QueryScope};
 pub use rules::{

@@ -244,7 +244,11 @@ async fn slow_server_times_out() {
     let client = PrometheusClient::builder(&url)
         .timeout(Duration::from_millis(200))
         .total_timeout(Duration::from_secs(1))
-        .max_attempts(2)
+        .retry(keptn_prometheus::RetryPolicy::new(
+            2,
+            Duration::from_millis(50),
+            Duration::from_millis(50),
+        ))
         .build()
         .unwrap();
     let started = Instant::now();
