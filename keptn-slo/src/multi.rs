@@ -45,7 +45,7 @@ pub const MULTI_PROVIDER_NAME: &str = "multi";
 /// let gate_provider = MultiProvider::new()
 ///     .with_provider(Arc::new(Fixed("dynatrace", 7.0)), ["conversion_rate"])
 ///     .with_default(Arc::new(Fixed("prometheus", 1.0)));
-/// let end = chrono::Utc::now();
+/// let end = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
 /// let query = SliQuery::new("sockshop".parse()?, "staging".parse()?, "carts".parse()?,
 ///     end - chrono::Duration::minutes(5), end,
 ///     vec!["response_time_p95".to_owned(), "conversion_rate".to_owned()]);
@@ -244,7 +244,7 @@ mod tests {
     }
 
     fn query(names: &[&str]) -> SliQuery {
-        let end = chrono::Utc::now();
+        let end = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         SliQuery::new(
             "p".parse().unwrap(),
             "s".parse().unwrap(),
