@@ -465,6 +465,34 @@ total_score: { pass: "90%", warning: "75%" }
         assert!(reasons[2].1.contains("no query for SLI cpu"));
     }
 
+    /// The tour's SLO (`examples/fixtures/slo/slo.yaml`: p95 `<=+10%` and `<600`) gives one
+    /// rule per stage: the absolute half of the criterion, over production's primary.
+    #[test]
+    fn rules_for_the_tour_slo() {
+        let slo = Slo::from_yaml_str(include_str!("../../examples/fixtures/slo/slo.yaml")).unwrap();
+        let provider = PrometheusSliProvider::new(
+            PrometheusClient::builder("http://127.0.0.1:1")
+                .build()
+                .unwrap(),
+        );
+        let (file, skipped) = alert_rules(
+            &provider,
+            &"sockshop".parse().unwrap(),
+            &"carts".parse().unwrap(),
+            &[("production".parse().unwrap(), slo)],
+            &RuleOptions::default(),
+        );
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let rule = &file.groups[0].rules[0];
+        assert_eq!(file.groups[0].name, "carts sockshop-production alerts");
+        assert_eq!(rule.alert, "response_time_p95");
+        assert_eq!(
+            rule.expr,
+            "(histogram_quantile(0.95,sum(rate(http_response_time_milliseconds_bucket{job='carts-sockshop-production-primary'}[180s]))by(le))) >= 600"
+        );
+        assert_eq!(rule.annotations["summary"], "Response time degradation");
+    }
+
     /// The Alertmanager configuration routes every group to the webhook with resolutions.
     #[test]
     fn alertmanager_configuration() {
