@@ -9,14 +9,9 @@ use keptn_slo::{SliProvider, SliQuery};
 use keptn_spec::sli::SliConfig;
 use keptn_spec::{ProjectName, ServiceName, SliValue, Slo, StageName};
 
-/// Keptn's default SLIs, fetched when neither an SLO nor an SLI file names any.
-pub const DEFAULT_SLIS: [&str; 5] = [
-    "throughput",
-    "error_rate",
-    "response_time_p50",
-    "response_time_p90",
-    "response_time_p95",
-];
+/// Keptn's default SLIs (the same five for every provider), fetched when neither an SLO nor an
+/// SLI file names any.
+pub use keptn_prometheus::DEFAULT_SLIS;
 
 /// The command-line values both programs take.
 #[derive(Debug, Clone, Copy)]
