@@ -18,12 +18,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use clap::Parser;
 use keptn_dynatrace::{DynatraceClient, DynatraceSliProvider};
-use keptn_slo::{SliProvider, SliQuery};
-use keptn_spec::sli::SliConfig;
-use keptn_spec::{ProjectName, ServiceName, SliValue, Slo, StageName};
+use keptn_examples::sli_fetch::{Window, fetch_and_print, prepare};
 use secrecy::SecretString;
 
 /// Fetch the SLIs of one evaluation window from Dynatrace (DT_TENANT, DT_API_TOKEN).
@@ -58,66 +55,28 @@ struct Args {
     settle: u64,
 }
 
-const DEFAULT_SLIS: [&str; 5] = [
-    "throughput",
-    "error_rate",
-    "response_time_p50",
-    "response_time_p90",
-    "response_time_p95",
-];
-
 /// Everything the run needs, or why the input is invalid.
-fn prepare(args: &Args) -> Result<(DynatraceSliProvider, SliQuery), String> {
+fn provider(args: &Args) -> Result<(DynatraceSliProvider, keptn_slo::SliQuery), String> {
     let tenant = std::env::var("DT_TENANT").map_err(|_| "DT_TENANT is not set".to_owned())?;
     let token = std::env::var("DT_API_TOKEN").map_err(|_| "DT_API_TOKEN is not set".to_owned())?;
-    let project = ProjectName::new(args.project.as_str()).map_err(|e| format!("--project: {e}"))?;
-    let stage = StageName::new(args.stage.as_str()).map_err(|e| format!("--stage: {e}"))?;
-    let service = ServiceName::new(args.service.as_str()).map_err(|e| format!("--service: {e}"))?;
-    let time = |flag: &str, s: &str| {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("{flag} `{s}` is not an RFC 3339 time: {e}"))
-    };
-    let start = time("--start", &args.start)?;
-    let end = time("--end", &args.end)?;
-    if start > end {
-        return Err(format!("--start {start} is after --end {end}"));
-    }
-    let read = |path: &std::path::Path| {
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-    };
-    let sli_config = match &args.sli {
-        Some(p) => {
-            Some(SliConfig::from_yaml(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?)
-        }
-        None => None,
-    };
-    let slo = match &args.slo {
-        Some(p) => {
-            Some(Slo::from_yaml_str(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?)
-        }
-        None => None,
-    };
-    let indicators: Vec<String> = match (&slo, &sli_config) {
-        (Some(slo), _) => slo.indicators(),
-        (None, Some(c)) => c.indicators.keys().cloned().collect(),
-        (None, None) => DEFAULT_SLIS.iter().map(|s| (*s).to_owned()).collect(),
-    };
+    let (query, config) = prepare(&Window {
+        project: &args.project,
+        stage: &args.stage,
+        service: &args.service,
+        deployment: args.deployment.as_deref(),
+        sli: args.sli.as_deref(),
+        slo: args.slo.as_deref(),
+        start: &args.start,
+        end: &args.end,
+    })?;
     let client = DynatraceClient::builder(tenant)
         .api_token(SecretString::from(token))
         .build()
         .map_err(|e| e.to_string())?;
     let mut provider =
         DynatraceSliProvider::new(client).with_settle_time(Duration::from_secs(args.settle));
-    if let Some(c) = sli_config {
+    if let Some(c) = config {
         provider = provider.with_sli_config(c);
-    }
-    let mut query = SliQuery::new(project, stage, service, start, end, indicators);
-    if let Some(d) = &args.deployment {
-        query = query.with_deployment(d.clone());
-    }
-    if let Some(slo) = slo {
-        query = query.with_custom_filters(slo.filter);
     }
     Ok((provider, query))
 }
@@ -128,34 +87,11 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let (provider, query) = match prepare(&args) {
-        Ok(p) => p,
+    match provider(&args) {
+        Ok((provider, query)) => fetch_and_print(&provider, &query).await,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
-    };
-    let values = match provider.fetch_slis(&query).await {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            query
-                .indicators
-                .iter()
-                .map(|sli| SliValue::failed(sli.clone(), e.message.clone()))
-                .collect()
-        }
-    };
-    match serde_json::to_string_pretty(&values) {
-        Ok(json) => println!("{json}"),
-        Err(e) => {
-            eprintln!("error: cannot write the result: {e}");
-            return ExitCode::from(1);
-        }
-    }
-    if values.iter().all(|v| v.success) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
     }
 }

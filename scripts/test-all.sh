@@ -35,6 +35,18 @@ UNLEASH_ENV=$(scripts/unleash.sh up)
 eval "$UNLEASH_ENV"
 unset UNLEASH_ENV
 
+# Prometheus + Alertmanager (keptn-prometheus' `real` tests, the prometheus_fetch_slis smoke run):
+# Debian's prometheus 2.x and prometheus-alertmanager (installed when missing), run directly on
+# 127.0.0.1 (ports 39090/39093) with temporary data; Prometheus scrapes file_sd targets that
+# tests drop into PROMETHEUS_TARGETS_DIR every second and loads rule files from
+# PROMETHEUS_RULES_DIR. Exports PROMETHEUS_URL, PROMETHEUS_TARGETS_DIR, PROMETHEUS_RULES_DIR,
+# PROMETHEUS_BIN, PROMTOOL_BIN, ALERTMANAGER_URL, ALERTMANAGER_BIN.
+echo "== service: Prometheus, Alertmanager"
+STOP_HOOKS+=("scripts/prometheus.sh down")
+PROMETHEUS_ENV=$(scripts/prometheus.sh up)
+eval "$PROMETHEUS_ENV"
+unset PROMETHEUS_ENV
+
 # kube-apiserver (keptn-deploy): a real Kubernetes API server (v1.20, etcd, controller-manager)
 # on loopback plus a fake kubelet, so keptn-deploy's kube_cluster tests and the deploy_blue_green
 # smoke run prove server-side apply, rollout watching, selector switching and rollback against
@@ -140,5 +152,12 @@ scripts/full-tour-dynatrace-smoke.sh
 # feeding slo_evaluate, idempotent monitoring set-up, and no API token in any output.
 echo "== example: dynatrace_fetch_slis, dynatrace_configure_monitoring"
 scripts/dynatrace-smoke.sh
+
+# prometheus_fetch_slis (keptn-prometheus) against the real Prometheus started above: the CLI
+# contract (JSON array like dynatrace_fetch_slis, exit 0/1/2), Keptn's default queries over a
+# scraped target, its output feeding slo_evaluate, bearer auth through a proxy, no secret in
+# any output.
+echo "== example: prometheus_fetch_slis (real Prometheus)"
+scripts/prometheus-smoke.sh
 
 echo "== all checks passed"

@@ -1,6 +1,7 @@
 //! Shared helpers for the keptn-rs example programs (see `examples/README.md`).
 
 pub mod carts;
+pub mod sli_fetch;
 pub mod slo_cli;
 pub mod tour_dynatrace;
 pub mod tour_kube;

@@ -10,63 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use keptn_spec::retry::{Failure, RequestKind, RetryPolicy, parse_retry_after};
+
 use crate::error::{Error, Result};
-
-/// How failed requests are retried: exponential backoff with jitter.
-///
-/// Retried are connection failures, timeouts of one attempt, `429 Too Many Requests` (waiting
-/// what `Retry-After` asks for when given) and `5xx` answers. `POST` requests, which create
-/// things, are retried only when they certainly had no effect: connection failures, `429` and
-/// `503`. Every call is also bounded by the client's total timeout
-/// ([`DynatraceClientBuilder::total_timeout`]): a retry that would end after it is not made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// Attempts in total, the first included (`1` = no retries).
-    pub max_attempts: u32,
-    /// The backoff before the first retry; it doubles for each further retry.
-    pub initial_backoff: Duration,
-    /// The largest backoff between two attempts (not applied to `Retry-After`).
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 4 attempts, backoff 250 ms, 500 ms, 1 s (each with jitter), at most 5 s.
-    fn default() -> Self {
-        Self {
-            max_attempts: 4,
-            initial_backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(5),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// A policy with the given number of attempts and backoff bounds.
-    pub fn new(max_attempts: u32, initial_backoff: Duration, max_backoff: Duration) -> Self {
-        Self {
-            max_attempts: max_attempts.max(1),
-            initial_backoff,
-            max_backoff,
-        }
-    }
-
-    /// One attempt, no retries.
-    pub fn none() -> Self {
-        Self::new(1, Duration::ZERO, Duration::ZERO)
-    }
-
-    /// The backoff before retry number `retry` (1-based): `initial × 2^(retry-1)`, capped, with
-    /// "equal jitter" (a random value between half of it and all of it).
-    fn backoff(&self, retry: u32) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(1u32 << (retry.saturating_sub(1)).min(16));
-        let capped = exp.min(self.max_backoff);
-        let half = capped / 2;
-        half + half.mul_f64(fastrand::f64())
-    }
-}
 
 /// Builds a [`DynatraceClient`]; configuration errors are reported by [`build`](Self::build).
 #[must_use]
@@ -380,17 +326,19 @@ impl DynatraceClient {
             }
             tracing::debug!(%method, path, attempt, "dynatrace request");
             let outcome = req.send().await;
-            let (err, retry_after) = match outcome {
+            let err = match outcome {
                 Ok(resp) => {
                     let status = resp.status();
-                    let retry_after = parse_retry_after(resp.headers().get(RETRY_AFTER));
+                    let retry_after = resp
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
                     let bytes = match resp.bytes().await {
                         Ok(b) => b,
                         Err(e) => {
                             let err = transport_error(&method, path, e);
-                            if self.should_retry(&method, &err, attempt)
-                                && let Some(wait) = self.wait_for(attempt, None, deadline)
-                            {
+                            if let Some(wait) = self.wait_for(&method, &err, attempt, deadline) {
                                 tokio::time::sleep(wait).await;
                                 continue;
                             }
@@ -412,48 +360,57 @@ impl DynatraceClient {
                             body,
                         });
                     }
-                    let err = status_error(&method, path, status, &bytes, retry_after);
-                    (err, retry_after)
+                    status_error(&method, path, status, &bytes, retry_after)
                 }
-                Err(e) => (transport_error(&method, path, e), None),
+                Err(e) => transport_error(&method, path, e),
             };
             tracing::debug!(%method, path, attempt, error = %err, "dynatrace attempt failed");
-            if !self.should_retry(&method, &err, attempt) {
-                return Err(err);
-            }
-            match self.wait_for(attempt, retry_after, deadline) {
+            match self.wait_for(&method, &err, attempt, deadline) {
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => return Err(err),
             }
         }
     }
 
-    fn should_retry(&self, method: &Method, err: &Error, attempt: u32) -> bool {
-        if attempt >= self.inner.retry.max_attempts {
-            return false;
-        }
-        let idempotent = *method != Method::POST;
-        match err {
-            Error::Transport {
-                connect, timeout, ..
-            } => *connect || (*timeout && idempotent),
-            Error::Status { status, .. } => {
-                *status == 429 || *status == 503 || (idempotent && *status >= 500)
-            }
-            _ => false,
-        }
-    }
-
-    /// How long to wait before the next attempt, or `None` when that would pass the deadline.
+    /// The wait before the next attempt after failed attempt `attempt`, or `None` when the
+    /// retry policy says stop or the wait would pass the deadline.
     fn wait_for(
         &self,
+        method: &Method,
+        err: &Error,
         attempt: u32,
-        retry_after: Option<Duration>,
         deadline: Instant,
     ) -> Option<Duration> {
-        let wait = retry_after.unwrap_or_else(|| self.inner.retry.backoff(attempt));
-        let now = Instant::now();
-        (now + wait < deadline).then_some(wait)
+        let kind = if *method == Method::POST {
+            RequestKind::NonIdempotent
+        } else {
+            RequestKind::Idempotent
+        };
+        let (failure, retry_after) = match err {
+            Error::Transport {
+                connect, timeout, ..
+            } => (
+                if *connect {
+                    Failure::Connect
+                } else if *timeout {
+                    Failure::Timeout
+                } else {
+                    Failure::Transport
+                },
+                None,
+            ),
+            Error::Status {
+                status,
+                retry_after,
+                ..
+            } => (Failure::Status(*status), *retry_after),
+            _ => (Failure::Permanent, None),
+        };
+        let wait =
+            self.inner
+                .retry
+                .next_wait(attempt, failure, kind, retry_after, fastrand::f64())?;
+        (Instant::now() + wait < deadline).then_some(wait)
     }
 }
 
@@ -523,17 +480,6 @@ fn status_error(
         message,
         retry_after,
     }
-}
-
-/// `Retry-After` as delay-seconds or an HTTP date.
-fn parse_retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
-    let s = value?.to_str().ok()?.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(s).ok()?;
-    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -613,31 +559,6 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("empty"), "{err}");
-    }
-
-    /// Backoff doubles, is capped, and stays within [half, full] of its nominal value.
-    #[test]
-    fn backoff_bounds() {
-        let p = RetryPolicy::new(5, Duration::from_millis(100), Duration::from_millis(300));
-        for _ in 0..50 {
-            let b1 = p.backoff(1);
-            assert!(b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100));
-            let b2 = p.backoff(2);
-            assert!(b2 >= Duration::from_millis(100) && b2 <= Duration::from_millis(200));
-            let b4 = p.backoff(4);
-            assert!(b4 >= Duration::from_millis(150) && b4 <= Duration::from_millis(300));
-        }
-    }
-
-    /// `Retry-After` is read as seconds or as an HTTP date.
-    #[test]
-    fn retry_after_forms() {
-        let h = HeaderValue::from_static("3");
-        assert_eq!(parse_retry_after(Some(&h)), Some(Duration::from_secs(3)));
-        let past = HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
-        assert_eq!(parse_retry_after(Some(&past)), Some(Duration::ZERO));
-        let junk = HeaderValue::from_static("soon");
-        assert_eq!(parse_retry_after(Some(&junk)), None);
     }
 
     /// Dynatrace's error envelope gives the message, constraint violations included.

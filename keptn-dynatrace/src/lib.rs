@@ -59,7 +59,7 @@ mod provider;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use client::{DynatraceClient, DynatraceClientBuilder, RetryPolicy};
+pub use client::{DynatraceClient, DynatraceClientBuilder};
 pub use error::{Error, Result};
 pub use events::{
     DYNATRACE_EVENT_SOURCE, DynatraceEvent, EventForwarder, dynatrace_events, forwarded_event_types,
@@ -68,6 +68,8 @@ pub use ingest::{
     IngestReport, InvalidLine, MAX_BYTES_PER_REQUEST, MAX_LINES_PER_REQUEST, MetricLine,
     MetricValue,
 };
+/// The retry policy of the client (the one every keptn-rs HTTP client follows).
+pub use keptn_spec::retry::RetryPolicy;
 pub use metrics::{MetricData, MetricSeries, MetricSeriesCollection, default_query};
 pub use monitoring::{
     ALERTING_PROFILE_NAME, Action, AlertCondition, ConfigKind, KEPTN_TAGS, KeptnEndpoint,

@@ -153,8 +153,9 @@ impl Error {
     }
 }
 
-pub(crate) fn is_transient_status(status: u16) -> bool {
-    status == 408 || status == 429 || (500..600).contains(&status)
+fn is_transient_status(status: u16) -> bool {
+    use keptn_spec::retry::{Failure, RequestKind, RetryPolicy};
+    RetryPolicy::is_retryable(Failure::Status(status), RequestKind::Idempotent)
 }
 
 /// `Result` with this crate's [`Error`] as the default error type.

@@ -51,6 +51,8 @@ use secrecy::SecretString;
 pub use error::{Error, Result};
 pub use filter::EventFilter;
 pub use format::ChatFormat;
+/// The retry policy of the notifier (the one every keptn-rs HTTP client follows).
+pub use keptn_spec::retry::RetryPolicy;
 pub use message::{Fact, Message, MessageBuilder, MessageKind, Outcome};
 pub use notifier::{Notifier, NotifierBuilder, NotifyStats, TargetStats};
 pub use secrets::{EnvSecrets, SecretSource, StaticSecrets};

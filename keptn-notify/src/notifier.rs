@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use keptn_spec::retry::{Failure, RequestKind, RetryPolicy, parse_retry_after};
 use keptn_spec::webhook::Template;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use secrecy::ExposeSecret;
@@ -12,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::error::{Error, Result, is_transient_status};
+use crate::error::{Error, Result};
 use crate::message::{Correlator, Enrichment, Message};
 use crate::target::{CompiledWebhook, Outgoing, Target, TargetKind, method, render_link};
 
@@ -168,10 +169,7 @@ impl fmt::Debug for NotifierBuilder {
 struct Policy {
     timeout: Duration,
     connect_timeout: Duration,
-    max_attempts: u32,
-    backoff_base: Duration,
-    backoff_max: Duration,
-    max_retry_after: Duration,
+    retry: RetryPolicy,
 }
 
 impl Default for NotifierBuilder {
@@ -182,10 +180,7 @@ impl Default for NotifierBuilder {
             policy: Policy {
                 timeout: Duration::from_secs(10),
                 connect_timeout: Duration::from_secs(5),
-                max_attempts: 4,
-                backoff_base: Duration::from_millis(500),
-                backoff_max: Duration::from_secs(30),
-                max_retry_after: Duration::from_secs(60),
+                retry: RetryPolicy::default(),
             },
             report_link: None,
             client: None,
@@ -224,23 +219,18 @@ impl NotifierBuilder {
         self
     }
 
-    /// Attempts per request, the first included (default 4, as Keptn's event sender; at least 1).
+    /// The retry policy (default [`RetryPolicy::default`]: 4 attempts, as Keptn's event
+    /// sender). Notifications are delivered at least once, so every request counts as
+    /// repeatable: connection errors, timeouts, 408, 429 and 5xx are retried.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.policy.retry = retry;
+        self
+    }
+
+    /// Attempts per request, the first included (at least 1); shorthand for changing
+    /// [`RetryPolicy::max_attempts`] of [`retry`](Self::retry).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.policy.max_attempts = attempts.max(1);
-        self
-    }
-
-    /// Backoff before retry *n*: a random duration between half and all of
-    /// `base · 2ⁿ⁻¹`, at most `max` (defaults 500 ms and 30 s).
-    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
-        self.policy.backoff_base = base;
-        self.policy.backoff_max = max.max(base);
-        self
-    }
-
-    /// The longest `Retry-After` honoured; longer requests wait this long (default 60 s).
-    pub fn max_retry_after(mut self, max: Duration) -> Self {
-        self.policy.max_retry_after = max;
+        self.policy.retry.max_attempts = attempts.max(1);
         self
     }
 
@@ -544,7 +534,7 @@ impl Worker {
             if let Some(body) = &out.body {
                 request = request.body(body.clone());
             }
-            let (error, retry_after) = match request.send().await {
+            let (error, failure, retry_after) = match request.send().await {
                 Ok(response) if response.status().is_success() => {
                     self.shared.delivered.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(notify_target = %name, status = response.status().as_u16(), "notification delivered");
@@ -556,7 +546,7 @@ impl Worker {
                         .headers()
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
+                        .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
                     let body = response.text().await.unwrap_or_default();
                     let body: String = redact(&body).chars().take(200).collect();
                     (
@@ -565,6 +555,7 @@ impl Worker {
                             status,
                             body,
                         },
+                        Failure::Status(status),
                         retry_after,
                     )
                 }
@@ -573,27 +564,32 @@ impl Worker {
                         target: name.to_owned(),
                         timeout: self.policy.timeout,
                     },
+                    Failure::Timeout,
                     None,
                 ),
-                Err(e) => (
-                    Error::Transport {
+                Err(e) => {
+                    let failure = if e.is_connect() {
+                        Failure::Connect
+                    } else {
+                        Failure::Transport
+                    };
+                    let error = Error::Transport {
                         target: name.to_owned(),
                         source: e.without_url(),
-                    },
-                    None,
-                ),
+                    };
+                    (error, failure, None)
+                }
             };
-            let transient = match &error {
-                Error::Status { status, .. } => is_transient_status(*status),
-                other => other.is_transient(),
-            };
-            if !transient || attempt >= self.policy.max_attempts {
+            // deliveries are at least once: every request may be repeated
+            let Some(wait) = self.policy.retry.next_wait(
+                attempt,
+                failure,
+                RequestKind::Idempotent,
+                retry_after,
+                fastrand::f64(),
+            ) else {
                 self.record_failure(&error);
                 return false;
-            }
-            let wait = match retry_after {
-                Some(d) => d.min(self.policy.max_retry_after),
-                None => self.backoff(attempt),
             };
             tracing::warn!(notify_target = %name, attempt, error = %redact(&chain(&error)),
                 "notification attempt failed; retrying in {wait:?}");
@@ -601,16 +597,6 @@ impl Worker {
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .policy
-            .backoff_base
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
-        let full = exp.min(self.policy.backoff_max);
-        let half = full / 2;
-        half + full.mul_f64(fastrand::f64()) / 2
     }
 
     fn record_failure(&self, error: &Error) {
@@ -702,37 +688,9 @@ fn chain(error: &Error) -> String {
     text
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Retry-After in seconds and as an HTTP date.
-    #[test]
-    fn retry_after_forms() {
-        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        let later = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
-        let d = parse_retry_after(&later).unwrap();
-        assert!(
-            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
-            "{d:?}"
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
 
     /// Secret parts of chat URLs are masked.
     #[test]

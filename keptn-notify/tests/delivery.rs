@@ -5,7 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use keptn_notify::{ChatFormat, EventFilter, Notifier, NotifierBuilder, StaticSecrets, Target};
+use keptn_notify::{
+    ChatFormat, EventFilter, Notifier, NotifierBuilder, RetryPolicy, StaticSecrets, Target,
+};
 use keptn_spec::webhook::{SecretRef, WebhookConfig};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -42,7 +44,11 @@ fn evaluation_failed() -> Value {
 
 fn fast() -> NotifierBuilder {
     Notifier::builder()
-        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .retry(RetryPolicy::new(
+            4,
+            Duration::from_millis(1),
+            Duration::from_millis(5),
+        ))
         .timeout(Duration::from_secs(5))
 }
 

@@ -107,15 +107,17 @@ fn join_issues(issues: &[ActionIssue]) -> String {
 }
 
 impl Error {
-    /// Whether retrying the same request may succeed (transport errors, timeouts, 429, 5xx).
+    /// Whether retrying the same request may succeed: transport errors and the statuses the
+    /// retry policy retries (408, 429, 5xx; see [`keptn_spec::retry::RetryPolicy::is_retryable`]).
     pub fn is_transient(&self) -> bool {
         match self {
             #[cfg(feature = "unleash")]
-            Self::Transport { source, .. } => {
-                source.is_timeout() || source.is_connect() || source.is_request()
-            }
+            Self::Transport { .. } => true,
             #[cfg(feature = "unleash")]
-            Self::Status { status, .. } => *status == 429 || *status >= 500,
+            Self::Status { status, .. } => keptn_spec::retry::RetryPolicy::is_retryable(
+                keptn_spec::retry::Failure::Status(*status),
+                keptn_spec::retry::RequestKind::Idempotent,
+            ),
             _ => false,
         }
     }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use keptn_spec::remediation::{ActionSpec, ActionValue};
+use keptn_spec::retry::{Failure, RequestKind, parse_retry_after};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -24,6 +25,9 @@ use serde::Deserialize;
 use crate::action::{ActionContext, ActionOutcome, ActionStatus, Change, RemediationAction};
 use crate::error::{Error, Result};
 use crate::verify::{Verification, Verifier, VerifyError, VerifyRequest};
+
+/// The retry policy of [`UnleashClient`] (the one every keptn-rs HTTP client follows).
+pub use keptn_spec::retry::RetryPolicy;
 
 /// The `secrecy` crate, whose [`SecretString`] holds Unleash tokens in this API.
 pub use secrecy;
@@ -111,8 +115,7 @@ pub struct UnleashClientBuilder {
     project: String,
     environment: String,
     timeout: Duration,
-    retries: u32,
-    backoff: Duration,
+    retry: RetryPolicy,
     http: Option<reqwest::Client>,
 }
 
@@ -124,7 +127,7 @@ impl fmt::Debug for UnleashClientBuilder {
             .field("project", &self.project)
             .field("environment", &self.environment)
             .field("timeout", &self.timeout)
-            .field("retries", &self.retries)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -170,12 +173,11 @@ impl UnleashClientBuilder {
         self
     }
 
-    /// Sets how often a request is retried after a timeout, a connection error, 429 or 5xx
-    /// (default 3), and the first back-off (default 200 ms, doubled each time, with jitter;
-    /// `Retry-After` of a 429/503 is honoured up to 10 s).
-    pub fn retries(mut self, retries: u32, first_backoff: Duration) -> Self {
-        self.retries = retries;
-        self.backoff = first_backoff;
+    /// Sets the retry policy (default [`RetryPolicy::default`]). Every request of this client
+    /// sets a state, so repeating one is harmless: timeouts, connection errors, 408, 429 and
+    /// 5xx are retried.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
         self
     }
 
@@ -232,8 +234,7 @@ impl UnleashClientBuilder {
                 auth,
                 project: self.project,
                 environment: self.environment,
-                retries: self.retries,
-                backoff: self.backoff,
+                retry: self.retry,
             }),
         })
     }
@@ -245,8 +246,7 @@ struct ClientInner {
     auth: Auth,
     project: String,
     environment: String,
-    retries: u32,
-    backoff: Duration,
+    retry: RetryPolicy,
 }
 
 /// A client for Unleash's Admin API (or the legacy toggle API). Cheap to clone.
@@ -279,7 +279,7 @@ impl fmt::Debug for UnleashClient {
             .field("auth", &auth_kind(&i.auth))
             .field("project", &i.project)
             .field("environment", &i.environment)
-            .field("retries", &i.retries)
+            .field("retry", &i.retry)
             .finish()
     }
 }
@@ -304,8 +304,7 @@ impl UnleashClient {
             project: DEFAULT_PROJECT.to_owned(),
             environment: DEFAULT_ENVIRONMENT.to_owned(),
             timeout: Duration::from_secs(10),
-            retries: 3,
-            backoff: Duration::from_millis(200),
+            retry: RetryPolicy::default(),
             http: None,
         }
     }
@@ -376,7 +375,7 @@ impl UnleashClient {
         flag: Option<&str>,
     ) -> Result<reqwest::Response> {
         let endpoint = format!("{method} {}", url.path());
-        let mut attempt = 0u32;
+        let mut attempt = 1u32;
         loop {
             let mut req = self.inner.http.request(method.clone(), url.clone());
             req = match &self.inner.auth {
@@ -388,7 +387,7 @@ impl UnleashClient {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let (error, retry_after) = match req.send().await {
+            let (error, failure, retry_after) = match req.send().await {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => {
                     let status = resp.status();
@@ -396,8 +395,7 @@ impl UnleashClient {
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(|s| Duration::from_secs(s.min(10)));
+                        .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
                     let text = resp.text().await.unwrap_or_default();
                     let message = serde_json::from_str::<ErrorBody>(&text)
                         .ok()
@@ -418,24 +416,34 @@ impl UnleashClient {
                             status: status.as_u16(),
                             message,
                         },
+                        Failure::Status(status.as_u16()),
                         retry_after,
                     )
                 }
-                Err(source) => (
-                    Error::Transport {
+                Err(source) => {
+                    let failure = if source.is_connect() {
+                        Failure::Connect
+                    } else if source.is_timeout() {
+                        Failure::Timeout
+                    } else {
+                        Failure::Transport
+                    };
+                    let error = Error::Transport {
                         endpoint: endpoint.clone(),
                         source: source.without_url(),
-                    },
-                    None,
-                ),
+                    };
+                    (error, failure, None)
+                }
             };
-            if !error.is_transient() || attempt >= self.inner.retries {
+            let Some(delay) = self.inner.retry.next_wait(
+                attempt,
+                failure,
+                RequestKind::Idempotent,
+                retry_after,
+                fastrand::f64(),
+            ) else {
                 return Err(error);
-            }
-            let backoff = self.inner.backoff.saturating_mul(1 << attempt.min(10));
-            let jitter =
-                Duration::from_millis(fastrand::u64(0..=backoff.as_millis().min(1000) as u64 / 2));
-            let delay = retry_after.unwrap_or(backoff + jitter);
+            };
             tracing::debug!(%endpoint, attempt, ?delay, error = %error, "retrying Unleash request");
             tokio::time::sleep(delay).await;
             attempt += 1;

@@ -61,6 +61,8 @@ mod gate;
 #[cfg(feature = "gate")]
 mod history;
 #[cfg(feature = "gate")]
+mod multi;
+#[cfg(feature = "gate")]
 mod provider;
 pub mod render;
 mod report;
@@ -79,6 +81,9 @@ pub use gate::{GateError, QualityGate};
 #[cfg(feature = "gate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gate")))]
 pub use history::{EvaluationHistory, FileHistory, HistoryError, HistoryKey, InMemoryHistory};
+#[cfg(feature = "gate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gate")))]
+pub use multi::{MULTI_PROVIDER_NAME, MultiProvider};
 #[cfg(feature = "gate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gate")))]
 pub use provider::{ProviderError, SliProvider, SliQuery};

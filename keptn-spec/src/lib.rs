@@ -14,6 +14,7 @@
 //! | [`webhook`] | webhook configurations |
 //! | [`document`] | any of the files above: detect the kind, parse, validate |
 //! | [`names`] | entity names and Keptn's naming conventions |
+//! | [`retry`] | the retry policy every HTTP client of the family follows |
 //!
 //! Every file goes through one parse layer ([`ParseOptions`]): errors carry file, line, column,
 //! field path and what was expected; keys a model does not know are located warnings with a
@@ -59,6 +60,7 @@ pub mod event;
 mod indicator;
 pub mod names;
 pub mod remediation;
+pub mod retry;
 pub mod shipyard;
 pub mod sli;
 pub mod slo;

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use keptn_remediate::unleash::{FeatureToggleAction, FlagState, UnleashClient};
+use keptn_remediate::unleash::{FeatureToggleAction, FlagState, RetryPolicy, UnleashClient};
 use keptn_remediate::{ActionContext, ActionStatus, Error, Problem, RemediationAction};
 use keptn_spec::remediation::{ActionSpec, ActionValue};
 use secrecy::SecretString;
@@ -25,7 +25,11 @@ const ENV_PATH: &str =
 fn client(server: &MockServer) -> UnleashClient {
     UnleashClient::builder(server.uri())
         .api_token(SecretString::from(TOKEN))
-        .retries(3, Duration::from_millis(1))
+        .retry(RetryPolicy::new(
+            4,
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+        ))
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap()
@@ -258,7 +262,11 @@ async fn slow_answers_time_out() {
     let slow = UnleashClient::builder(server.uri())
         .api_token(SecretString::from(TOKEN))
         .timeout(Duration::from_millis(200))
-        .retries(1, Duration::from_millis(1))
+        .retry(RetryPolicy::new(
+            2,
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+        ))
         .build()
         .unwrap();
     let err = slow.flag_state("EnablePromotion").await.unwrap_err();
