@@ -95,7 +95,7 @@ echo "full-tour-kube-node-smoke: 1 ok (${SECONDS}s)"
 # shellcheck disable=SC2086 # OPTS is a list of options
 set +e
 env -u UNLEASH_URL -u UNLEASH_TOKEN -u UNLEASH_CLIENT_TOKEN -u DT_TENANT -u DT_API_TOKEN \
-  target/debug/examples/full_tour --kube $OPTS --no-progress --test-duration 4 --users 4 \
+  target/debug/examples/full_tour --kube $OPTS --no-progress --test-duration 4 --users 2 \
   --kube-rollout-timeout 120 --summary "$OUT/summary.json" >"$OUT/tour.log" 2>&1
 code=$?
 set -e

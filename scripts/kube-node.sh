@@ -373,6 +373,9 @@ images() {
   w="$(mktemp -d)"
   mkdir -p "$w/rootfs"
   copy_program "$carts" "$w/rootfs" carts
+  # reqwest's TLS set-up (rustls with the platform's roots) refuses to build a client without
+  # a CA bundle, even for plain-http flag reads: ship Debian's
+  install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$w/rootfs/etc/ssl/certs/ca-certificates.crt"
   layer_of "$w/rootfs" "$w/layer.tar"
   # our sample service under names that say so; the version is the image tag and the argument
   {

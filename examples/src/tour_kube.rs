@@ -457,7 +457,19 @@ impl KubeReach {
                 );
         }
         let url = self.url_of(name, namespace, port);
-        match self.client.get(format!("{url}/health")).send().await {
+        // At a ClusterIP, kube-proxy's rules for a Service whose pods just became ready may lag
+        // by a moment (Endpoints, then the proxy's sync): retry connection failures up to 10 s.
+        let mut answer = self.client.get(format!("{url}/health")).send().await;
+        if self.cluster_ips.is_some() {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while answer.as_ref().is_err_and(reqwest::Error::is_connect)
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                answer = self.client.get(format!("{url}/health")).send().await;
+            }
+        }
+        match answer {
             Ok(_) => Ok(url),
             Err(e) => {
                 let mut cause = if e.is_timeout() {

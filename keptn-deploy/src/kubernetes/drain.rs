@@ -39,7 +39,7 @@ async fn ready_ips(api: &Api<Endpoints>, name: &str) -> Option<BTreeSet<String>>
     )
 }
 
-/// The IPs of the pods of `role`.
+/// The IPs of the pods of `role` that are not terminating.
 async fn pod_ips(client: &kube::Client, target: &StageService, role: Role) -> BTreeSet<String> {
     let api: Api<Pod> = Api::namespaced(client.clone(), &target.namespace());
     let selector = manifest::selector_labels(target, role)
@@ -52,6 +52,7 @@ async fn pod_ips(client: &kube::Client, target: &StageService, role: Role) -> BT
         .map(|l| {
             l.items
                 .into_iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
                 .filter_map(|p| p.status.and_then(|s| s.pod_ip))
                 .collect()
         })

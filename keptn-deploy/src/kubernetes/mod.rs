@@ -19,7 +19,8 @@
 //! With [`KubeDeployer::with_switch_drain`], promote waits after each switch until the
 //! Service's Endpoints list only the pods it now selects, plus a settle time for kube-proxy,
 //! before the pods it left are replaced or scaled down (zero failed requests under load on a
-//! real node; see `drain`).
+//! real node; see `drain`); a direct deployment waits the same way after its rollout, until
+//! the replaced pods are out of the Endpoints.
 //!
 //! Readiness is awaited by watching the Deployment (no sleep-polling), bounded by
 //! [`KubeDeployer::with_rollout_timeout`].
@@ -134,7 +135,8 @@ impl KubeDeployer {
 
     /// On promote, after each switch of the public Service, waits (at most
     /// `endpoints_timeout`) until its Endpoints list only the pods it now selects, then
-    /// `settle` for kube-proxy, before the pods it left are replaced or scaled down. Off by
+    /// `settle` for kube-proxy, before the pods it left are replaced or scaled down; after a
+    /// direct rollout, until the replaced (terminating) pods are out of the Endpoints. Off by
     /// default; a cluster without the endpoints controller (no Endpoints object) skips the
     /// wait. Use it where requests flow during a promotion.
     #[must_use]
@@ -452,6 +454,8 @@ impl KubeDeployer {
             };
             return Err(self.rollout_error(target, name, failure, rolled_back));
         }
+        // the old pods are gone from the Deployment, not yet from every node's rules
+        self.drain_switch(target, Role::Direct).await;
         let (local, public) = self.uris(target, name);
         Ok(DeploymentResult::new(
             request.strategy,
