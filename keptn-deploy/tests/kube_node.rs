@@ -27,6 +27,10 @@ const CARTS: &str = "keptn-rs.local/sample-carts";
 const CRASHING: &str = "keptn-rs.local/sample-carts-crashing:0.0.1";
 const UNREADY: &str = "keptn-rs.local/sample-carts-unready:0.0.1";
 
+/// One test at a time on the node: on a 2-core machine, parallel rollouts and loads slow each
+/// other's pods and kube-proxy enough to blur what a test measures.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn node() -> Option<kube::Client> {
     let Some(path) = std::env::var_os("KUBE_NODE_KUBECONFIG") else {
         eprintln!(
@@ -44,7 +48,7 @@ async fn node() -> Option<kube::Client> {
 fn deployer(client: &kube::Client, rollout_timeout: Duration) -> KubeDeployer {
     KubeDeployer::new(client.clone())
         .with_rollout_timeout(rollout_timeout)
-        .with_switch_drain(Duration::from_secs(10), Duration::from_millis(500))
+        .with_switch_drain(Duration::from_secs(10), Duration::from_secs(1))
         .with_template(
             "carts".parse().unwrap(),
             ServiceTemplate::new()
@@ -110,6 +114,20 @@ async fn version_at(client: &reqwest::Client, url: &str) -> Result<String, Strin
         .ok_or_else(|| format!("no version in {body}"))
 }
 
+/// The version answering at `url` once the address answers at all: kube-proxy's rules for a
+/// Service whose pods just became ready may lag a moment (at most 10 s).
+async fn version_soon(url: &str) -> String {
+    let client = http();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match version_at(&client, url).await {
+            Ok(v) => return v,
+            Err(e) if Instant::now() >= deadline => panic!("{url} does not answer: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
 /// What a load of requests saw: per version the count, the failures, and when each version
 /// was first and last seen.
 #[derive(Debug, Default)]
@@ -135,7 +153,16 @@ impl Load {
             .map(|_| {
                 let (stop, seen, url) = (stop.clone(), seen.clone(), url.to_owned());
                 tokio::spawn(async move {
-                    let client = http();
+                    // a new connection per request: each is routed by kube-proxy's current rules.
+                    // A kept-alive connection stays with its pod across a switch and races that
+                    // pod's shutdown (the server closes it while a request is on the way), which
+                    // no Service switch can prevent; the app's own SIGTERM drain would.
+                    let client = reqwest::Client::builder()
+                        .no_proxy()
+                        .timeout(Duration::from_secs(5))
+                        .pool_max_idle_per_host(0)
+                        .build()
+                        .unwrap();
                     while !stop.load(Ordering::Relaxed) {
                         let result = version_at(&client, &url).await;
                         let now = Instant::now();
@@ -206,11 +233,12 @@ async fn replicas(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn blue_green_with_real_pods() {
     let Some(client) = node().await else { return };
+    let _node = ONE_AT_A_TIME.lock().await;
     let t = target("kn-bg");
     let d = deployer(&client, Duration::from_secs(120));
     first_version(&d, &t).await;
     let url = service_url(&client, &t, "carts").await;
-    assert_eq!(version_at(&http(), &url).await.unwrap(), "0.11.1");
+    assert_eq!(version_soon(&url).await, "0.11.1");
 
     let load = Load::start(&url, 4);
     // the canary rollout returns only once its pod passed the readiness probe
@@ -243,7 +271,7 @@ async fn blue_green_with_real_pods() {
         );
     }
     let canary_url = service_url(&client, &t, "carts-canary").await;
-    assert_eq!(version_at(&http(), &canary_url).await.unwrap(), "0.11.3");
+    assert_eq!(version_soon(&canary_url).await, "0.11.3");
     let (before, failed) = load.snapshot();
     assert_eq!(failed, 0);
     assert_eq!(
@@ -298,11 +326,13 @@ async fn blue_green_with_real_pods() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failing_canaries_leave_serving_untouched() {
     let Some(client) = node().await else { return };
+    let _node = ONE_AT_A_TIME.lock().await;
     let t = target("kn-fault");
     let timeout = Duration::from_secs(25);
     let d = deployer(&client, timeout);
     first_version(&d, &t).await;
     let url = service_url(&client, &t, "carts").await;
+    assert_eq!(version_soon(&url).await, "0.11.1");
     for image in [CRASHING, UNREADY] {
         let load = Load::start(&url, 2);
         let started = Instant::now();
@@ -332,6 +362,7 @@ async fn failing_canaries_leave_serving_untouched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pod_deleted_mid_rollout() {
     let Some(client) = node().await else { return };
+    let _node = ONE_AT_A_TIME.lock().await;
     let t = target("kn-del");
     let d = deployer(&client, Duration::from_secs(120));
     first_version(&d, &t).await;
@@ -369,6 +400,6 @@ async fn pod_deleted_mid_rollout() {
     );
     d.promote(&t).await.unwrap();
     let url = service_url(&client, &t, "carts").await;
-    assert_eq!(version_at(&http(), &url).await.unwrap(), "0.11.3");
+    assert_eq!(version_soon(&url).await, "0.11.3");
     clean_up(&client, &t).await;
 }
