@@ -5,7 +5,8 @@
 //! cargo run -p keptn-examples --example deploy_blue_green -- \
 //!     --project sockshop --stage staging --service carts \
 //!     --image docker.io/keptnexamples/carts:0.11.2 [--strategy direct|blue_green_service] \
-//!     [--port 8080] [--promote | --rollback] [--timeout 300]
+//!     [--port 8080] [--service-port 80] [--readiness-path /health] [--promote | --rollback] \
+//!     [--timeout 300]
 //! ```
 //!
 //! Without `--promote`/`--rollback` the image is deployed (blue/green: as canary beside the
@@ -47,6 +48,13 @@ struct Args {
     /// Port the service listens on (Service and container).
     #[arg(long, default_value_t = 8080, value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
+    /// Port of the Service (default: the same as --port).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    service_port: Option<u16>,
+    /// HTTP path of a readiness probe on --port: a pod gets traffic, and a rollout completes,
+    /// only once it answers there.
+    #[arg(long, value_name = "PATH")]
+    readiness_path: Option<String>,
     /// Promote the pending canary instead of deploying.
     #[arg(long, conflicts_with = "rollback")]
     promote: bool,
@@ -144,9 +152,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let mut template =
+        ServiceTemplate::new().service_port(args.service_port.unwrap_or(args.port), args.port);
+    if let Some(path) = &args.readiness_path {
+        template = template.readiness_path(path.clone());
+    }
+    // after each switch of a promotion: wait (at most 10 s) for the Service's Endpoints, then
+    // 1 s for kube-proxy, before the pods it left are replaced or scaled down
     let deployer = KubeDeployer::new(client)
         .with_rollout_timeout(Duration::from_secs(args.timeout))
-        .with_default_template(ServiceTemplate::new().port(args.port));
+        .with_switch_drain(Duration::from_secs(10), Duration::from_secs(1))
+        .with_default_template(template);
     let target = &input.target;
 
     if args.promote || args.rollback {

@@ -43,8 +43,11 @@
 //! (a real OneAgent monitors the pods; the tour sends no measurements of its own then), else
 //! from client-side measurements of the tour's own requests (they include network time). On
 //! failure or Ctrl-C a pending canary is rolled back, so the serving version stays as it was.
-//! `--kube` has been run against a real kube-apiserver whose pods never serve traffic, never end
-//! to end against a cluster with running pods.
+//! `--carts-image REPOSITORY` and `--carts-db-image IMAGE` choose the images (default: the
+//! seed's); on a node of the cluster, `--kube-reach cluster-ip` reaches each Service at its
+//! ClusterIP read from the API server (checked to route locally) and `--kube-flags-listen IP`
+//! serves the embedded flag store where the pods can read it. `scripts/kube-node.sh images DIR`
+//! prints these options for its one-machine node, where the whole story runs on real pods.
 //!
 //! Exit status: 0 when the story ended as the seed says, 1 when it did not (the deviations
 //! are listed), 2 on invalid input, 130 on Ctrl-C (every started process is stopped first).
@@ -125,6 +128,25 @@ struct Args {
     /// port-forward`), as `NAME.NAMESPACE=URL`; repeatable.
     #[arg(long, value_name = "NAME.NAMESPACE=URL")]
     kube_url_for: Vec<String>,
+    /// With --kube: how Services are reached: `url` (--kube-url, --kube-url-for) or
+    /// `cluster-ip` (each Service's ClusterIP read from the API server, for a machine that is a
+    /// node of the cluster; --kube-url-for still wins).
+    #[arg(long, value_enum, default_value_t = KubeReachMode::Url)]
+    kube_reach: KubeReachMode,
+    /// With --kube and the embedded flag store: serve the store on this address of this
+    /// machine (one the pods can reach, such as the node's bridge) and give carts its URL.
+    #[arg(long, value_name = "IP")]
+    kube_flags_listen: Option<std::net::IpAddr>,
+    /// The repository of the carts images; the versions 0.11.1, 0.11.2, 0.11.3 are its tags.
+    #[arg(
+        long,
+        value_name = "REPOSITORY",
+        default_value = "docker.io/keptnexamples/carts"
+    )]
+    carts_image: String,
+    /// The carts-db image.
+    #[arg(long, value_name = "IMAGE", default_value = "docker.io/mongo:4.2.2")]
+    carts_db_image: String,
     /// With --kube: longest wait for a rollout, in seconds (then it is rolled back).
     #[arg(long, default_value_t = 300)]
     kube_rollout_timeout: u64,
@@ -149,6 +171,15 @@ struct Args {
     /// its APIs; the fake tenant does not, use 1 with it).
     #[arg(long, default_value_t = 5.0)]
     dt_poll: f64,
+}
+
+/// How `--kube` reaches the cluster's Services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum KubeReachMode {
+    /// `--kube-url` and `--kube-url-for`.
+    Url,
+    /// Each Service's ClusterIP from the API server.
+    ClusterIp,
 }
 
 /// The roles the tour runs itself in as a child process.
@@ -196,6 +227,19 @@ fn main() -> ExitCode {
     }
     if let Err(e) = kube_urls(&args) {
         eprintln!("full_tour: {e}");
+        return ExitCode::from(2);
+    }
+    if args
+        .carts_image
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'))
+        || args.carts_image.contains('@')
+    {
+        eprintln!(
+            "full_tour: --carts-image `{}` must be a repository without tag (the tags are the versions 0.11.1, 0.11.2, 0.11.3)",
+            args.carts_image
+        );
         return ExitCode::from(2);
     }
     if !(args.dt_poll.is_finite() && args.dt_poll >= 0.1) {
@@ -318,7 +362,7 @@ struct Flags {
     store: Option<FlagStoreServer>,
 }
 
-async fn flags(ui: &Ui) -> anyhow::Result<Flags> {
+async fn flags(ui: &Ui, listen: std::net::IpAddr) -> anyhow::Result<Flags> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let (url, admin, client_token, store) = match env("UNLEASH_URL") {
         Some(url) => {
@@ -338,7 +382,7 @@ async fn flags(ui: &Ui) -> anyhow::Result<Flags> {
         None => {
             let store = FlagStore::builder().build();
             let server = store
-                .serve(([127, 0, 0, 1], 0).into())
+                .serve((listen, 0).into())
                 .await
                 .context("cannot start the embedded flag store")?;
             let client_token = store
@@ -766,7 +810,7 @@ fn tour_targets() -> Vec<StageService> {
 }
 
 /// The cluster of the current KUBECONFIG context, with the seed's service shapes.
-async fn kube_backend(args: &Args, ui: &Ui) -> anyhow::Result<Backend> {
+async fn kube_backend(args: &Args, ui: &Ui, flags: &Flags) -> anyhow::Result<Backend> {
     let urls = kube_urls(args).map_err(anyhow::Error::msg)?;
     let client = keptn_deploy::kube::Client::try_default()
         .await
@@ -776,22 +820,37 @@ async fn kube_backend(args: &Args, ui: &Ui) -> anyhow::Result<Backend> {
                 "--kube: cannot connect to the cluster of the current KUBECONFIG context: {e}"
             )
         })?;
-    let mut deployer = KubeDeployer::new(client)
-        .with_rollout_timeout(Duration::from_secs(args.kube_rollout_timeout));
+    let mut deployer = KubeDeployer::new(client.clone())
+        .with_rollout_timeout(Duration::from_secs(args.kube_rollout_timeout))
+        .with_switch_drain(Duration::from_secs(10), Duration::from_secs(1));
     let mut ports = BTreeMap::new();
-    for (service, template) in tour_kube::carts_templates() {
+    for (service, mut template) in tour_kube::carts_templates() {
+        if service.as_str() == "carts"
+            && (flags.store.is_none() || args.kube_flags_listen.is_some())
+        {
+            template = template
+                .env("UNLEASH_URL", &flags.url)
+                .env("UNLEASH_CLIENT_TOKEN", flags.client_token.expose_secret())
+                .env("UNLEASH_REFRESH_MS", "500");
+        }
         if let Some(port) = template.primary_port() {
             ports.insert(service.clone(), port);
         }
         deployer = deployer.with_template(service, template);
     }
-    ui.say(format!(
-        "deployer: Kubernetes (current KUBECONFIG context); Services reached at {}",
-        args.kube_url
-    ));
+    let mut reach = KubeReach::new(urls, ports);
+    if args.kube_reach == KubeReachMode::ClusterIp {
+        ui.say("deployer: Kubernetes (current KUBECONFIG context); Services reached at their ClusterIPs");
+        reach = reach.with_cluster_ips(client.clone());
+    } else {
+        ui.say(format!(
+            "deployer: Kubernetes (current KUBECONFIG context); Services reached at {}",
+            args.kube_url
+        ));
+    }
     Ok(Backend::Kube {
         deployer: Arc::new(deployer),
-        reach: Arc::new(KubeReach::new(urls, ports)),
+        reach: Arc::new(reach),
     })
 }
 
@@ -858,18 +917,22 @@ async fn tour(
     let sink: Arc<dyn EventSink> = Arc::new(fan);
 
     ui.say("== keptn-rs full tour: project sockshop (dev → staging → production)");
-    let flags = flags(&ui).await?;
+    let listen = args
+        .kube_flags_listen
+        .filter(|_| args.kube)
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    let flags = flags(&ui, listen).await?;
 
     let local_sli = LocalSliProvider::new();
     let backend = if args.kube {
-        if flags.store.is_some() {
+        if flags.store.is_some() && args.kube_flags_listen.is_none() {
             ui.say(
                 "warning: the embedded flag store listens on this machine only; carts in the \
                  cluster cannot read its flags (set UNLEASH_URL and the tokens to an Unleash \
                  both reach)",
             );
         }
-        kube_backend(args, &ui).await?
+        kube_backend(args, &ui, &flags).await?
     } else {
         local_backend(&flags, &local_sli)?
     };
@@ -1009,11 +1072,15 @@ async fn tour(
 
     // --- deliveries -------------------------------------------------------------------------
     let mut artifacts = Vec::new();
+    let carts_images: Vec<String> = ["0.11.1", "0.11.2", "0.11.3"]
+        .iter()
+        .map(|v| format!("{}:{v}", args.carts_image))
+        .collect();
     for (service, image) in [
-        (&carts_db, "docker.io/mongo:4.2.2"),
-        (&carts, "docker.io/keptnexamples/carts:0.11.1"),
-        (&carts, "docker.io/keptnexamples/carts:0.11.2"),
-        (&carts, "docker.io/keptnexamples/carts:0.11.3"),
+        (&carts_db, args.carts_db_image.as_str()),
+        (&carts, carts_images[0].as_str()),
+        (&carts, carts_images[1].as_str()),
+        (&carts, carts_images[2].as_str()),
     ] {
         ui.say(format!("\n== keptn send event new-artifact --project=sockshop --service={service} --image={image}"));
         let trigger = DeliveryTrigger::new(project.clone(), service.clone(), Artifact::new(image)?);
@@ -1548,13 +1615,15 @@ fn story_checks(
         })
         .unwrap_or_else(|| "not delivered".into())
     };
-    let db = artifact(artifacts, "carts-db", "4.2.2");
+    // one carts-db delivery: the seed's 4.2.2, or the tag of --carts-db-image
+    let db = artifacts.iter().find(|a| a.service == "carts-db");
+    let db_version = db.map_or("4.2.2", |a| a.version.as_str());
     check(
-        "carts-db 4.2.2 runs in every stage",
+        &format!("carts-db {db_version} runs in every stage"),
         db.is_some_and(|a| {
             a.stages
                 .iter()
-                .all(|s| s.result == "pass" && s.serving.as_deref() == Some("4.2.2"))
+                .all(|s| s.result == "pass" && s.serving.as_deref() == Some(db_version))
         }),
         results(db),
     );

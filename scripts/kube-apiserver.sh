@@ -7,7 +7,8 @@
 #   scripts/kube-apiserver.sh start DIR   # prints `export KUBECONFIG=...` and the fake-kubelet pid line
 #   scripts/kube-apiserver.sh stop DIR
 #
-# Env: SHARED (the shared folder), K8S_API_PORT / K8S_ETCD_PORT (passed through).
+# Env: SHARED (the shared folder), K8S_API_PORT / K8S_ETCD_PORT / K8S_WITH_KCM (passed through),
+#      KUBE_FAKE_KUBELET=0 starts no fake kubelet (scripts/kube-node.sh runs a real one).
 set -euo pipefail
 CMD="${1:?start|stop}"
 DIR="${2:?DIR}"
@@ -24,8 +25,10 @@ case "$CMD" in
     # build is a no-op when the binaries are cached; the first one takes ~6-8 minutes
     (cd "$TOOLS" && ./kube-apiserver-up.sh build) >&2
     (cd "$TOOLS" && ./kube-apiserver-up.sh up "$DIR") >&2
-    (cd "$TOOLS" && exec ./kube-apiserver-up.sh fake-kubelet "$DIR") >"$DIR/fake-kubelet.log" 2>&1 &
-    echo "$!" >"$DIR/fake-kubelet.pid"
+    if [ "${KUBE_FAKE_KUBELET:-1}" != 0 ]; then
+      (cd "$TOOLS" && exec ./kube-apiserver-up.sh fake-kubelet "$DIR") >"$DIR/fake-kubelet.log" 2>&1 &
+      echo "$!" >"$DIR/fake-kubelet.pid"
+    fi
     echo "export KUBECONFIG=$DIR/kubeconfig"
     ;;
   stop)

@@ -58,6 +58,19 @@ KUBE_ENV="$(SHARED="$SHARED" scripts/kube-apiserver.sh start "$KUBE_DIR")"
 eval "$KUBE_ENV"
 export KUBECONFIG
 
+# A real one-machine node (scripts/kube-node.sh): its own kube-apiserver (ports 26443/26479),
+# containerd, kubelet, kube-scheduler, kube-proxy (iptables) and controller-manager, pods on the
+# bridge kn0; kubelet/scheduler/proxy are built once from Debian's source (~4 min, cached). The
+# carts images are built from this project's carts example and imported (nothing pulled).
+# keptn-deploy's kube_node tests read KUBE_NODE_KUBECONFIG. Fails the run if the node cannot
+# become Ready.
+echo "== service: kube node"
+NODE_DIR="$(mktemp -d /tmp/keptn-node.XXXXXX)"
+STOP_HOOKS+=("SHARED='$SHARED' scripts/kube-node.sh stop '$NODE_DIR'")
+SHARED="$SHARED" scripts/kube-node.sh start "$NODE_DIR" >/dev/null
+SHARED="$SHARED" scripts/kube-node.sh images "$NODE_DIR" >/dev/null
+export KUBE_NODE_KUBECONFIG="$NODE_DIR/kubeconfig"
+
 
 # ---------------------------------------------------------------------------------------------
 # Checks
@@ -140,6 +153,14 @@ scripts/full-tour-unleash-smoke.sh
 # (a fake kubelet/kube-proxy) answering for the pods, flags in the real Unleash.
 echo "== example: full_tour --kube (real kube-apiserver)"
 scripts/full-tour-kube-smoke.sh
+
+# deploy_blue_green and full_tour --kube on the real node started above (real pods, readiness
+# probes, kube-proxy): blue/green through the ClusterIP (rollback keeps 0.11.1, promote serves
+# 0.11.3), then the whole story: 0.11.2 fails the staging gate on client-side p95 through the
+# Service, production keeps 0.11.1, 0.11.3 is promoted, the EnablePromotion problem is
+# remediated with the pods reading the flag.
+echo "== example: full_tour --kube (real node, real pods)"
+scripts/full-tour-kube-node-smoke.sh "$NODE_DIR"
 
 # full_tour with DT_TENANT + DT_API_TOKEN pointing at the fake tenant (dynatrace_serve_fake): the
 # staging gate's SLIs and the production problem come from Dynatrace's APIs, same code path as a

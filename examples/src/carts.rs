@@ -25,7 +25,7 @@
 //! is off. Each cart keeps at most 100 items (oldest dropped) so memory stays bounded under load.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -44,8 +44,11 @@ const MAX_ITEMS: usize = 100;
 /// How `carts` runs.
 #[derive(Debug, Clone)]
 pub struct CartsConfig {
-    /// Loopback port to listen on.
+    /// Port to listen on.
     pub port: u16,
+    /// Address to listen on: loopback by default; `0.0.0.0` in a container, where the pod's
+    /// address is the one to serve on.
+    pub listen: IpAddr,
     /// The version (`0.11.1`, `0.11.2`, `0.11.3`, …).
     pub version: String,
     /// The Unleash-compatible server (`http://host:port` or `http://host:port/api`).
@@ -59,12 +62,13 @@ pub struct CartsConfig {
 }
 
 impl CartsConfig {
-    /// Version `version` on `port`, flags from `UNLEASH_URL` / `UNLEASH_CLIENT_TOKEN` (or
+    /// Version `version` on 127.0.0.1:`port`, flags from `UNLEASH_URL` / `UNLEASH_CLIENT_TOKEN` (or
     /// `UNLEASH_TOKEN`) when set, read every second, and a 100 ms database.
     pub fn from_env(port: u16, version: impl Into<String>) -> Self {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Self {
             port,
+            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
             version: version.into(),
             unleash_url: env("UNLEASH_URL"),
             unleash_token: env("UNLEASH_CLIENT_TOKEN").or_else(|| env("UNLEASH_TOKEN")),
@@ -353,7 +357,7 @@ async fn supervisor_gone() {
 /// # Errors
 /// The port cannot be bound.
 pub async fn serve(config: CartsConfig) -> anyhow::Result<()> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], config.port));
+    let addr = SocketAddr::new(config.listen, config.port);
     let state = Arc::new(AppState {
         config,
         flags: Flags::default(),
@@ -376,11 +380,20 @@ pub async fn serve(config: CartsConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves the stand-in `carts-db` (the seed's MongoDB, deployed `direct`): `GET /health` only.
+/// Serves the stand-in `carts-db` (the seed's MongoDB, deployed `direct`) on 127.0.0.1:`port`:
+/// `GET /health` only.
 ///
 /// # Errors
 /// The port cannot be bound.
 pub async fn serve_db(port: u16, version: String) -> anyhow::Result<()> {
+    serve_db_at(SocketAddr::from(([127, 0, 0, 1], port)), version).await
+}
+
+/// [`serve_db`] on any address (`0.0.0.0:27017` in a container).
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn serve_db_at(addr: SocketAddr, version: String) -> anyhow::Result<()> {
     let app = Router::new()
         .route(
             "/health",
@@ -390,7 +403,7 @@ pub async fn serve_db(port: u16, version: String) -> anyhow::Result<()> {
             }),
         )
         .fallback(not_found);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app)
         .with_graceful_shutdown(terminated())
         .await?;

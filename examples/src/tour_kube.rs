@@ -10,7 +10,9 @@
 //!   measured. Latencies include the network between the tour and the service; they are not
 //!   server-side response times.
 //! - [`KubeReach`]: both together, plus the reachability check that turns "the tour runs outside
-//!   the cluster" into one clear error instead of a cascade of failed tests.
+//!   the cluster" into one clear error instead of a cascade of failed tests. On a node of the
+//!   cluster ([`KubeReach::with_cluster_ips`], `--kube-reach cluster-ip`) each Service is reached
+//!   at its ClusterIP read from the API server (see [`keptn_deploy::kubernetes::reach`]).
 //! - [`carts_templates`]: the seed's Kubernetes shapes of carts and carts-db.
 
 use std::collections::BTreeMap;
@@ -148,6 +150,12 @@ impl ServiceUrls {
             url.trim_end_matches('/').to_owned(),
         );
         Ok(self)
+    }
+
+    /// Whether `--kube-url-for` names Service `service` in `namespace`.
+    pub fn has_override(&self, service: &str, namespace: &str) -> bool {
+        self.overrides
+            .contains_key(&(service.to_owned(), namespace.to_owned()))
     }
 
     /// The URL of Service `service` in `namespace` with Service port `port`.
@@ -315,6 +323,10 @@ impl SliProvider for ClientSideSli {
 /// way.
 pub struct KubeReach {
     urls: ServiceUrls,
+    /// With `--kube-reach cluster-ip`: the API client the ClusterIPs are read with.
+    cluster_ips: Option<keptn_deploy::kube::Client>,
+    /// (Service, namespace) → `http://CLUSTER-IP:PORT`, filled by the reachability checks.
+    found: Mutex<BTreeMap<(String, String), String>>,
     ports: BTreeMap<ServiceName, u16>,
     sli: ClientSideSli,
     /// Tested URL → deployment label, filled when a deployment URI is resolved.
@@ -327,6 +339,7 @@ impl fmt::Debug for KubeReach {
         f.debug_struct("KubeReach")
             .field("urls", &self.urls)
             .field("ports", &self.ports)
+            .field("cluster_ips", &self.cluster_ips.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -337,6 +350,8 @@ impl KubeReach {
     pub fn new(urls: ServiceUrls, ports: BTreeMap<ServiceName, u16>) -> Self {
         Self {
             urls,
+            cluster_ips: None,
+            found: Mutex::default(),
             ports,
             sli: ClientSideSli::new(),
             labels: Mutex::default(),
@@ -348,6 +363,27 @@ impl KubeReach {
         }
     }
 
+    /// Reaches every Service without a `--kube-url-for` override at its ClusterIP, read from
+    /// the API server through `client` when the Service is checked, for a machine that is a
+    /// node of the cluster (kube-proxy's rules answer for ClusterIPs there); an address that
+    /// does not route locally is refused ([`check_routes_locally`](keptn_deploy::kubernetes::reach::check_routes_locally)).
+    #[must_use]
+    pub fn with_cluster_ips(mut self, client: keptn_deploy::kube::Client) -> Self {
+        self.cluster_ips = Some(client);
+        self
+    }
+
+    /// The URL of a Service: a ClusterIP found by a check, else the template or override.
+    fn url_of(&self, name: &str, namespace: &str, port: u16) -> String {
+        let found = self
+            .found
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(name.to_owned(), namespace.to_owned()))
+            .cloned();
+        found.unwrap_or_else(|| self.urls.url(name, namespace, port))
+    }
+
     /// The client-side SLIs recorded so far (shared).
     pub fn sli(&self) -> &ClientSideSli {
         &self.sli
@@ -356,21 +392,21 @@ impl KubeReach {
     /// The public URL of `target`'s Service `{service}` (it selects the serving version).
     pub fn public_url(&self, target: &StageService) -> String {
         let port = self.ports.get(&target.service).copied().unwrap_or(80);
-        self.urls
-            .url(target.service.as_str(), &target.namespace(), port)
+        self.url_of(target.service.as_str(), &target.namespace(), port)
     }
 
     /// Resolves a deployment URI for the tests and remembers which deployment it addresses.
     pub fn test_url(&self, uri: &str) -> String {
-        match (self.urls.resolve(uri), parse_in_cluster(uri)) {
-            (Some(url), Some((name, ..))) => {
+        match parse_in_cluster(uri) {
+            Some((name, namespace, port, path)) => {
+                let url = format!("{}{path}", self.url_of(name, namespace, port));
                 self.labels
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(url.clone(), deployment_of(name).to_owned());
                 url
             }
-            _ => uri.to_owned(),
+            None => uri.to_owned(),
         }
     }
 
@@ -405,8 +441,35 @@ impl KubeReach {
         namespace: &str,
         port: u16,
     ) -> Result<String, String> {
-        let url = self.urls.url(name, namespace, port);
-        match self.client.get(format!("{url}/health")).send().await {
+        if let Some(client) = self
+            .cluster_ips
+            .as_ref()
+            .filter(|_| !self.urls.has_override(name, namespace))
+        {
+            let ip = keptn_deploy::kubernetes::reach::service_cluster_ip(client, namespace, name)
+                .await?;
+            self.found
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(
+                    (name.to_owned(), namespace.to_owned()),
+                    format!("http://{ip}:{port}"),
+                );
+        }
+        let url = self.url_of(name, namespace, port);
+        // At a ClusterIP, kube-proxy's rules for a Service whose pods just became ready may lag
+        // by a moment (Endpoints, then the proxy's sync): retry connection failures up to 10 s.
+        let mut answer = self.client.get(format!("{url}/health")).send().await;
+        if self.cluster_ips.is_some() {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while answer.as_ref().is_err_and(reqwest::Error::is_connect)
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                answer = self.client.get(format!("{url}/health")).send().await;
+            }
+        }
+        match answer {
             Ok(_) => Ok(url),
             Err(e) => {
                 let mut cause = if e.is_timeout() {

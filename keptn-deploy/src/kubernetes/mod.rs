@@ -16,6 +16,12 @@
 //!   scaled to zero — no request ever reaches a pod that is not ready.
 //! - **rollback**: traffic to the primary, canary scaled to zero.
 //!
+//! With [`KubeDeployer::with_switch_drain`], promote waits after each switch until the
+//! Service's Endpoints list only the pods it now selects, plus a settle time for kube-proxy,
+//! before the pods it left are replaced or scaled down (zero failed requests under load on a
+//! real node; see `drain`); a direct deployment waits the same way after its rollout, until
+//! the replaced pods are out of the Endpoints.
+//!
 //! Readiness is awaited by watching the Deployment (no sleep-polling), bounded by
 //! [`KubeDeployer::with_rollout_timeout`].
 //!
@@ -24,7 +30,9 @@
 //! Deployment `{service}` would need another immutable selector): delete its Deployment first.
 
 mod compat;
+mod drain;
 pub mod manifest;
+pub mod reach;
 mod rollout;
 
 use std::collections::BTreeMap;
@@ -87,6 +95,7 @@ pub struct KubeDeployer {
     public_domain: Option<String>,
     default_template: ServiceTemplate,
     templates: Arc<BTreeMap<ServiceName, ServiceTemplate>>,
+    drain: Option<drain::SwitchDrain>,
 }
 
 impl fmt::Debug for KubeDeployer {
@@ -97,6 +106,7 @@ impl fmt::Debug for KubeDeployer {
             .field("field_manager", &self.field_manager)
             .field("public_domain", &self.public_domain)
             .field("templates", &self.templates.keys().collect::<Vec<_>>())
+            .field("drain", &self.drain)
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +129,28 @@ impl KubeDeployer {
             public_domain: None,
             default_template: ServiceTemplate::new(),
             templates: Arc::new(BTreeMap::new()),
+            drain: None,
+        }
+    }
+
+    /// On promote, after each switch of the public Service, waits (at most
+    /// `endpoints_timeout`) until its Endpoints list only the pods it now selects, then
+    /// `settle` for kube-proxy, before the pods it left are replaced or scaled down; after a
+    /// direct rollout, until the replaced (terminating) pods are out of the Endpoints. Off by
+    /// default; a cluster without the endpoints controller (no Endpoints object) skips the
+    /// wait. Use it where requests flow during a promotion.
+    #[must_use]
+    pub fn with_switch_drain(mut self, endpoints_timeout: Duration, settle: Duration) -> Self {
+        self.drain = Some(drain::SwitchDrain {
+            endpoints_timeout,
+            settle,
+        });
+        self
+    }
+
+    async fn drain_switch(&self, target: &StageService, role: Role) {
+        if let Some(d) = self.drain {
+            drain::await_switch(&self.client, target, role, d).await;
         }
     }
 
@@ -422,6 +454,8 @@ impl KubeDeployer {
             };
             return Err(self.rollout_error(target, name, failure, rolled_back));
         }
+        // the old pods are gone from the Deployment, not yet from every node's rules
+        self.drain_switch(target, Role::Direct).await;
         let (local, public) = self.uris(target, name);
         Ok(DeploymentResult::new(
             request.strategy,
@@ -628,6 +662,7 @@ impl Deployer for KubeDeployer {
         let previous = self.get_opt(&api, "Deployment", &primary_name).await?;
         let replicas = previous.as_ref().map(|p| replicas_of(p).0);
         self.switch_traffic(target, Role::Canary).await?;
+        self.drain_switch(target, Role::Canary).await;
         let primary = manifest::primary_from_canary(target, &canary, replicas);
         self.apply(&api, "Deployment", &primary_name, &primary)
             .await?;
@@ -644,6 +679,7 @@ impl Deployer for KubeDeployer {
             return Err(self.rollout_error(target, &primary_name, failure, rolled_back));
         }
         self.switch_traffic(target, Role::Primary).await?;
+        self.drain_switch(target, Role::Primary).await;
         self.scale_deployment(target, &canary_name, 0).await?;
         self.status(target).await
     }
