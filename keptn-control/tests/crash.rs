@@ -27,6 +27,7 @@ use serde_json::json;
 const CHILD_ENV: &str = "KEPTN_CONTROL_CRASH_DIR";
 const KILL_ENV: &str = "KEPTN_CONTROL_KILL_AT";
 const MARK: &str = "KEPTN-CONTROL-CRASH:";
+const VERSION_ENV: &str = "KEPTN_CONTROL_VERSION";
 
 /// A store that stops the process at the n-th state change storing a task or sequence event:
 /// before or after writing it. The child runs on a current-thread runtime and blocks the
@@ -168,12 +169,12 @@ fn crash_child() {
         .enable_all()
         .build()
         .unwrap()
-        .block_on(run_delivery(&dir, "0.11.2", kill_at));
+        .block_on(run_delivery(&dir, &std::env::var(VERSION_ENV).unwrap(), kill_at));
     println!("{MARK}DONE");
 }
 
 /// Runs the child; returns whether it reached the kill point (and was killed) or finished.
-fn child(dir: &Path, kill_at: Option<(usize, bool)>) -> &'static str {
+fn child(dir: &Path, version: &str, kill_at: Option<(usize, bool)>) -> &'static str {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
@@ -183,6 +184,7 @@ fn child(dir: &Path, kill_at: Option<(usize, bool)>) -> &'static str {
         "--test-threads=1",
     ])
     .env(CHILD_ENV, dir)
+    .env(VERSION_ENV, version)
     .stdout(Stdio::piped())
     .stderr(Stdio::null());
     match kill_at {
@@ -197,18 +199,20 @@ fn child(dir: &Path, kill_at: Option<(usize, bool)>) -> &'static str {
     let mut seen = "exited";
     for line in stdout.lines() {
         let line = line.unwrap();
-        if line.starts_with(&format!("{MARK}KILLPOINT")) {
+        if line.contains(&format!("{MARK}KILLPOINT")) {
             process.kill().unwrap(); // SIGKILL
             seen = "killed";
             break;
         }
-        if line == format!("{MARK}DONE") {
+        if line.contains(&format!("{MARK}DONE")) {
             seen = "done";
         }
     }
     let status = process.wait().unwrap();
+    let stderr = std::fs::read_to_string(dir.join("child.stderr")).unwrap_or_default();
+    assert!(seen != "exited", "the child exited early ({status}):\n{stderr}");
     if seen == "done" {
-        assert!(status.success(), "child failed: {status}");
+        assert!(status.success(), "child failed: {status}\n{stderr}");
     }
     seen
 }
@@ -273,11 +277,11 @@ async fn final_state(dir: &Path) -> (Vec<(String, String, Verdict)>, Vec<String>
 async fn kill_at_every_boundary() {
     // 0.11.1 delivered once, uninterrupted, as the starting state of every run
     let base = tempfile::tempdir().unwrap();
-    run_delivery(base.path(), "0.11.1", None).await;
+    assert_eq!(child(base.path(), "0.11.1", None), "done");
 
     let reference = tempfile::tempdir().unwrap();
     copy_dir(base.path(), reference.path());
-    assert_eq!(child(reference.path(), None), "done");
+    assert_eq!(child(reference.path(), "0.11.2", None), "done");
     let expected = final_state(reference.path()).await;
     assert!(
         expected
@@ -297,12 +301,12 @@ async fn kill_at_every_boundary() {
         for before in [true, false] {
             let dir = tempfile::tempdir().unwrap();
             copy_dir(base.path(), dir.path());
-            match child(dir.path(), Some((n, before))) {
+            match child(dir.path(), "0.11.2", Some((n, before))) {
                 "killed" => {
                     reached = true;
                     kills += 1;
                     assert_eq!(
-                        child(dir.path(), None),
+                        child(dir.path(), "0.11.2", None),
                         "done",
                         "restart after kill {n} before={before}"
                     );
