@@ -394,7 +394,7 @@ impl Loop {
         }
         loop {
             let (input, reply) = tokio::select! {
-                Some(event) = events.next() => (Input::Event(event), None),
+                Some(event) = events.next() => (Input::Event(Box::new(event)), None),
                 Some(command) = commands.recv() => command,
                 else => break,
             };

@@ -169,7 +169,11 @@ fn crash_child() {
         .enable_all()
         .build()
         .unwrap()
-        .block_on(run_delivery(&dir, &std::env::var(VERSION_ENV).unwrap(), kill_at));
+        .block_on(run_delivery(
+            &dir,
+            &std::env::var(VERSION_ENV).unwrap(),
+            kill_at,
+        ));
     println!("{MARK}DONE");
 }
 
@@ -210,7 +214,10 @@ fn child(dir: &Path, version: &str, kill_at: Option<(usize, bool)>) -> &'static 
     }
     let status = process.wait().unwrap();
     let stderr = std::fs::read_to_string(dir.join("child.stderr")).unwrap_or_default();
-    assert!(seen != "exited", "the child exited early ({status}):\n{stderr}");
+    assert!(
+        seen != "exited",
+        "the child exited early ({status}):\n{stderr}"
+    );
     if seen == "done" {
         assert!(status.success(), "child failed: {status}\n{stderr}");
     }

@@ -36,7 +36,7 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(crate) enum Input {
     /// An event from the bus.
-    Event(KeptnEvent),
+    Event(Box<KeptnEvent>),
     /// A user's sequence control for a context (and optionally one stage).
     Control(KeptnContext, Option<StageName>, SequenceControl),
     /// The start deadline of a task passed.
@@ -170,7 +170,7 @@ impl Controller {
     pub(crate) async fn handle(&mut self, input: Input) -> Result<Effects> {
         let mut fx = Effects::default();
         match input {
-            Input::Event(event) => self.on_event(event, &mut fx).await?,
+            Input::Event(event) => self.on_event(*event, &mut fx).await?,
             Input::Control(context, stage, control) => {
                 self.on_control(context, stage.as_ref(), control, &mut fx)?;
             }

@@ -59,7 +59,7 @@ pub(crate) fn sequence_event(
     data: &EventData,
 ) -> KeptnEvent {
     let ty = EventType::sequence(record.stage.clone(), record.sequence.clone(), phase)
-        .unwrap_or_else(|_| EventType::Problem);
+        .unwrap_or(EventType::Problem);
     let mut event = KeptnEvent::new(ty, CONTROLLER_SOURCE, record.context, data)
         .with_id(ids::derive(&record.id, phase.as_str()));
     event.triggeredid = Some(record.id.clone());

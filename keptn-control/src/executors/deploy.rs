@@ -24,10 +24,12 @@ use crate::executor::{ExecutorContext, TaskExecutor};
 /// The `source` of the deployment, release and rollback answers.
 pub const DEPLOY_SOURCE: &str = "keptn-deploy";
 
-fn target_of(data: &EventData) -> Result<StageService, Payload> {
+fn target_of(data: &EventData) -> Result<StageService, Box<Payload>> {
     match (&data.project, &data.stage, &data.service) {
         (Some(p), Some(st), Some(sv)) => Ok(StageService::new(p.clone(), st.clone(), sv.clone())),
-        _ => Err(errored("the task has no project, stage and service")),
+        _ => Err(Box::new(errored(
+            "the task has no project, stage and service",
+        ))),
     }
 }
 
@@ -98,7 +100,7 @@ impl TaskExecutor for DeploymentExecutor {
         };
         let target = match target_of(&data.common) {
             Ok(t) => t,
-            Err(p) => return p,
+            Err(p) => return *p,
         };
         let strategy = match self.overrides.get(&target.service) {
             Some(s) => *s,
@@ -189,7 +191,7 @@ impl TaskExecutor for TestExecutor {
         };
         let target = match target_of(&data.common) {
             Ok(t) => t,
-            Err(p) => return p,
+            Err(p) => return *p,
         };
         let strategy = data
             .test
@@ -281,7 +283,7 @@ impl TaskExecutor for ReleaseExecutor {
         }
         let target = match target_of(&data.common) {
             Ok(t) => t,
-            Err(p) => return p,
+            Err(p) => return *p,
         };
         let status = match self.deployer.status(&target).await {
             Ok(s) => s,
@@ -334,7 +336,7 @@ impl TaskExecutor for RollbackExecutor {
         let data: EventData = triggered.common().unwrap_or_default();
         let target = match target_of(&data) {
             Ok(t) => t,
-            Err(p) => return p,
+            Err(p) => return *p,
         };
         let status = match self.deployer.status(&target).await {
             Ok(s) => s,

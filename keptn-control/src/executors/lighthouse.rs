@@ -114,12 +114,10 @@ fn window(data: &EvaluationTriggeredData) -> (DateTime<Utc>, DateTime<Utc>) {
     if let (Some(s), Some(e)) = (eval.start, eval.end) {
         return (s, e);
     }
-    if eval.timeframe.is_none() {
-        if let Some(test) = &data.test {
-            if let (Some(s), Some(e)) = (test.start, test.end) {
-                return (s, e);
-            }
-        }
+    if let (None, Some(test)) = (&eval.timeframe, &data.test)
+        && let (Some(s), Some(e)) = (test.start, test.end)
+    {
+        return (s, e);
     }
     let span = eval
         .timeframe

@@ -108,10 +108,10 @@ impl TaskExecutor for GetActionExecutor {
                 }
                 Err(e) => return errored(e),
             };
-        if let Some(registry) = &self.registry {
-            if let Err(e) = registry.check(&file, Some(REMEDIATION_URI)) {
-                return errored(format!("{scope}: {e}"));
-            }
+        if let Some(registry) = &self.registry
+            && let Err(e) = registry.check(&file, Some(REMEDIATION_URI))
+        {
+            return errored(format!("{scope}: {e}"));
         }
         let title = data.problem.problem_title.clone().unwrap_or_default();
         let mut selector = keptn_spec::remediation::Problem::titled(title);

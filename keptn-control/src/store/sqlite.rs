@@ -116,19 +116,19 @@ impl SqliteStore {
 
     /// A read error on a file that is not a database becomes [`Error::Incompatible`].
     fn classify(&self, e: rusqlite::Error, action: &str) -> Error {
-        if let rusqlite::Error::SqliteFailure(f, _) = &e {
-            if matches!(
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && matches!(
                 f.code,
                 rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
-            ) {
-                return Error::Incompatible {
-                    path: self.path.clone(),
-                    message: format!(
-                        "not a keptn-rs state file: SQLite says `{e}` (expected a SQLite database \
-                         written by keptn-control; the file was not changed)"
-                    ),
-                };
-            }
+            )
+        {
+            return Error::Incompatible {
+                path: self.path.clone(),
+                message: format!(
+                    "not a keptn-rs state file: SQLite says `{e}` (expected a SQLite database \
+                     written by keptn-control; the file was not changed)"
+                ),
+            };
         }
         store_error(&self.path, action, e)
     }
