@@ -5,6 +5,7 @@
 //! a timer, a user's command) becomes one [`Effects`]: a [`Change`] the store writes in one
 //! transaction, then the events to publish. Nothing is published before it is stored.
 
+mod control;
 mod payload;
 mod problem;
 
@@ -557,55 +558,6 @@ impl Controller {
         if let Some(next) = next {
             self.begin(next, fx);
         }
-    }
-
-    fn on_control(
-        &mut self,
-        context: KeptnContext,
-        stage: Option<&StageName>,
-        control: SequenceControl,
-        fx: &mut Effects,
-    ) -> Result<()> {
-        let targets: Vec<EventId> = self
-            .active
-            .values()
-            .filter(|r| r.context == context && stage.is_none_or(|s| *s == r.stage))
-            .map(|r| r.id.clone())
-            .collect();
-        if targets.is_empty() {
-            return Err(Error::NotFound(format!(
-                "an unfinished sequence in context {context}"
-            )));
-        }
-        for id in targets {
-            let Some(mut record) = self.active.get(&id).cloned() else {
-                continue;
-            };
-            match control {
-                SequenceControl::Abort => {
-                    record.status = Status::Aborted;
-                    record.result = Verdict::Fail;
-                    record.message = "aborted by a user".to_owned();
-                    self.finish(&mut record, SequenceState::Aborted, fx);
-                }
-                SequenceControl::Pause if record.state == SequenceState::Started => {
-                    record.state = SequenceState::Paused;
-                    fx.save(&record);
-                    self.active.insert(id, record);
-                }
-                SequenceControl::Resume if record.state == SequenceState::Paused => {
-                    record.state = SequenceState::Started;
-                    if record.current.is_none() {
-                        self.trigger_next(&mut record, fx);
-                    } else {
-                        fx.save(&record);
-                    }
-                    self.active.insert(id, record);
-                }
-                _ => {}
-            }
-        }
-        Ok(())
     }
 }
 
