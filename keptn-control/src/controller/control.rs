@@ -3,7 +3,7 @@
 use keptn_spec::StageName;
 use keptn_spec::event::{EventId, KeptnContext, Status, Verdict};
 
-use super::{Controller, Effects};
+use super::state::{Controller, Effects};
 use crate::model::{SequenceControl, SequenceState};
 use crate::{Error, Result};
 
