@@ -46,7 +46,12 @@ async fn deliver(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_delivery_gates_rolls_back_and_promotes() {
     let deployer = FileDeployer::in_memory();
-    let plane = seed_plane(&deployer).build().await.unwrap();
+    let sink = std::sync::Arc::new(keptn_spec::event::MemoryEventSink::new());
+    let plane = seed_plane(&deployer)
+        .sink(sink.clone())
+        .build()
+        .await
+        .unwrap();
     plane
         .put_resource(&staging_carts(), SLO_URI, SEED_SLO)
         .await
@@ -147,6 +152,11 @@ async fn seed_delivery_gates_rolls_back_and_promotes() {
             .iter()
             .filter(|e| e.triggeredid.as_ref() == Some(&t.id))
             .collect();
+        assert_eq!(
+            sink.filter(|e| e.triggeredid.as_ref() == Some(&t.id)).len(),
+            2,
+            "the sink saw them too"
+        );
         assert_eq!(
             answers.len(),
             2,
