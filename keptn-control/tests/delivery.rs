@@ -45,9 +45,22 @@ async fn deliver(
 /// back (production keeps 0.11.1); 0.11.3 is promoted to production.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_delivery_gates_rolls_back_and_promotes() {
+    seed_delivery(std::sync::Arc::new(keptn_control::MemoryStore::new())).await;
+}
+
+/// The same on the SQLite store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_delivery_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = keptn_control::SqliteStore::open(dir.path().join("state.db")).unwrap();
+    seed_delivery(std::sync::Arc::new(store)).await;
+}
+
+async fn seed_delivery(store: std::sync::Arc<dyn keptn_control::Store>) {
     let deployer = FileDeployer::in_memory();
     let sink = std::sync::Arc::new(keptn_spec::event::MemoryEventSink::new());
     let plane = seed_plane(&deployer)
+        .store(store)
         .sink(sink.clone())
         .build()
         .await
