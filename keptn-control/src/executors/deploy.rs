@@ -1,0 +1,360 @@
+//! `deployment`, `test`, `release` and `rollback` executed by keptn-deploy's [`Deployer`] and
+//! [`TestRunner`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use keptn_deploy::{
+    Artifact, Deployer, DeploymentRequest, DeploymentStrategy, Progress, StageService, TestOutcome,
+    TestRequest, TestRunner, TestStrategy,
+};
+use keptn_spec::ServiceName;
+use keptn_spec::event::{
+    DeploymentDetails, DeploymentFinishedData, DeploymentTriggeredData, EventData, KeptnEvent,
+    Payload, ReleaseDetails, ReleaseFinishedData, ReleaseTriggeredData, Status, Task, TestDetails,
+    TestFinishedData, TestTriggeredData, Verdict,
+};
+use serde_json::Value;
+
+use super::answer::{common, errored};
+use crate::executor::{ExecutorContext, TaskExecutor};
+
+/// The `source` of the deployment, release and rollback answers.
+pub const DEPLOY_SOURCE: &str = "keptn-deploy";
+
+fn target_of(data: &EventData) -> Result<StageService, Box<Payload>> {
+    match (&data.project, &data.stage, &data.service) {
+        (Some(p), Some(st), Some(sv)) => Ok(StageService::new(p.clone(), st.clone(), sv.clone())),
+        _ => Err(Box::new(errored(
+            "the task has no project, stage and service",
+        ))),
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn outcome(status: Status, result: Verdict, message: impl Into<String>) -> EventData {
+    let mut data = EventData::default();
+    data.status = Some(status);
+    data.result = Some(result);
+    data.message = Some(message.into());
+    data
+}
+
+/// Executes `deployment` with a [`Deployer`]: the image from `configurationChange.values.image`,
+/// the strategy from the task's `deploymentstrategy` (or a per-service override, as
+/// `keptn onboard service --deployment-strategy` gave). A repeated task whose version is
+/// already deployed reports the deployment without deploying again.
+#[derive(Debug, Clone)]
+pub struct DeploymentExecutor {
+    deployer: Arc<dyn Deployer>,
+    overrides: BTreeMap<ServiceName, DeploymentStrategy>,
+}
+
+impl DeploymentExecutor {
+    /// Deploys with `deployer`.
+    pub fn new(deployer: Arc<dyn Deployer>) -> Self {
+        Self {
+            deployer,
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    /// Deploys `service` with `strategy` whatever its shipyard task says.
+    #[must_use]
+    pub fn with_strategy_override(
+        mut self,
+        service: ServiceName,
+        strategy: DeploymentStrategy,
+    ) -> Self {
+        self.overrides.insert(service, strategy);
+        self
+    }
+}
+
+#[async_trait]
+impl TaskExecutor for DeploymentExecutor {
+    fn task(&self) -> Task {
+        Task::Deployment
+    }
+
+    fn source(&self) -> &str {
+        DEPLOY_SOURCE
+    }
+
+    async fn execute(&self, triggered: &KeptnEvent, _cx: &ExecutorContext) -> Payload {
+        let data: DeploymentTriggeredData = match triggered.data_as() {
+            Ok(d) => d,
+            Err(e) => return errored(format!("cannot read the deployment request: {e}")),
+        };
+        let target = match target_of(&data.common) {
+            Ok(t) => t,
+            Err(p) => return *p,
+        };
+        let strategy = match self.overrides.get(&target.service) {
+            Some(s) => *s,
+            None => match data
+                .deployment
+                .as_ref()
+                .and_then(|d| d.deploymentstrategy.as_deref())
+            {
+                None | Some("") => DeploymentStrategy::Direct,
+                Some(s) => match s.parse() {
+                    Ok(s) => s,
+                    Err(e) => return errored(format!("deployment strategy: {e}")),
+                },
+            },
+        };
+        let values = data
+            .configuration_change
+            .map(|c| c.values)
+            .unwrap_or_default();
+        let Some(image) = values.get("image").and_then(Value::as_str) else {
+            return errored("no image in configurationChange.values.image");
+        };
+        let artifact = match Artifact::new(image) {
+            Ok(a) => a,
+            Err(e) => return errored(e.to_string()),
+        };
+        let already = match self.deployer.status(&target).await {
+            Ok(status) => match strategy {
+                DeploymentStrategy::BlueGreenService => status.canary_image() == Some(image),
+                _ => status.serving_image() == Some(image) && status.canary_image().is_none(),
+            },
+            Err(_) => false,
+        };
+        let mut details = DeploymentDetails::default();
+        details.deploymentstrategy = Some(strategy.as_str().to_owned());
+        let message = if already {
+            details.deployment_names = vec![strategy.deployment_name().to_owned()];
+            format!("{image} is already deployed ({strategy})")
+        } else {
+            let request = DeploymentRequest::new(target, artifact, strategy)
+                .with_values(values.into_iter().collect())
+                .with_labels(data.common.labels.clone());
+            match self.deployer.deploy(&request).await {
+                Ok(result) => {
+                    details.deployment_names = result.deployment_names;
+                    details.deployment_uris_local = result.uris_local;
+                    details.deployment_uris_public = result.uris_public;
+                    format!("deployed {} ({strategy})", result.image)
+                }
+                Err(e) => return errored(chain(&e)),
+            }
+        };
+        let mut finished = DeploymentFinishedData::default();
+        finished.common = outcome(Status::Succeeded, Verdict::Pass, message);
+        finished.deployment = Some(details);
+        Payload::DeploymentFinished(finished)
+    }
+}
+
+/// Executes `test` with a [`TestRunner`] against the deployment's URIs; a task without
+/// `teststrategy` passes at once (Keptn's test services skipped it).
+#[derive(Debug, Clone)]
+pub struct TestExecutor {
+    runner: Arc<dyn TestRunner>,
+}
+
+impl TestExecutor {
+    /// Tests with `runner`.
+    pub fn new(runner: Arc<dyn TestRunner>) -> Self {
+        Self { runner }
+    }
+}
+
+#[async_trait]
+impl TaskExecutor for TestExecutor {
+    fn task(&self) -> Task {
+        Task::Test
+    }
+
+    fn source(&self) -> &str {
+        "keptn-test"
+    }
+
+    async fn execute(&self, triggered: &KeptnEvent, _cx: &ExecutorContext) -> Payload {
+        let data: TestTriggeredData = match triggered.data_as() {
+            Ok(d) => d,
+            Err(e) => return errored(format!("cannot read the test request: {e}")),
+        };
+        let target = match target_of(&data.common) {
+            Ok(t) => t,
+            Err(p) => return *p,
+        };
+        let strategy = data
+            .test
+            .as_ref()
+            .and_then(|t| t.teststrategy.as_deref())
+            .and_then(TestStrategy::from_shipyard);
+        let mut finished = TestFinishedData::default();
+        let mut details = TestDetails::default();
+        let Some(strategy) = strategy else {
+            let now = Utc::now();
+            details.start = Some(now);
+            details.end = Some(now);
+            finished.test = Some(details);
+            finished.common = outcome(Status::Succeeded, Verdict::Pass, "no tests configured");
+            return Payload::TestFinished(finished);
+        };
+        let deployment = data.deployment.unwrap_or_default();
+        let mut uris = deployment.deployment_uris_local;
+        if uris.is_empty() {
+            uris = deployment.deployment_uris_public;
+        }
+        details.teststrategy = Some(strategy.as_str().to_owned());
+        let request = TestRequest::new(target, strategy, uris);
+        match self.runner.run(&request, &Progress::none()).await {
+            Ok(report) => {
+                details.start = Some(report.start);
+                details.end = Some(report.end);
+                let result = match report.outcome {
+                    TestOutcome::Pass => Verdict::Pass,
+                    TestOutcome::Fail => Verdict::Fail,
+                };
+                finished.test = Some(details);
+                finished.common = outcome(Status::Succeeded, result, report.message);
+                Payload::TestFinished(finished)
+            }
+            Err(e) => errored(chain(&e)),
+        }
+    }
+}
+
+fn released(serving: Option<&str>, message: String) -> Payload {
+    let mut details = ReleaseDetails::default();
+    if let Some(image) = serving {
+        details
+            .extra
+            .insert("serving".to_owned(), Value::String(image.to_owned()));
+    }
+    let mut finished = ReleaseFinishedData::default();
+    finished.common = outcome(Status::Succeeded, Verdict::Pass, message);
+    finished.release = Some(details);
+    Payload::ReleaseFinished(finished)
+}
+
+/// Executes `release`: promotes the blue/green canary (nothing to do for `direct`). A repeated
+/// release whose canary was already promoted reports the serving version.
+#[derive(Debug, Clone)]
+pub struct ReleaseExecutor {
+    deployer: Arc<dyn Deployer>,
+}
+
+impl ReleaseExecutor {
+    /// Releases with `deployer`.
+    pub fn new(deployer: Arc<dyn Deployer>) -> Self {
+        Self { deployer }
+    }
+}
+
+#[async_trait]
+impl TaskExecutor for ReleaseExecutor {
+    fn task(&self) -> Task {
+        Task::Release
+    }
+
+    fn source(&self) -> &str {
+        DEPLOY_SOURCE
+    }
+
+    async fn execute(&self, triggered: &KeptnEvent, _cx: &ExecutorContext) -> Payload {
+        let data: ReleaseTriggeredData = match triggered.data_as() {
+            Ok(d) => d,
+            Err(e) => return errored(format!("cannot read the release request: {e}")),
+        };
+        if data.common.result == Some(Verdict::Fail) {
+            return common(
+                Status::Succeeded,
+                Verdict::Fail,
+                "not released: the sequence failed",
+            );
+        }
+        let target = match target_of(&data.common) {
+            Ok(t) => t,
+            Err(p) => return *p,
+        };
+        let status = match self.deployer.status(&target).await {
+            Ok(s) => s,
+            Err(e) => return errored(chain(&e)),
+        };
+        if status.canary_image().is_none() {
+            let serving = status.serving_image().map(str::to_owned);
+            let message = format!(
+                "{} serves; nothing to promote",
+                serving.as_deref().unwrap_or("nothing")
+            );
+            return released(serving.as_deref(), message);
+        }
+        match self.deployer.promote(&target).await {
+            Ok(status) => {
+                let serving = status.serving_image().map(str::to_owned);
+                let message = format!("released {}", serving.as_deref().unwrap_or("nothing"));
+                released(serving.as_deref(), message)
+            }
+            Err(e) => errored(chain(&e)),
+        }
+    }
+}
+
+/// Executes `rollback`: discards the blue/green canary, so the previous version keeps serving.
+/// A repeated rollback with no canary left reports the serving version.
+#[derive(Debug, Clone)]
+pub struct RollbackExecutor {
+    deployer: Arc<dyn Deployer>,
+}
+
+impl RollbackExecutor {
+    /// Rolls back with `deployer`.
+    pub fn new(deployer: Arc<dyn Deployer>) -> Self {
+        Self { deployer }
+    }
+}
+
+#[async_trait]
+impl TaskExecutor for RollbackExecutor {
+    fn task(&self) -> Task {
+        Task::Rollback
+    }
+
+    fn source(&self) -> &str {
+        DEPLOY_SOURCE
+    }
+
+    async fn execute(&self, triggered: &KeptnEvent, _cx: &ExecutorContext) -> Payload {
+        let data: EventData = triggered.common().unwrap_or_default();
+        let target = match target_of(&data) {
+            Ok(t) => t,
+            Err(p) => return *p,
+        };
+        let status = match self.deployer.status(&target).await {
+            Ok(s) => s,
+            Err(e) => return errored(chain(&e)),
+        };
+        let status = if status.canary_image().is_some() {
+            match self.deployer.rollback(&target).await {
+                Ok(s) => s,
+                Err(e) => return errored(chain(&e)),
+            }
+        } else {
+            status
+        };
+        let serving = status.serving_image().map(str::to_owned);
+        let message = format!(
+            "rolled back; {} serves",
+            serving.as_deref().unwrap_or("nothing")
+        );
+        released(serving.as_deref(), message)
+    }
+}
