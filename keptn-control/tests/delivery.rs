@@ -101,10 +101,19 @@ async fn seed_delivery(store: std::sync::Arc<dyn keptn_control::Store>) {
     assert_eq!(evaluation.result, Verdict::Fail);
     let data = evaluation.evaluation.as_deref().unwrap();
     assert_eq!(
-        &*data.evaluation.indicator_results[0].value.metric,
+        &*data.evaluation.indicator_results()[0]
+            .value()
+            .unwrap()
+            .metric,
         "response_time_p95"
     );
-    assert_eq!(data.evaluation.indicator_results[0].value.value, 1050.0);
+    assert_eq!(
+        data.evaluation.indicator_results()[0]
+            .value()
+            .unwrap()
+            .value,
+        1050.0
+    );
     assert!(
         staging.task("release").is_none(),
         "no release after a failed gate"
@@ -136,7 +145,7 @@ async fn seed_delivery(store: std::sync::Arc<dyn keptn_control::Store>) {
         .as_deref()
         .unwrap()
         .evaluation
-        .compared_events;
+        .compared_events();
     assert_eq!(
         compared.len(),
         1,

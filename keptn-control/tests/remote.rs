@@ -110,8 +110,9 @@ async fn remote_executors_answer_polled_tasks() {
                 .as_deref()
                 .unwrap()
                 .evaluation
-                .indicator_results[0]
-                .value
+                .indicator_results()[0]
+                .value()
+                .unwrap()
                 .value,
             p95
         );
