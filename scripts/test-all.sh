@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SHARED="${KEPTN_SHARED_DIR:-$ROOT/../shared}"
+# tests that read the shared Keptn example files find them here (skipped without it)
+export KEPTN_SHARED_DIR="$SHARED"
 
 STOP_HOOKS=()
 cleanup() {
@@ -73,6 +75,11 @@ fi
 # slo_evaluate: the gate CLI's contract (exit codes 0/1/2, json/table/junit) on the real binary.
 echo "== slo_evaluate CLI smoke run"
 scripts/slo-cli-smoke.sh
+
+# Each crate as an outside user adds it: default features and `default-features = false` build
+# alone, and no HTTP/TLS stack or Kubernetes client appears where the features do not ask for it.
+echo "== user crates (default features build alone, lean dependency trees)"
+scripts/user-crates.sh
 
 # keptn-remediate without its Unleash backend: the workflow, registry and scaling compile and
 # pass their tests with only the in-memory test doubles (R2/R18).
