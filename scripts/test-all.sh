@@ -86,6 +86,11 @@ scripts/user-crates.sh
 echo "== keptn-remediate without default features"
 cargo test -p keptn-remediate --no-default-features --features testing --locked
 
+# keptn-deploy without Kubernetes and without the HTTP test runner: the traits, the delivery
+# sequence and the sinks with the in-memory doubles only.
+echo "== keptn-deploy without default features"
+cargo test -p keptn-deploy --no-default-features --features testing --locked
+
 # deploy_blue_green (keptn-deploy) against the real API server started above: the CLI contract of
 # issue 6 — deploy, promote, deploy + rollback (primary keeps serving), a rollout that cannot
 # complete (exit 1, rolled back, primary untouched) and invalid input (exit 2).
