@@ -20,9 +20,9 @@
 //!
 //! The embedded defaults: each service version is a local process (this program, re-run as
 //! `full_tour carts-service …`) behind a per-stage reverse proxy that records every request
-//! (`keptn_deploy::local`); SLIs come from those recordings; flags from an embedded
-//! Unleash-compatible store (`keptn_remediate::flagstore`); problems from
-//! `keptn_remediate::monitor`.
+//! (`keptn_local`); SLIs come from those recordings; flags from an embedded
+//! Unleash-compatible store (`keptn_local::flagstore`); problems from
+//! `keptn_local::monitor`.
 //!
 //! Real backends by configuration: `UNLEASH_URL` + `UNLEASH_TOKEN` (admin token) +
 //! `UNLEASH_CLIENT_TOKEN` use a real Unleash instead of the embedded store (flags are created
@@ -68,7 +68,6 @@ use keptn_deploy::delivery::{
     AbortHandle, Delivery, DeliveryReport, DeliveryTrigger, GateEvaluator,
 };
 use keptn_deploy::kubernetes::KubeDeployer;
-use keptn_deploy::local::{CommandTemplate, LocalDeployer, LocalSliProvider};
 use keptn_deploy::runner::{HttpCheck, HttpTestRunner, Workload};
 use keptn_deploy::{
     Artifact, Deployer, DeploymentStrategy, JsonLinesSink, Progress, StageService, TestProgress,
@@ -79,8 +78,9 @@ use keptn_examples::tour_dynatrace::{
     self, DtProblemSource, DtSettings, OneAgentStandIn, ProblemSignal, TourProblem,
 };
 use keptn_examples::tour_kube::{self, ClientSideSli, KubeReach, ServiceUrls};
-use keptn_remediate::flagstore::{FlagStore, FlagStoreServer};
-use keptn_remediate::monitor::{Monitor, MonitorConfig, MonitorEvent, Watch};
+use keptn_local::flagstore::{FlagStore, FlagStoreServer};
+use keptn_local::monitor::{Monitor, MonitorConfig, MonitorEvent, Watch};
+use keptn_local::{CommandTemplate, LocalDeployer, LocalSliProvider};
 use keptn_remediate::unleash::secrecy::{ExposeSecret, SecretString};
 use keptn_remediate::unleash::{FeatureToggleAction, FlagState, UnleashClient};
 use keptn_remediate::{

@@ -36,7 +36,7 @@ use clap::Parser;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use keptn_deploy::kube::api::{Api, ListParams};
-use keptn_deploy::local::{CommandTemplate, ServiceProcess};
+use keptn_local::{CommandTemplate, ServiceProcess};
 
 /// A stand-in for a cluster's data plane, for testing `full_tour --kube`.
 #[derive(Debug, Parser)]

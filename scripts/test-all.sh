@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SHARED="${KEPTN_SHARED_DIR:-$ROOT/../shared}"
+# tests that read the shared Keptn example files find them here (skipped without it)
+export KEPTN_SHARED_DIR="$SHARED"
 
 STOP_HOOKS=()
 cleanup() {
@@ -105,10 +107,20 @@ fi
 echo "== slo_evaluate CLI smoke run"
 scripts/slo-cli-smoke.sh
 
+# Each crate as an outside user adds it: default features and `default-features = false` build
+# alone, and no HTTP/TLS stack or Kubernetes client appears where the features do not ask for it.
+echo "== user crates (default features build alone, lean dependency trees)"
+scripts/user-crates.sh
+
 # keptn-remediate without its Unleash backend: the workflow, registry and scaling compile and
 # pass their tests with only the in-memory test doubles (R2/R18).
 echo "== keptn-remediate without default features"
 cargo test -p keptn-remediate --no-default-features --features testing --locked
+
+# keptn-deploy without Kubernetes and without the HTTP test runner: the traits, the delivery
+# sequence and the sinks with the in-memory doubles only.
+echo "== keptn-deploy without default features"
+cargo test -p keptn-deploy --no-default-features --features testing --locked
 
 # deploy_blue_green (keptn-deploy) against the real API server started above: the CLI contract of
 # issue 6 — deploy, promote, deploy + rollback (primary keeps serving), a rollout that cannot

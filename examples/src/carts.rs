@@ -334,7 +334,7 @@ async fn terminated() {
 }
 
 /// Resolves when the process named by `KEPTN_SUPERVISOR_PID` (set by
-/// `keptn_deploy::local`'s supervisor) is no longer this process's parent: it died, even by
+/// `keptn_local`'s supervisor) is no longer this process's parent: it died, even by
 /// `SIGKILL`, and this process was handed to another parent. Never resolves when the variable
 /// is absent, so a carts started by hand runs until stopped.
 async fn supervisor_gone() {
@@ -410,12 +410,12 @@ pub async fn serve_db_at(addr: SocketAddr, version: String) -> anyhow::Result<()
     Ok(())
 }
 
-/// How a supervisor (`keptn_deploy::local`) starts carts from `program`, a binary with the
+/// How a supervisor (`keptn_local`) starts carts from `program`, a binary with the
 /// `carts-service` role (`full_tour`): `program carts-service --port {port} --version {version}`,
 /// ready when `/health` answers, flags refreshed every 500 ms. Add `UNLEASH_URL` and
-/// `UNLEASH_CLIENT_TOKEN` with [`CommandTemplate::env`](keptn_deploy::local::CommandTemplate::env) to read flags.
-pub fn service_template(program: &str) -> keptn_deploy::local::CommandTemplate {
-    keptn_deploy::local::CommandTemplate::new(program)
+/// `UNLEASH_CLIENT_TOKEN` with [`CommandTemplate::env`](keptn_local::CommandTemplate::env) to read flags.
+pub fn service_template(program: &str) -> keptn_local::CommandTemplate {
+    keptn_local::CommandTemplate::new(program)
         .args([
             "carts-service",
             "--port",

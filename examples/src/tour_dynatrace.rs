@@ -23,13 +23,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use keptn_deploy::local::LocalSliProvider;
 use keptn_dynatrace::{
     DynatraceClient, DynatraceProblem, DynatraceSliProvider, MetricEvent, MetricLine,
     MonitoringSetup, SetupReport,
 };
+use keptn_local::LocalSliProvider;
+use keptn_local::monitor::DetectedProblem;
 use keptn_remediate::Problem;
-use keptn_remediate::monitor::DetectedProblem;
 use keptn_spec::event::EventSink;
 use keptn_spec::sli::SliConfig;
 use keptn_spec::{ProjectName, ServiceName, StageName};
@@ -584,7 +584,7 @@ async fn error_rate_before(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keptn_deploy::local::RequestRecorder;
+    use keptn_local::RequestRecorder;
 
     /// The embedded sli.yaml defines the tour's SLIs over the stand-in's metric keys.
     #[test]

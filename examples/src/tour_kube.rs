@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keptn_deploy::StageService;
 use keptn_deploy::kubernetes::ServiceTemplate;
-use keptn_deploy::local::RequestRecorder;
 use keptn_deploy::runner::RequestSample;
+use keptn_local::RequestRecorder;
 use keptn_slo::{ProviderError, SliProvider, SliQuery};
 use keptn_spec::{ServiceName, SliValue};
 
@@ -212,7 +212,7 @@ pub fn deployment_of(service_name: &str) -> &'static str {
 
 /// The SLIs [`ClientSideSli`] measures: the same as the local provider's, from the same
 /// [`RequestRecorder`] statistics.
-pub const CLIENT_SIDE_SLIS: [&str; 5] = keptn_deploy::local::SUPPORTED_SLIS;
+pub const CLIENT_SIDE_SLIS: [&str; 5] = keptn_local::SUPPORTED_SLIS;
 
 /// SLIs from the tour's own HTTP clients: every request the test runner and the production
 /// users send is recorded per service, stage and deployment (bounded memory, see

@@ -1,4 +1,4 @@
-//! Orchestration overhead of the delivery sequence: a 3-stage delivery (the seed's shipyard:
+//! Orchestration overhead of the delivery sequence: a 3-stage delivery (the Keptn tutorial's shipyard:
 //! dev direct + functional, staging blue/green + performance with an SLO gate, production
 //! blue/green) with an instant in-memory deployer, test runner and SLI provider, so everything
 //! measured is the sequence itself: payload merges, CloudEvents, the real gate engine, queueing.

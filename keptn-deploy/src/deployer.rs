@@ -308,6 +308,45 @@ impl ServiceStatus {
 ///   [`rollback`](Deployer::rollback) discards the canary (Keptn's `rollback`/discard). Both are
 ///   no-ops returning the status for strategies without a canary.
 /// - Errors are reported, never swallowed; implementations never block a thread.
+///
+/// Implementing it (with the re-exported [`async_trait`](crate::async_trait)):
+///
+/// ```
+/// use keptn_deploy::{
+///     Deployer, DeploymentRequest, DeploymentResult, Result, ServiceStatus, StageService,
+///     async_trait,
+/// };
+///
+/// /// Records what it was asked to deploy; a real one would call its platform.
+/// #[derive(Debug, Default)]
+/// struct LogDeployer;
+///
+/// #[async_trait]
+/// impl Deployer for LogDeployer {
+///     fn name(&self) -> &str {
+///         "log"
+///     }
+///     async fn deploy(&self, request: &DeploymentRequest) -> Result<DeploymentResult> {
+///         let names = vec![request.strategy.deployment_name().to_owned()];
+///         Ok(DeploymentResult::new(request.strategy, names, request.artifact.image().to_owned()))
+///     }
+///     async fn promote(&self, target: &StageService) -> Result<ServiceStatus> {
+///         self.status(target).await
+///     }
+///     async fn rollback(&self, target: &StageService) -> Result<ServiceStatus> {
+///         self.status(target).await
+///     }
+///     async fn status(&self, target: &StageService) -> Result<ServiceStatus> {
+///         Ok(ServiceStatus::absent(target.clone()))
+///     }
+///     async fn scale(&self, target: &StageService, _replicas: u32) -> Result<ServiceStatus> {
+///         self.status(target).await
+///     }
+/// }
+///
+/// let deployer: Box<dyn Deployer> = Box::new(LogDeployer);
+/// assert_eq!(deployer.name(), "log");
+/// ```
 #[async_trait]
 pub trait Deployer: Send + Sync + fmt::Debug {
     /// A short name for events and logs (`kubernetes`, `in-memory`, …).

@@ -4,18 +4,26 @@
 //! - [`Deployer`] deploys one service in one stage with a [`DeploymentStrategy`] (`direct`,
 //!   `blue_green_service`, `user_managed`), promotes or rolls back the canary, reports which
 //!   version serves and scales it.
-//! - [`kubernetes::KubeDeployer`] (feature `kube`, default) does that on a Kubernetes cluster
+//! - `kubernetes::KubeDeployer` (feature `kube`, opt-in) does that on a Kubernetes cluster
 //!   with Keptn's names: namespace `{project}-{stage}`, `{service}-primary` serving, the new
 //!   version as canary beside it.
-//! - [`TestRunner`] runs functional and performance tests; [`runner::HttpTestRunner`] is the
-//!   built-in HTTP load tester.
+//! - [`TestRunner`] runs functional and performance tests; `runner::HttpTestRunner` (feature
+//!   `http-runner`, default) is the built-in HTTP load tester.
+//!
+//! Features: `http-runner` and `rustls` (TLS for it) are on by default; with
+//! `default-features = false` the crate is the traits, the delivery sequence and the event sinks,
+//! with no HTTP or TLS stack. `kube` is opt-in, and k8s-openapi needs its Kubernetes version
+//! chosen by the application (a library must not): add
+//! `k8s-openapi = { version = "0.29", features = ["latest"] }` (or the `v1_*` feature of your
+//! cluster) next to `keptn-deploy = { features = ["kube"] }`, otherwise k8s-openapi's build
+//! script stops the build. `testing` adds in-memory doubles.
 //! - [`delivery::Delivery`] walks a shipyard (0.1 or 0.2) stage by stage for a new artifact —
 //!   deployment, test, evaluation, approval, release or rollback, next stage — with Keptn 0.8+
 //!   rules, emitting Keptn CloudEvents to an event sink such as [`JsonLinesSink`].
 //! - `testing` (feature `testing`) has in-memory doubles: `InMemoryDeployer`,
 //!   `StaticTestRunner`.
-//! - [`local`] (feature `local`, default) deploys each service version as a local process behind
-//!   a per-stage proxy, the embedded default that needs no cluster.
+//! - The embedded local deployer (each service version a local process behind a per-stage
+//!   proxy, no cluster needed) is `LocalDeployer` in the `keptn-local` crate.
 //!
 //! ```
 //! use keptn_deploy::{Artifact, DeploymentRequest, DeploymentStrategy, StageService};
@@ -47,6 +55,8 @@ mod sink;
 #[cfg_attr(docsrs, doc(cfg(feature = "kube")))]
 pub mod kubernetes;
 
+/// The attribute for implementing this crate's async traits ([`Deployer`], [`TestRunner`]).
+pub use async_trait::async_trait;
 pub use deployer::{
     Artifact, Deployer, DeploymentRequest, DeploymentResult, InvalidArtifact, RunningVersion,
     ServiceStatus, StageService,
@@ -62,7 +72,3 @@ pub mod testing;
 
 #[cfg(feature = "kube")]
 pub use kube;
-
-#[cfg(feature = "local")]
-#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-pub mod local;

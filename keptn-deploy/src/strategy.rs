@@ -105,9 +105,9 @@ impl From<DeploymentStrategy> for String {
 #[serde(from = "String", into = "String")]
 #[non_exhaustive]
 pub enum TestStrategy {
-    /// A few requests validated strictly (any error fails), like the seed's `basiccheck.jmx`.
+    /// A few requests validated strictly (any error fails), like the Keptn tutorial's `basiccheck.jmx`.
     Functional,
-    /// Load for a duration at a concurrency, judged by error rate, like the seed's `load.jmx`.
+    /// Load for a duration at a concurrency, judged by error rate, like the Keptn tutorial's `load.jmx`.
     Performance,
     /// Any other strategy name, kept verbatim.
     Other(String),

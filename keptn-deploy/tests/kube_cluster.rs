@@ -99,7 +99,7 @@ async fn cleanup(client: &kube::Client, ns: &str) {
         .await;
 }
 
-/// The seed's staging flow on a real API server: first version serves, a second waits as canary
+/// The Keptn tutorial's staging flow on a real API server: first version serves, a second waits as canary
 /// while the primary keeps serving, rollback discards it, a third is promoted.
 #[tokio::test]
 async fn blue_green_lifecycle_on_a_real_api_server() {

@@ -486,7 +486,7 @@ fn status_error(
 mod tests {
     use super::*;
 
-    /// Tenants as the seed writes them get `https://`; explicit schemes are kept.
+    /// Tenants as Keptn's tutorial writes them get `https://`; explicit schemes are kept.
     #[test]
     fn tenant_forms() {
         let t = |s: &str| {

@@ -1,4 +1,4 @@
-//! Keptn events → Dynatrace events (§7.3): deployments, test start/stop, evaluation results and
+//! Keptn events → Dynatrace events: deployments, test start/stop, evaluation results and
 //! remediation actions, sent to `/api/v1/events` or the v2 ingest endpoint.
 
 use std::collections::BTreeMap;

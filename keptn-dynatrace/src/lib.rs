@@ -79,3 +79,7 @@ pub use monitoring::{
 pub use problem::{EVENT_SOURCE, ProblemNotification, ProblemStatus};
 pub use problems::{DynatraceProblem, EntityStub, EntityTag, quote_selector_value};
 pub use provider::{DynatraceSliProvider, PROVIDER_NAME};
+/// The HTTP client crate whose `Client` [`DynatraceClientBuilder::http_client`] takes.
+pub use reqwest;
+/// The secret type the builder's API token is.
+pub use secrecy::SecretString;

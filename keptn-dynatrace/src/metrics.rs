@@ -1,4 +1,4 @@
-//! Metrics API v2 answers and the translation of Keptn SLI queries into API requests (§7.1).
+//! Metrics API v2 answers and the translation of Keptn SLI queries into API requests.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Monitoring set-up: what `keptn configure monitoring dynatrace` did (§7.2), idempotent.
+//! Monitoring set-up: what `keptn configure monitoring dynatrace` did, idempotent.
 
 use std::fmt;
 

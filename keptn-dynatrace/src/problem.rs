@@ -1,4 +1,4 @@
-//! Dynatrace problem notifications → Keptn problem events (§7.4).
+//! Dynatrace problem notifications → Keptn problem events.
 
 use keptn_spec::event::{
     EventType, KeptnContext, KeptnEvent, Problem, ProblemEventData, ProblemState,
@@ -144,7 +144,7 @@ impl ProblemNotification {
         })
     }
 
-    /// The Keptn context of this problem: derived from `PID` as Keptn's API did (§4.1), so the
+    /// The Keptn context of this problem: derived from `PID` as Keptn's API did, so the
     /// OPEN and RESOLVED notifications of one problem share it.
     pub fn keptn_context(&self) -> KeptnContext {
         KeptnContext::from_ingress(&self.pid)

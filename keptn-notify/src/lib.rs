@@ -46,8 +46,6 @@ mod target;
 
 use std::path::Path;
 
-use secrecy::SecretString;
-
 pub use error::{Error, Result};
 pub use filter::EventFilter;
 pub use format::ChatFormat;
@@ -55,6 +53,10 @@ pub use format::ChatFormat;
 pub use keptn_spec::retry::RetryPolicy;
 pub use message::{Fact, Message, MessageBuilder, MessageKind, Outcome};
 pub use notifier::{Notifier, NotifierBuilder, NotifyStats, TargetStats};
+/// The HTTP client crate whose `Client` [`NotifierBuilder::http_client`] takes.
+pub use reqwest;
+/// The secret type of webhook URLs and secrets.
+pub use secrecy::SecretString;
 pub use secrets::{EnvSecrets, SecretSource, StaticSecrets};
 pub use target::Target;
 

@@ -369,7 +369,7 @@ impl MessageBuilder {
         if known.duplicate_problem {
             return None;
         }
-        let link = crate::target::render_link(self.report_link.as_ref(), event);
+        let link = render_link(self.report_link.as_ref(), event);
         Message::build(event, &known, link)
     }
 }
@@ -721,6 +721,21 @@ fn objective_line(result: &Value) -> Option<String> {
             "{name}{key} = {measured}: {status} (violated {})",
             violated.join(", ")
         ))
+    }
+}
+
+/// Renders a report-link template, `None` when the event lacks a field it uses.
+pub(crate) fn render_link(
+    template: Option<&keptn_spec::webhook::Template>,
+    event: &Value,
+) -> Option<String> {
+    let t = template?;
+    match t.render(event) {
+        Ok(link) => Some(link),
+        Err(e) => {
+            tracing::debug!(error = %e, "no report link for this event");
+            None
+        }
     }
 }
 

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::message::{Correlator, Enrichment, Message};
-use crate::target::{CompiledWebhook, Outgoing, Target, TargetKind, method, render_link};
+use crate::message::{Correlator, Enrichment, Message, render_link};
+use crate::target::{CompiledWebhook, Outgoing, Target, TargetKind, method};
 
 /// Sends notifications for Keptn events to its [`Target`]s, in the background.
 ///

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use keptn_spec::webhook::{EventTypePattern, HttpMethod, Template, Webhook, WebhookConfig};
+use keptn_spec::webhook::{EventTypePattern, HttpMethod, Webhook, WebhookConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -261,17 +261,5 @@ pub(crate) fn method(m: HttpMethod) -> reqwest::Method {
         HttpMethod::Put => reqwest::Method::PUT,
         HttpMethod::Patch => reqwest::Method::PATCH,
         HttpMethod::Delete => reqwest::Method::DELETE,
-    }
-}
-
-/// Renders a report-link template, `None` when the event lacks a field it uses.
-pub(crate) fn render_link(template: Option<&Template>, event: &Value) -> Option<String> {
-    let t = template?;
-    match t.render(event) {
-        Ok(link) => Some(link),
-        Err(e) => {
-            tracing::debug!(error = %e, "no report link for this event");
-            None
-        }
     }
 }

@@ -7,7 +7,7 @@ use keptn_spec::remediation::{ActionSpec, ActionValue};
 use keptn_spec::{ProjectName, ServiceName, StageName};
 use serde::Serialize;
 
-/// A problem reported by a monitoring tool (Keptn's `problem` event data, §7.4).
+/// A problem reported by a monitoring tool (Keptn's `problem` event data).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -261,6 +261,29 @@ impl ActionOutcome {
 ///   [`ActionOutcome`] with [`ActionStatus::Failed`] and a reason. It verifies its own effect
 ///   where it can (the Unleash action reads the flag back). It bounds its own time.
 /// - [`describe`](Self::describe) says what `execute` would do, for dry runs.
+///
+/// Implementing it (with the re-exported [`async_trait`](crate::async_trait)):
+///
+/// ```
+/// use keptn_remediate::{ActionContext, ActionOutcome, ActionRegistry, RemediationAction, async_trait};
+///
+/// /// Restarts the service; here it only says so.
+/// #[derive(Debug)]
+/// struct Restart;
+///
+/// #[async_trait]
+/// impl RemediationAction for Restart {
+///     fn name(&self) -> &str {
+///         "restart"
+///     }
+///     async fn execute(&self, ctx: &ActionContext) -> ActionOutcome {
+///         ActionOutcome::succeeded(format!("restarted for {}", ctx.problem.title), Vec::new())
+///     }
+/// }
+///
+/// let registry = ActionRegistry::new().with(Restart);
+/// assert!(registry.get("restart").is_some());
+/// ```
 #[async_trait]
 pub trait RemediationAction: Send + Sync + fmt::Debug {
     /// The action name used in remediation files, such as `toggle-feature`.

@@ -48,6 +48,7 @@ mod action;
 mod error;
 mod notification;
 mod registry;
+mod report;
 mod scaling;
 mod verify;
 mod workflow;
@@ -63,22 +64,19 @@ pub mod testing;
 pub mod unleash;
 
 pub use action::{ActionContext, ActionOutcome, ActionStatus, Change, Problem, RemediationAction};
+/// The attribute for implementing this crate's async traits ([`RemediationAction`],
+/// [`Verifier`], [`Scaler`]).
+pub use async_trait::async_trait;
 pub use error::{ActionIssue, Error, Result};
 pub use notification::ProblemNotification;
 pub use registry::ActionRegistry;
+pub use report::{EVENT_SOURCE, StepReport, VerificationReport};
 pub use scaling::{DEFAULT_MAX_REPLICAS, ScaleError, Scaler, ScalingAction};
 pub use verify::{
     QualityGateVerifier, ResolvedEventVerifier, ResolvedSignal, Verification, Verifier,
     VerifyError, VerifyRequest,
 };
 pub use workflow::{
-    DEFAULT_REMEMBER_PROBLEMS, EVENT_SOURCE, MatchedRemediation, Mode, RemediationReport,
-    RemediationStatus, Remediator, RemediatorBuilder, SEQUENCE, StepReport, VerificationReport,
+    DEFAULT_REMEMBER_PROBLEMS, MatchedRemediation, Mode, RemediationReport, RemediationStatus,
+    Remediator, RemediatorBuilder, SEQUENCE,
 };
-
-#[cfg(feature = "local")]
-#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-pub mod flagstore;
-#[cfg(feature = "local")]
-#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-pub mod monitor;

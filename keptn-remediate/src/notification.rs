@@ -6,7 +6,7 @@ use keptn_spec::{ProjectName, ServiceName, StageName};
 
 use crate::action::Problem;
 use crate::error::{Error, Result};
-use crate::workflow::EVENT_SOURCE;
+use crate::report::EVENT_SOURCE;
 
 /// What a problem event asks the workflow to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ impl ProblemNotification {
     /// RESOLVED or CLOSED), `sh.keptn.event.remediation.triggered` and
     /// `sh.keptn.event.<stage>.remediation.triggered` (the problem under `problem`). Project,
     /// stage and service come from the data, else from the `keptn_project`/`keptn_stage`/
-    /// `keptn_service` tags (§6.1), the stage else from the sequence event's type. The PID is
+    /// `keptn_service` tags, the stage else from the sequence event's type. The PID is
     /// `PID`, else `ProblemID`, else the event's Keptn context. Returns `Ok(None)` for other
     /// events, for events this crate emitted itself, and for unknown problem states.
     ///

@@ -43,6 +43,29 @@ impl ScaleError {
 /// `scale` subresource), and in memory by
 /// [`testing::InMemoryScaler`](crate::testing::InMemoryScaler). Implementations bound their
 /// own time and never block a thread.
+///
+/// Implementing it (with the re-exported [`async_trait`](crate::async_trait)):
+///
+/// ```
+/// use keptn_remediate::{ScaleError, Scaler, ScalingAction, async_trait};
+///
+/// /// A platform with one replica everywhere that ignores changes.
+/// #[derive(Debug)]
+/// struct Fixed;
+///
+/// #[async_trait]
+/// impl Scaler for Fixed {
+///     async fn replicas(&self, _namespace: &str, _deployment: &str) -> Result<u32, ScaleError> {
+///         Ok(1)
+///     }
+///     async fn set_replicas(&self, _ns: &str, _deployment: &str, _n: u32) -> Result<(), ScaleError> {
+///         Ok(())
+///     }
+/// }
+///
+/// let action = ScalingAction::new(Fixed);
+/// # let _ = action;
+/// ```
 #[async_trait]
 pub trait Scaler: Send + Sync + fmt::Debug {
     /// The current desired replica count of `deployment` in `namespace`.

@@ -6,9 +6,9 @@
 //!   token in the `Authorization` header, project and environment aware:
 //!   `POST /api/admin/projects/{project}/features/{flag}/environments/{env}/on|off`, read back
 //!   with `GET /api/admin/projects/{project}/features/{flag}/environments/{env}`;
-//! - the legacy API the seed's Unleash (3.x) and Keptn's remediation-service used:
+//! - the legacy API the Keptn tutorial's Unleash (3.x) and Keptn's remediation-service used:
 //!   `POST /api/admin/features/{flag}/toggle/on|off` with HTTP Basic auth, read back with
-//!   `GET /api/admin/features/{flag}` (§6.5). Unleash 7 no longer has it.
+//!   `GET /api/admin/features/{flag}`. Unleash 7 no longer has it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,6 +29,8 @@ use crate::verify::{Verification, Verifier, VerifyError, VerifyRequest};
 /// The retry policy of [`UnleashClient`] (the one every keptn-rs HTTP client follows).
 pub use keptn_spec::retry::RetryPolicy;
 
+/// The HTTP client crate whose `Client` [`UnleashClientBuilder::http_client`] takes.
+pub use reqwest;
 /// The `secrecy` crate, whose [`SecretString`] holds Unleash tokens in this API.
 pub use secrecy;
 

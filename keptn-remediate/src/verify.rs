@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::action::Problem;
-use crate::workflow::StepReport;
+use crate::report::StepReport;
 
 /// The answer of a [`Verifier`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -123,6 +123,29 @@ pub struct VerifyRequest<'a> {
 /// does), [`FlagStateVerifier`](crate::unleash::FlagStateVerifier) (read the flags back).
 /// Contract: never return [`Verification::Resolved`] on missing or failed data; return
 /// [`VerifyError`] when no answer could be had; bound your own time.
+///
+/// Implementing it (with the re-exported [`async_trait`](crate::async_trait)):
+///
+/// ```
+/// use keptn_remediate::{Verification, Verifier, VerifyError, VerifyRequest, async_trait};
+///
+/// /// Never convinced: every action is followed by the next one.
+/// #[derive(Debug)]
+/// struct Sceptic;
+///
+/// #[async_trait]
+/// impl Verifier for Sceptic {
+///     fn name(&self) -> &str {
+///         "sceptic"
+///     }
+///     async fn verify(&self, request: &VerifyRequest<'_>) -> Result<Verification, VerifyError> {
+///         Ok(Verification::Unresolved(format!("{} still open", request.problem.title)))
+///     }
+/// }
+///
+/// let verifier: Box<dyn Verifier> = Box::new(Sceptic);
+/// assert_eq!(verifier.name(), "sceptic");
+/// ```
 #[async_trait]
 pub trait Verifier: Send + Sync + fmt::Debug {
     /// A short name for reports, such as `quality-gate`.

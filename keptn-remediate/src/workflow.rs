@@ -20,10 +20,8 @@ use crate::action::{ActionContext, ActionOutcome, ActionStatus, Problem};
 use crate::error::{Error, Result};
 use crate::notification::ProblemNotification;
 use crate::registry::ActionRegistry;
+use crate::report::{EVENT_SOURCE, StepReport, VerificationReport};
 use crate::verify::{ResolvedEventVerifier, ResolvedSignal, Verifier, VerifyRequest};
-
-/// The `source` of the events the workflow emits.
-pub const EVENT_SOURCE: &str = "keptn-remediate";
 
 /// The name of the remediation sequence in event types (`sh.keptn.event.<stage>.remediation.*`).
 pub const SEQUENCE: &str = "remediation";
@@ -90,39 +88,6 @@ pub struct MatchedRemediation {
     pub index: usize,
     /// How many actions it has.
     pub actions: usize,
-}
-
-/// What a verification after a step decided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct VerificationReport {
-    /// The verifier's name.
-    pub verifier: String,
-    /// Whether the problem is resolved.
-    pub resolved: bool,
-    /// Why (also the error, when the verifier could not answer).
-    pub reason: String,
-}
-
-/// One step of a remediation: the action from the file, its outcome and the verification.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct StepReport {
-    /// The step's index in the remediation's action list.
-    pub index: usize,
-    /// The step from the file.
-    pub step: ActionSpec,
-    /// What the action did.
-    pub outcome: ActionOutcome,
-    /// When the action started.
-    pub started_at: DateTime<Utc>,
-    /// How long the action took, in milliseconds.
-    pub action_ms: u64,
-    /// The verification after the step (none after a failed action or in a dry run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verification: Option<VerificationReport>,
 }
 
 /// The record of one remediation: what matched, each step, and how it ended.

@@ -1,6 +1,6 @@
 //! SLO criteria such as `<=+10%` or `<600`, parsed with Keptn's grammar.
 //!
-//! Keptn 1.4.5's lighthouse reads a criterion string like this (behaviour spec §2.3):
+//! Keptn 1.4.5's lighthouse reads a criterion string like this:
 //!
 //! 1. every space character is removed;
 //! 2. the string must start with one of `<`, `=`, `>` (or `|`, a leftover of Keptn's regular
@@ -483,7 +483,7 @@ mod tests {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
-    /// §2.3 table: absolute criteria keep their literal number.
+    /// Absolute criteria keep their literal number.
     #[test]
     fn rule_2_3_absolute_criteria_use_the_literal_number() {
         for (s, op, v) in [
@@ -500,14 +500,14 @@ mod tests {
         }
     }
 
-    /// §2.3 step 4: a `%` without sign is a relative increase (#1498).
+    /// A `%` without sign is a relative increase.
     #[test]
     fn rule_2_3_percent_without_sign_is_relative_increase() {
         assert_eq!(parse("<=10%"), parse("<=+10%"));
         assert_eq!(parse("<=10%").target(Some(500.0)), 550.0);
     }
 
-    /// §2.3 table: relative percentage and delta targets.
+    /// Relative percentage and delta targets.
     #[test]
     fn rule_2_3_relative_targets() {
         assert_eq!(parse(">=-5%").target(Some(200.0)), 190.0);
@@ -516,7 +516,7 @@ mod tests {
         assert_eq!(parse("<=+10%").target(None), 0.0);
     }
 
-    /// §2.3 QUIRK: a leading `-` always means relative decrease, never a negative number.
+    /// Keptn quirk: a leading `-` always means relative decrease, never a negative number.
     #[test]
     fn rule_2_3_negative_threshold_is_a_relative_decrease() {
         let c = parse(">-5");
@@ -524,14 +524,14 @@ mod tests {
         assert_eq!(c.target(Some(10.0)), 5.0);
     }
 
-    /// §2.3 step 1: spaces are removed before parsing.
+    /// Spaces are removed before parsing.
     #[test]
     fn rule_2_3_spaces_are_removed() {
         assert_eq!(parse("< 10"), parse("<10"));
         assert_eq!(parse(" <= + 10 % "), parse("<=+10%"));
     }
 
-    /// §2.3 step 6: trailing garbage and odd operators are rejected like Keptn does.
+    /// Trailing garbage and odd operators are rejected like Keptn does.
     #[test]
     fn rule_2_3_unparsable_criteria_are_rejected() {
         for s in ["<600ms", "=<5", "<", "==5", "|5", "<%", "<1e400"] {
@@ -548,7 +548,7 @@ mod tests {
         }
     }
 
-    /// §2.3 step 3: operator precedence `<=`, `<`, `=`, `>=`, `>`.
+    /// Operator precedence `<=`, `<`, `=`, `>=`, `>`.
     #[test]
     fn rule_2_3_operator_prefix_order() {
         assert_eq!(parse(">=5").op(), Op::Ge);
@@ -556,7 +556,7 @@ mod tests {
         assert_eq!(parse("<=5").op(), Op::Le);
     }
 
-    /// §2.3: `=` is exact float equality.
+    /// `=` is exact float equality.
     #[test]
     fn rule_2_3_equality_is_exact() {
         let c = parse("=0");

@@ -1,4 +1,4 @@
-//! The data of Keptn's `sh.keptn.event.evaluation.finished` event (gen-2 field names, §2.10).
+//! The data of Keptn's `sh.keptn.event.evaluation.finished` event (gen-2 field names).
 //!
 //! These structs serialize to exactly the shape Keptn's lighthouse sends, so Keptn tooling
 //! (Bridge, shipyard-controller, scripts) can read them, and they read such events back
@@ -425,7 +425,7 @@ mod tests {
        "passTargets":[{"criteria":"<=+10%","targetValue":572,"violated":true},{"criteria":"<600","targetValue":600,"violated":true}],
        "warningTargets":[{"criteria":"<=800","targetValue":800,"violated":false}]}]}}"#;
 
-    /// §2.10: the gen-2 example reads and writes back to the same JSON.
+    /// The gen-2 example reads and writes back to the same JSON.
     #[test]
     fn rule_2_10_gen2_shape_round_trips() {
         let data: EvaluationFinishedData = serde_json::from_str(SPEC_EXAMPLE).unwrap();

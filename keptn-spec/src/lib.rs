@@ -24,7 +24,7 @@
 //! use keptn_spec::{ParseOptions, ProjectName, ServiceName, names};
 //! use keptn_spec::shipyard::{DeploymentStrategy, Shipyard, TaskKind};
 //!
-//! // The seed's 0.1 shipyard, converted to the canonical 0.2 model.
+//! // The Keptn tutorial's 0.1 shipyard, converted to the canonical 0.2 model.
 //! let src = "stages:\n  - name: dev\n    deployment_strategy: direct\n    test_strategy: functional\n\
 //!            \x20 - name: staging\n    deployment_strategy: blue_green_service\n    test_strategy: performance\n";
 //! let parsed = Shipyard::parse(src, &ParseOptions::new().file("shipyard.yaml"))?;

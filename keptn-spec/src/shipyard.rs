@@ -1231,7 +1231,7 @@ impl ShipyardV01 {
     }
 
     /// Converts to the canonical 0.2 form the way `keptn upgrade project --shipyard` did
-    /// (behaviour spec §1.4), for each stage:
+    ///, for each stage:
     /// - `delivery`: `deployment` (`deploymentstrategy`), `test` (`teststrategy`, only when a
     ///   test strategy is set), `evaluation`, `approval` (`pass`/`warning`, only when
     ///   `approval_strategy` is set), `release`;
@@ -1482,7 +1482,7 @@ spec:
         );
     }
 
-    /// The seed's 0.1 shipyard converts per the upgrade mapping plus a remediation sequence.
+    /// The Keptn tutorial's 0.1 shipyard converts per the upgrade mapping plus a remediation sequence.
     #[test]
     fn converts_v01() {
         let src = "stages:\n  - name: dev\n    deployment_strategy: direct\n    test_strategy: functional\n  - name: staging\n    approval_strategy:\n      pass: automatic\n      warning: manual\n    deployment_strategy: blue_green_service\n    test_strategy: performance\n  - name: production\n    deployment_strategy: blue_green_service\n    remediation_strategy: automated\n";

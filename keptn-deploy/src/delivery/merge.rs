@@ -28,7 +28,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// Earlier scalars win, maps merge, arrays concatenate (§1.3 rule 7).
+    /// Earlier scalars win, maps merge, arrays concatenate.
     #[test]
     fn keptn_merge_rule() {
         let mut a = json!({"stage": "staging", "deployment": {"deploymentstrategy": "blue_green_service"}, "uris": ["a"]});

@@ -1,5 +1,4 @@
-//! The shipyard delivery sequence: Keptn's shipyard-controller (0.8+ rules, §1.3 of the
-//! behaviour spec) driving a [`Deployer`], a [`TestRunner`], an [`Evaluator`], an
+//! The shipyard delivery sequence: Keptn's shipyard-controller (0.8+ rules) driving a [`Deployer`], a [`TestRunner`], an [`Evaluator`], an
 //! [`Approver`] and custom [`TaskHandler`]s, emitting Keptn CloudEvents to an [`EventSink`].
 //!
 //! Rules, as Keptn 0.8+ runs them:
@@ -363,7 +362,7 @@ impl Delivery {
         self
     }
 
-    /// Deploys `service` with `strategy` in every stage, whatever the shipyard says (the seed's
+    /// Deploys `service` with `strategy` in every stage, whatever the shipyard says (the Keptn tutorial's
     /// `keptn onboard service carts-db --deployment-strategy=direct`).
     #[must_use]
     pub fn with_strategy_override(
@@ -601,7 +600,7 @@ impl Delivery {
         }
     }
 
-    /// The `.triggered` data of `task`: Keptn's merge (§1.3 rule 7).
+    /// The `.triggered` data of `task`: Keptn's merge.
     fn task_payload(run: &SequenceRun, task: &Task) -> Value {
         let props: serde_json::Map<String, Value> = task
             .properties

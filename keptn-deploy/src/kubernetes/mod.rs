@@ -1,5 +1,9 @@
 //! The Kubernetes [`Deployer`]: Keptn's blue/green on plain Deployments and Services.
 //!
+//! Feature `kube` (opt-in). k8s-openapi's Kubernetes version is the application's choice: add
+//! `k8s-openapi = { version = "0.29", features = ["latest"] }` (or the `v1_*` feature matching
+//! your cluster) to your own dependencies; without one, k8s-openapi's build script stops the build.
+//!
 //! What it does, per strategy (names from [`manifest`]):
 //!
 //! - **direct**: server-side apply of Deployment and Service `{service}`, then wait for the

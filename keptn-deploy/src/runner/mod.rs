@@ -1,5 +1,6 @@
 //! The `TestRunner` port (Keptn's jmeter-service role) and the built-in HTTP runner.
 
+#[cfg(feature = "http-runner")]
 mod http;
 
 use std::fmt;
@@ -10,6 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "http-runner")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http-runner")))]
 pub use http::{HttpCheck, HttpTestRunner, RequestSample, Workload};
 
 use crate::{Result, StageService, TestStrategy};
@@ -203,6 +206,29 @@ impl fmt::Debug for Progress {
 /// Contract: a failed test is a [`TestReport`] with [`TestOutcome::Fail`]; `Err` means the
 /// tests could not run at all (no URI, no workload for the strategy, a broken runner).
 /// Implementations bound their own time and never block a thread.
+///
+/// Implementing it (with the re-exported [`async_trait`](crate::async_trait)):
+///
+/// ```
+/// use keptn_deploy::{Error, Progress, Result, TestReport, TestRequest, TestRunner, async_trait};
+///
+/// /// Refuses to run anything: a stand-in for a runner that calls an external tool.
+/// #[derive(Debug)]
+/// struct NoTests;
+///
+/// #[async_trait]
+/// impl TestRunner for NoTests {
+///     fn name(&self) -> &str {
+///         "none"
+///     }
+///     async fn run(&self, request: &TestRequest, _progress: &Progress) -> Result<TestReport> {
+///         Err(Error::Test { message: format!("no tests for {}", request.strategy) })
+///     }
+/// }
+///
+/// let runner: Box<dyn TestRunner> = Box::new(NoTests);
+/// assert_eq!(runner.name(), "none");
+/// ```
 #[async_trait]
 pub trait TestRunner: Send + Sync + fmt::Debug {
     /// A short name for events and logs (`http`, `jmeter`, …).

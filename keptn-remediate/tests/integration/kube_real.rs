@@ -78,7 +78,7 @@ async fn teardown(client: &kube::Client, ns: &str) {
         .await;
 }
 
-/// The seed's `Response time degradation` remediation (`scaling` `+1`) scales the real
+/// The Keptn tutorial's `Response time degradation` remediation (`scaling` `+1`) scales the real
 /// Deployment from 1 to 2 replicas through the scale subresource; the undo step names the
 /// way back.
 #[tokio::test]

@@ -8,9 +8,10 @@
 //! - `unleash_real`: against a real Unleash (`scripts/unleash.sh up`), skipped with a message
 //!   when `UNLEASH_URL` is not set;
 //! - `kube_real`: `KubeScaler` against a real kube-apiserver (feature `kube`), skipped with a
-//!   message when `KUBECONFIG` is not set;
-//! - `flagstore`: the embedded flag store (feature `local`) and the same client, action and
-//!   verifier against it.
+//!   message when `KUBECONFIG` is not set.
+//!
+//! The embedded flag store's tests (this crate's client, action and verifier against it) live
+//! in keptn-local.
 
 #[cfg(feature = "testing")]
 mod workflow;
@@ -22,9 +23,6 @@ mod unleash_fake;
 
 #[cfg(feature = "unleash")]
 mod unleash_real;
-
-#[cfg(all(feature = "local", feature = "unleash"))]
-mod flagstore;
 
 #[cfg(feature = "kube")]
 mod kube_real;

@@ -3,7 +3,7 @@
 //! The fake follows Unleash's published Admin API (as served by unleash-server 7.5 at
 //! `/docs/openapi.json`: paths, `Authorization: <token>` header, `featureEnvironmentSchema`
 //! with `enabled`, error bodies `{name, message}`) and, for the legacy toggle API that Unleash 7
-//! no longer has, the Unleash 3.x API that Keptn's remediation-service called (§6.5:
+//! no longer has, the Unleash 3.x API that Keptn's remediation-service called (:
 //! `POST /api/admin/features/{name}/toggle/on|off`, HTTP Basic auth). It is used for what a
 //! real server will not do on demand: 401, 429, 503 and slow answers. The code path is the same
 //! as against the real server (see `unleash_real`).
@@ -282,7 +282,7 @@ async fn slow_answers_time_out() {
     assert_eq!(out.status, ActionStatus::Failed);
 }
 
-/// The legacy API of the seed's Unleash (3.x) and Keptn 0.6: toggle with Basic auth under a
+/// The legacy API of the Keptn tutorial's Unleash (3.x) and Keptn 0.6: toggle with Basic auth under a
 /// base URL ending in `/api`, as Keptn's `UNLEASH_SERVER_URL` did.
 #[tokio::test]
 async fn legacy_api_toggles_with_basic_auth() {

@@ -69,7 +69,7 @@ impl Real {
         body["enabled"].as_bool().expect("`enabled` in the answer")
     }
 
-    /// Creates a flag and switches it on in production, as the seed's user did.
+    /// Creates a flag and switches it on in production, as the Keptn tutorial's user did.
     async fn flag_on(&self, flag: &str) {
         let client = self.client("production");
         client.create_flag(flag).await.unwrap();
@@ -97,7 +97,7 @@ fn problem(pid: &str, title: &str) -> Problem {
     .with_service("carts".parse().unwrap())
 }
 
-/// The seed's finale against a real Unleash: the 0.6 remediation file, problem "Failure rate
+/// The Keptn tutorial's finale against a real Unleash: the 0.6 remediation file, problem "Failure rate
 /// increase" → the promotion flag is turned off, verified by reading it back; a duplicate
 /// notification (same PID) does nothing, even after the flag was turned on again.
 #[tokio::test]

@@ -117,7 +117,7 @@ fn unresolved() -> Result<Verification, VerifyError> {
     Ok(Verification::Unresolved("gate failed".into()))
 }
 
-/// The seed's finale: "Failure rate increase" matches the 0.6 entry by prefix, its toggle runs
+/// The Keptn tutorial's finale: "Failure rate increase" matches the 0.6 entry by prefix, its toggle runs
 /// with `EnablePromotion:off`, the verification passes, and the events tell the whole story.
 #[tokio::test(start_paused = true)]
 async fn seed_problem_runs_the_matching_toggle_and_resolves() {
@@ -692,7 +692,7 @@ mod events_in {
         )
     }
 
-    /// A `problem.open` without project/stage fields takes them from Dynatrace's tags (§6.1).
+    /// A `problem.open` without project/stage fields takes them from Dynatrace's tags.
     #[test]
     fn problem_open_reads_context_from_tags() {
         let ev = event(

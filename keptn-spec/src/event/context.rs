@@ -15,7 +15,7 @@ use crate::error::Error;
 /// and always prints the lowercase hyphenated form.
 ///
 /// Keptn's API also accepts a non-UUID string as the context and derives a deterministic UUID
-/// from it (§4.1), so that a Dynatrace problem's OPEN and RESOLVED notifications, which both
+/// from it, so that a Dynatrace problem's OPEN and RESOLVED notifications, which both
 /// carry the problem's `PID`, land in one context: see [`KeptnContext::derive`] and
 /// [`KeptnContext::from_ingress`].
 ///
@@ -48,7 +48,7 @@ impl KeptnContext {
     }
 
     /// Derives a context deterministically from a string that is not a UUID, as Keptn's API
-    /// does for `shkeptncontext` values such as a Dynatrace problem `PID` (§4.1).
+    /// does for `shkeptncontext` values such as a Dynatrace problem `PID`.
     ///
     /// The rule: when the string is shorter than 16 bytes it is right-padded with spaces to a
     /// width of 16 characters (Go's `%-16v`, which counts characters); the first 16 bytes of the
@@ -72,7 +72,7 @@ impl KeptnContext {
     }
 
     /// The context Keptn's API assigns to an incoming event whose `shkeptncontext` is `input`
-    /// (§4.1): a valid UUID is kept, an empty string gets a new random context, and any other
+    /// as follows: a valid UUID is kept, an empty string gets a new random context, and any other
     /// string gets the deterministic context of [`KeptnContext::derive`].
     pub fn from_ingress(input: &str) -> Self {
         if input.is_empty() {

@@ -1,5 +1,5 @@
 //! Typed `data` of Keptn events: the fields every event shares ([`EventData`]) and the task
-//! payloads of §4.3, field by field as on the wire.
+//! payloads of Keptn 0.8+ (generation 2), field by field as on the wire.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,7 +30,7 @@ where
     }
 }
 
-/// The fields every Keptn event's `data` shares (go-utils `EventData`, §4.1).
+/// The fields every Keptn event's `data` shares (go-utils `EventData`).
 ///
 /// Every task payload embeds it (`#[serde(flatten)]`) as its `common` field. Names are
 /// validated ([`ProjectName`], …); an empty string reads as absent.
@@ -106,8 +106,7 @@ impl EventData {
         self
     }
 
-    /// `status: errored, result: fail` with `message`: how a task reports that it could not run
-    /// (§10.7).
+    /// `status: errored, result: fail` with `message`: how a task reports that it could not run.
     #[must_use]
     pub fn errored(mut self, message: impl Into<String>) -> Self {
         self.status = Some(Status::Errored);
@@ -175,7 +174,7 @@ pub struct ConfigurationChange {
     pub extra: Extra,
 }
 
-/// The `deployment` object of deployment, test, release and rollback events (§4.3).
+/// The `deployment` object of deployment, test, release and rollback events.
 ///
 /// One struct serves every phase: `.triggered` events carry the strategy and URIs,
 /// `.finished` events add `deploymentNames` and `gitCommit`; empty fields are omitted.
@@ -405,7 +404,7 @@ pub struct CustomFilter {
     pub value: String,
 }
 
-/// The `get-sli` object of `get-sli.triggered` (§3.2).
+/// The `get-sli` object of `get-sli.triggered`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GetSliRequest {
@@ -452,7 +451,7 @@ pub struct GetSliTriggeredData {
     pub extra: Extra,
 }
 
-/// The `get-sli` object of `get-sli.finished` (§3.3).
+/// The `get-sli` object of `get-sli.finished`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GetSliResult {
@@ -506,7 +505,7 @@ pub struct ApprovalStrategy {
 
 impl ApprovalStrategy {
     /// Whether Keptn's approval-service approves a previous result of `result` without a human
-    /// (§8.1): `pass` with `pass: automatic`, or `warning` with `warning: automatic`. Anything else
+    /// as follows: `pass` with `pass: automatic`, or `warning` with `warning: automatic`. Anything else
     /// (including a missing strategy, despite the spec's "default automatic") waits for a manual
     /// `approval.finished`; a `fail` is never approved.
     pub fn approves_automatically(&self, result: Verdict) -> bool {
@@ -587,7 +586,7 @@ impl fmt::Display for ProblemState {
     }
 }
 
-/// A problem as Keptn passes it on (§4.2, §4.3, §7.4): the capitalized fields of Dynatrace's
+/// A problem as Keptn passes it on: the capitalized fields of Dynatrace's
 /// problem notification plus Keptn's lowercase `rootCause`.
 ///
 /// Field case is exactly Keptn's (`State`, `ProblemID`, `PID`, `ProblemTitle`, …). Keptn's Go
@@ -672,7 +671,7 @@ pub struct Problem {
     )]
     pub tags: Option<String>,
     /// The root cause, when the source knows it (matched first against remediation
-    /// `problemType`s, §6.4).
+    /// `problemType`s).
     #[serde(
         rename = "rootCause",
         alias = "RootCause",
@@ -687,7 +686,7 @@ impl Problem {
     /// each tag at its first `:`, and the whole rest is the value (so `url:http://x` gives
     /// `http://x`), the same reading as `keptn_dynatrace::ProblemNotification::tag`.
     ///
-    /// Deliberate difference: dynatrace-service (§7.4) splits at every `:` and keeps only the
+    /// Deliberate difference: dynatrace-service splits at every `:` and keeps only the
     /// second piece, which cuts such a value. Keptn entity names cannot contain `:`, so the
     /// `keptn_project`/`keptn_stage`/`keptn_service` tags read the same either way;
     /// [`Problem::tag_as_keptn`] gives Keptn's reading.
@@ -698,7 +697,7 @@ impl Problem {
         })
     }
 
-    /// The value of tag `key` read exactly as dynatrace-service does (§7.4): split at `,`,
+    /// The value of tag `key` read exactly as dynatrace-service does: split at `,`,
     /// trim, split each tag at every `:` and take the second piece, so a value that itself
     /// contains `:` is cut there.
     pub fn tag_as_keptn(&self, key: &str) -> Option<&str> {
@@ -727,7 +726,7 @@ pub struct ProblemEventData {
 
 impl ProblemEventData {
     /// The data of the `sh.keptn.event.<stage>.remediation.triggered` event that Keptn 0.8.4+
-    /// problem sources send instead of `problem.open` (§6.4, §7.4): the same project, stage,
+    /// problem sources send instead of `problem.open`: the same project, stage,
     /// service and labels, with the problem under `problem`. Unknown fields stay at the top level.
     pub fn to_remediation_triggered(&self) -> RemediationTriggeredData {
         RemediationTriggeredData {
@@ -766,7 +765,7 @@ pub struct RemediationActionRef {
     pub action_name: String,
 }
 
-/// The `remediation` object of `remediation.status.changed` (Keptn 0.7, §4.2).
+/// The `remediation` object of `remediation.status.changed` (Keptn 0.7).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RemediationProgress {
@@ -796,7 +795,7 @@ pub struct RemediationStatusChangedData {
     pub extra: Extra,
 }
 
-/// A remediation action as events carry it: `{name, action, description, value}` (§4.2, §6.2).
+/// A remediation action as events carry it: `{name, action, description, value}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ActionDetails {

@@ -14,13 +14,13 @@ use crate::error::{Error, Location, Result};
 /// The CloudEvents `specversion` of generation-2 Keptn events.
 pub const CLOUDEVENTS_SPEC_VERSION: &str = "1.0";
 
-/// The `shkeptnspecversion` this crate writes (Keptn spec 0.2.1, go-utils 0.8.5's default, §4.1).
+/// The `shkeptnspecversion` this crate writes (Keptn spec 0.2.1, go-utils 0.8.5's default).
 pub const KEPTN_SPEC_VERSION: &str = "0.2.1";
 
 /// The `datacontenttype` this crate writes.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 
-/// A Keptn event: a CloudEvents 1.0 envelope with Keptn's extensions (§4.1) and JSON `data`.
+/// A Keptn event: a CloudEvents 1.0 envelope with Keptn's extensions and JSON `data`.
 ///
 /// Field names are the wire names. Incoming events are read tolerantly: attributes this type
 /// does not know (such as the generation-1 `contenttype`, or extensions of other tools) are kept

@@ -13,7 +13,7 @@ impl KeptnEvent {
         self.specversion.starts_with("0.")
     }
 
-    /// This event in its generation-2 form: type, envelope and data (§4.2 → §4.3).
+    /// This event in its generation-2 form: type, envelope and data.
     ///
     /// Generation-2 events are returned unchanged. For generation-1 ones the envelope becomes
     /// CloudEvents 1.0 (`contenttype` → `datacontenttype`; id, source, time and context are
@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(g2.to_gen2(), g2, "mapping twice changes nothing");
     }
 
-    /// The CLI's `new-artifact` (§5.1 step 1) becomes a deployment request with the image.
+    /// The CLI's `new-artifact` becomes a deployment request with the image.
     #[test]
     fn new_artifact_configuration_change_is_a_deployment() {
         let ev = gen1(
@@ -309,7 +309,7 @@ mod tests {
         assert_eq!(d.extra["canary"], json!({"action": "set", "value": 100}));
     }
 
-    /// The gatekeeper's promote and discard (§5.1 step 5) are release and rollback.
+    /// The gatekeeper's promote and discard are release and rollback.
     #[test]
     fn promote_and_discard_are_release_and_rollback() {
         for (action, ty) in [
@@ -361,7 +361,7 @@ mod tests {
         assert!(d.evaluation.unwrap().end.is_some());
     }
 
-    /// evaluation-done (§2.10 gen-1 shape) reads as the gen-2 evaluation.finished data.
+    /// evaluation-done (gen-1 shape) reads as the gen-2 evaluation.finished data.
     #[test]
     fn evaluation_done_reads_as_evaluation_finished() {
         let ev = gen1(

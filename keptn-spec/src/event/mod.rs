@@ -1,5 +1,5 @@
 //! Keptn CloudEvents: the envelope, typed event types, the Keptn context and the
-//! [`EventSink`] every part of the family emits into (§4 of the behaviour spec).
+//! [`EventSink`] every part of the family emits into.
 //!
 //! * [`KeptnEvent`] — a CloudEvents 1.0 envelope with Keptn's extensions (`shkeptncontext`,
 //!   `triggeredid`, `shkeptnspecversion`, `gitcommitid`) and JSON `data`; unknown attributes

@@ -23,7 +23,7 @@ pub enum Payload {
     TestFinished(TestFinishedData),
     /// `evaluation.triggered`.
     EvaluationTriggered(EvaluationTriggeredData),
-    /// `evaluation.finished` (§2.10).
+    /// `evaluation.finished`.
     EvaluationFinished(Box<EvaluationFinishedData>),
     /// `release.triggered`.
     ReleaseTriggered(ReleaseTriggeredData),
@@ -177,7 +177,7 @@ impl KeptnEvent {
 
     /// Checks the event as a whole: its data has the shape its type requires
     /// ([`KeptnEvent::payload`]), and a generation-2 `.started`, `.status.changed` or
-    /// `.finished` task event names the `.triggered` event it answers (`triggeredid`, §4.1).
+    /// `.finished` task event names the `.triggered` event it answers (`triggeredid`).
     ///
     /// # Errors
     /// [`Error::Parse`] describing the first problem found.

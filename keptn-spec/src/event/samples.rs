@@ -1,5 +1,5 @@
-//! Sample events written from the descriptions in the behaviour spec (§2.10, §3, §4, §6, §7.4,
-//! §8.1), read through the envelope and the typed payloads.
+//! Sample events written from Keptn's documented event shapes (evaluation, get-sli, task
+//! events, remediation, problems, approval), read through the envelope and the typed payloads.
 
 use serde_json::{Value, json};
 
@@ -30,7 +30,7 @@ fn gen2(ty: &str, source: &str, data: Value) -> KeptnEvent {
     ev
 }
 
-/// `deployment.triggered` from the shipyard-controller for `keptn trigger delivery` (§4.3, §8.4).
+/// `deployment.triggered` from the shipyard-controller for `keptn trigger delivery`.
 #[test]
 fn deployment_triggered() {
     let ev = gen2(
@@ -55,7 +55,7 @@ fn deployment_triggered() {
     );
 }
 
-/// `deployment.finished` of a blue/green deployment with names, URIs and commit (§4.3).
+/// `deployment.finished` of a blue/green deployment with names, URIs and commit.
 #[test]
 fn deployment_finished() {
     let ev = gen2(
@@ -77,7 +77,7 @@ fn deployment_finished() {
     assert_eq!(d.common.result, Some(Verdict::Pass));
 }
 
-/// `test.triggered` / `test.finished` (§4.3).
+/// `test.triggered` / `test.finished`.
 #[test]
 fn test_triggered_and_finished() {
     let t = gen2(
@@ -107,7 +107,7 @@ fn test_triggered_and_finished() {
     assert_eq!((test.end.unwrap() - test.start.unwrap()).num_minutes(), 10);
 }
 
-/// `evaluation.triggered` of `keptn trigger evaluation --timeframe 5m` (§4.3, §8.4).
+/// `evaluation.triggered` of `keptn trigger evaluation --timeframe 5m`.
 #[test]
 fn evaluation_triggered() {
     let ev = gen2(
@@ -125,7 +125,7 @@ fn evaluation_triggered() {
     assert_eq!(d.deployment.unwrap().deployment_names, ["canary"]);
 }
 
-/// The gen-2 `evaluation.finished` example of §2.10.
+/// The gen-2 `evaluation.finished` example.
 #[test]
 fn evaluation_finished() {
     let ev = gen2(
@@ -159,7 +159,7 @@ fn evaluation_finished() {
     );
 }
 
-/// `get-sli.triggered` and `get-sli.finished` (§3.2, §3.3), one value failed.
+/// `get-sli.triggered` and `get-sli.finished`, one value failed.
 #[test]
 fn get_sli_triggered_and_finished() {
     let t = gen2(
@@ -201,7 +201,7 @@ fn get_sli_triggered_and_finished() {
     assert!(!d.get_sli.indicator_values[1].success);
 }
 
-/// `approval.triggered` (§8.1): a warning with `warning: manual` waits for a human.
+/// `approval.triggered`: a warning with `warning: manual` waits for a human.
 #[test]
 fn approval_triggered() {
     let ev = gen2(
@@ -219,7 +219,7 @@ fn approval_triggered() {
     assert!(!ApprovalStrategy::default().approves_automatically(Verdict::Pass));
 }
 
-/// Dynatrace's raw problem notification as the API receives it (§7.4): capitalized fields,
+/// Dynatrace's raw problem notification as the API receives it: capitalized fields,
 /// raw `ProblemDetails`, `ImpactedEntities`, tags; the PID-derived context.
 #[test]
 fn dynatrace_problem_notification() {
@@ -272,7 +272,7 @@ fn dynatrace_problem_notification() {
     assert_eq!(written, src);
 }
 
-/// `problem.open` from dynatrace-service, with lowercase project/stage/service (§4.2).
+/// `problem.open` from dynatrace-service, with lowercase project/stage/service.
 #[test]
 fn problem_open() {
     let ev = gen2(
@@ -290,7 +290,7 @@ fn problem_open() {
     assert_eq!(d.common.service.unwrap().as_str(), "carts");
 }
 
-/// The 0.8.4+ remediation loop: sequence trigger, get-action, action (§6.4).
+/// The 0.8.4+ remediation loop: sequence trigger, get-action, action.
 #[test]
 fn remediation_sequence() {
     let problem = json!({"State": "OPEN", "ProblemID": "1234", "PID": "P-1",
@@ -354,7 +354,7 @@ fn remediation_sequence() {
 }
 
 /// A 0.7 remediation: status.changed names the action; finished (CloudEvents 0.2) carries
-/// its outcome inside `remediation`, which the gen-2 view lifts (§4.2, §6.2).
+/// its outcome inside `remediation`, which the gen-2 view lifts.
 #[test]
 fn gen1_remediation_status_and_finished() {
     let sc = gen2(

@@ -37,6 +37,27 @@ use super::types::EventType;
 /// announce(&sink);
 /// assert_eq!(sink.types(), vec![EventType::ProblemOpen]);
 /// ```
+///
+/// Implementing it: count events without blocking.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use keptn_spec::event::{EventSink, KeptnEvent};
+///
+/// #[derive(Debug, Default)]
+/// struct Counter(AtomicU64);
+///
+/// impl EventSink for Counter {
+///     fn emit(&self, _event: &KeptnEvent) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let counter = Counter::default();
+/// let sink: &dyn EventSink = &counter;
+/// # let _ = sink;
+/// assert_eq!(counter.0.load(Ordering::Relaxed), 0);
+/// ```
 pub trait EventSink: Send + Sync + fmt::Debug {
     /// Takes one event. Must not block (see the trait's contract).
     fn emit(&self, event: &KeptnEvent);

@@ -12,7 +12,7 @@ use crate::names::StageName;
 /// The prefix of every generation-2 event type.
 pub const EVENT_PREFIX: &str = "sh.keptn.event.";
 
-/// A Keptn task: the `<task>` of `sh.keptn.event.<task>.<phase>` (§4.3).
+/// A Keptn task: the `<task>` of `sh.keptn.event.<task>.<phase>`.
 ///
 /// Known tasks have their own variant; any other task name (a custom task of a shipyard) is
 /// [`Task::Custom`]. Parsing a known name never yields `Custom`, and equality and hashing compare
@@ -247,7 +247,7 @@ impl From<Phase> for String {
     }
 }
 
-/// A generation-1 event type of Keptn 0.6/0.7 (§4.2), accepted on input and mapped to its
+/// A generation-1 event type of Keptn 0.6/0.7, accepted on input and mapped to its
 /// generation-2 meaning by [`Gen1Type::to_gen2`].
 ///
 /// The 0.7 approval, remediation and action events already used the generation-2 names
@@ -395,7 +395,7 @@ impl fmt::Display for Gen1Type {
     }
 }
 
-/// The `type` of a Keptn CloudEvent, parsed (§4.1–§4.3).
+/// The `type` of a Keptn CloudEvent, parsed.
 ///
 /// * `sh.keptn.event.<task>.<phase>` → [`EventType::Task`] (5 dot-separated parts, or 6 for
 ///   `status.changed` and the dotted tasks `project.create`, `service.delete`, …);
@@ -759,7 +759,7 @@ mod tests {
         }
     }
 
-    /// The generation-1 mapping of §4.2 to the tasks of §4.3.
+    /// The mapping of generation-1 event types to generation-2 tasks.
     #[test]
     fn gen1_types_map_to_their_gen2_meaning() {
         let cases = [

@@ -1,4 +1,6 @@
-//! The embedded local deployer: each service version runs as a local process on a loopback
+//! keptn-remediate (Unleash) and keptn-dynatrace; this crate holds only the stand-ins.
+//!
+//! The local deployer: each service version runs as a local process on a loopback
 //! port, behind a per-stage reverse proxy that owns the service's public port, records every
 //! request and switches between primary and canary atomically.
 //!
@@ -10,11 +12,11 @@
 //! - [`RequestRecorder`]: bounded-memory request statistics (latency histograms per time slice);
 //! - [`LocalSliProvider`]: a [`keptn_slo::SliProvider`] answering `response_time_p50/p90/p95`,
 //!   `throughput` and `error_rate` from the recorders;
-//! - [`LocalDeployer`]: the [`Deployer`](crate::Deployer) for all of it: direct and blue/green
+//! - [`LocalDeployer`]: the [`Deployer`](keptn_deploy::Deployer) for all of it: direct and blue/green
 //!   deployments, promotion and rollback.
 //!
 //! ```no_run
-//! use keptn_deploy::local::{CommandTemplate, LocalDeployer};
+//! use keptn_local::{CommandTemplate, LocalDeployer};
 //! use keptn_deploy::{Artifact, Deployer, DeploymentRequest, DeploymentStrategy, StageService};
 //! use keptn_slo::{SliProvider, SliQuery};
 //!
@@ -37,19 +39,22 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Requires the `local` feature (on by default) and a Unix system (process groups and signals).
+//! Beside the deployer:
+//! - [`flagstore`]: a feature-flag store speaking the part of Unleash's HTTP API that flag
+//!   clients and keptn-remediate's Unleash client use;
+//! - [`monitor`]: watches SLIs through any [`keptn_slo::SliProvider`], opens a problem when an
+//!   objective stays breached and resolves it when it recovers.
+//!
+//! Requires a Unix system (process groups and signals).
 
-mod deployer;
-mod error;
-mod histogram;
-mod proxy;
-mod recorder;
-mod sli;
-mod supervisor;
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
 
-pub use deployer::{LocalDeployer, deployment};
-pub use error::LocalError;
-pub use proxy::{StageProxy, Upstream};
-pub use recorder::{RequestRecorder, WindowStats};
-pub use sli::{LocalSliProvider, SUPPORTED_SLIS};
-pub use supervisor::{CommandTemplate, SUPERVISOR_PID_ENV, ServiceProcess, process_is_running};
+mod deploy;
+pub mod flagstore;
+pub mod monitor;
+
+pub use deploy::{
+    CommandTemplate, LocalDeployer, LocalError, LocalSliProvider, RequestRecorder,
+    SUPERVISOR_PID_ENV, SUPPORTED_SLIS, ServiceProcess, StageProxy, Upstream, WindowStats,
+    deployment, process_is_running,
+};

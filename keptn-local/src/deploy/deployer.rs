@@ -16,7 +16,7 @@ use super::proxy::{StageProxy, Upstream};
 use super::recorder::RequestRecorder;
 use super::sli::LocalSliProvider;
 use super::supervisor::{CommandTemplate, ServiceProcess};
-use crate::{
+use keptn_deploy::{
     Deployer, DeploymentRequest, DeploymentResult, DeploymentStrategy, Error, Result,
     RunningVersion, ServiceStatus, StageService,
 };

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use keptn_remediate::flagstore::{FlagStore, FlagStoreServer};
+use keptn_local::flagstore::{FlagStore, FlagStoreServer};
 use keptn_remediate::unleash::{FeatureToggleAction, FlagState, FlagStateVerifier, UnleashClient};
 use keptn_remediate::{ActionRegistry, ActionStatus, Problem, RemediationStatus, Remediator};
 use keptn_spec::event::MemoryEventSink;
@@ -241,7 +241,7 @@ async fn unleash_client_works_against_the_store() {
     assert!(err.to_string().contains("Nope"), "{err}");
 }
 
-/// The seed's finale against the store: problem "Failure rate increase" → the remediation
+/// The Keptn tutorial's finale against the store: problem "Failure rate increase" → the remediation
 /// workflow's toggle action turns EnablePromotion off, verified by reading it back.
 #[tokio::test]
 async fn seed_remediation_turns_promotion_off_in_the_store() {

@@ -25,7 +25,7 @@ pub const SUPERVISOR_PID_ENV: &str = "KEPTN_SUPERVISOR_PID";
 /// plus the readiness probe.
 ///
 /// ```
-/// use keptn_deploy::local::CommandTemplate;
+/// use keptn_local::CommandTemplate;
 ///
 /// let carts = CommandTemplate::new("/usr/local/bin/carts")
 ///     .args(["--port", "{port}", "--version", "{version}"])

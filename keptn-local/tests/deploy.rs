@@ -2,7 +2,6 @@
 //!
 //! Service processes are this test binary itself, re-run with `--ignored --exact child_service`
 //! and the `KEPTN_TEST_CHILD_*` variables: a tiny HTTP service that answers with its version.
-#![cfg(feature = "local")]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,11 +16,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use keptn_deploy::local::{
+use keptn_deploy::{Artifact, Deployer, DeploymentRequest, DeploymentStrategy, StageService};
+use keptn_local::{
     CommandTemplate, LocalDeployer, LocalError, RequestRecorder, StageProxy, Upstream,
     process_is_running,
 };
-use keptn_deploy::{Artifact, Deployer, DeploymentRequest, DeploymentStrategy, StageService};
 use keptn_slo::{SliProvider, SliQuery};
 use keptn_spec::{ProjectName, ServiceName, StageName};
 use tokio::net::TcpListener;

@@ -12,7 +12,7 @@
 //! Opened and resolved problems go out twice: as [`MonitorEvent`]s (for the remediation workflow;
 //! [`DetectedProblem::to_problem`] converts one into the workflow's [`Problem`]) and as Keptn
 //! CloudEvents into an [`EventSink`] — `sh.keptn.event.problem.open` with `State: OPEN` and
-//! `sh.keptn.events.problem` with `State: CLOSED` (what Keptn's dynatrace-service sends, §7.4),
+//! `sh.keptn.events.problem` with `State: CLOSED` (what Keptn's dynatrace-service sends),
 //! both in the context Keptn's API derives from the problem's `PID`.
 
 use std::fmt;
@@ -28,7 +28,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::action::Problem;
+use keptn_remediate::Problem;
 
 /// Which side of the threshold is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -310,7 +310,7 @@ pub const MONITOR_SOURCE: &str = "keptn-rs-monitor";
 ///
 /// ```
 /// use std::sync::Arc;
-/// use keptn_remediate::monitor::{Monitor, MonitorConfig, MonitorEvent, Watch};
+/// use keptn_local::monitor::{Monitor, MonitorConfig, MonitorEvent, Watch};
 /// # use async_trait::async_trait;
 /// # use keptn_slo::{ProviderError, SliProvider, SliQuery};
 /// # use keptn_spec::SliValue;

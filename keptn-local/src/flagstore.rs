@@ -229,7 +229,7 @@ struct Inner {
 /// clones share the flags.
 ///
 /// ```
-/// use keptn_remediate::flagstore::FlagStore;
+/// use keptn_local::flagstore::FlagStore;
 ///
 /// let store = FlagStore::builder()
 ///     .flag("EnableItemCache", "carts")
@@ -239,7 +239,7 @@ struct Inner {
 /// assert_eq!(store.get("default", "EnablePromotion", "production"), Some(true));
 /// assert_eq!(store.get("default", "EnableItemCache", "production"), Some(false));
 /// assert!(format!("{store:?}").contains("[REDACTED]"));
-/// # Ok::<(), keptn_remediate::flagstore::FlagStoreError>(())
+/// # Ok::<(), keptn_local::flagstore::FlagStoreError>(())
 /// ```
 #[derive(Clone)]
 pub struct FlagStore {
