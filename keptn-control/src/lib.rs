@@ -84,6 +84,8 @@ mod controller;
 mod error;
 mod executor;
 pub mod executors;
+#[cfg(feature = "http")]
+pub mod http;
 mod ids;
 mod merge;
 mod model;
