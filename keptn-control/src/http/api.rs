@@ -18,6 +18,9 @@ use crate::store::EventQuery;
 /// The Keptn version whose API this is.
 pub(crate) const KEPTN_API_VERSION: &str = "1.4.5";
 
+/// How long `POST /api/v1/event` waits for the control plane to log the event.
+const STORE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/auth", post(auth))
@@ -52,7 +55,26 @@ async fn send_event(
     State(state): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let event: KeptnEvent = json_body(body)?;
+    let mut raw: Value = json_body(body)?;
+    let Some(fields) = raw.as_object_mut() else {
+        return Err(ApiError::bad_request(
+            "the request body is not a JSON object",
+        ));
+    };
+    // Keptn's api-service fills these when the client leaves them out.
+    fields
+        .entry("id")
+        .or_insert_with(|| Value::String(keptn_spec::event::EventId::new_random().to_string()));
+    fields
+        .entry("specversion")
+        .or_insert_with(|| Value::String("1.0".to_owned()));
+    fields
+        .entry("time")
+        .or_insert_with(|| Value::String(Utc::now().to_rfc3339()));
+    let event: KeptnEvent = serde_path_to_error::deserialize(raw).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::bad_request(format!("event field `{path}`: {}", e.into_inner()))
+    })?;
     if event.source.trim().is_empty() {
         return Err(ApiError::bad_request("event field `source` is empty"));
     }
@@ -61,8 +83,20 @@ async fn send_event(
             "an event with `triggeredid` must carry the `shkeptncontext` of the task it answers",
         ));
     }
-    let token = event.id.to_string();
+    let id = event.id.clone();
     let context = state.plane.send(event).await?;
+    // Answer once the control plane has logged the event, so an accepted event survives a crash.
+    let deadline = tokio::time::Instant::now() + STORE_WAIT;
+    while !state.plane.store().has_event(&id).await? {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the control plane did not log the event in time; send it again (same id)",
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let token = id.to_string();
     Ok(Json(json!({"keptnContext": context, "token": token})))
 }
 

@@ -310,16 +310,15 @@ async fn expanded_service(
         last.insert(event.ty.to_string(), context_info(event));
         let deployed = matches!(&event.ty, EventType::Task { task, phase: Phase::Finished } if task.as_str() == "deployment")
             && data_str(event, "result") != Some(Verdict::Fail.to_string().as_str());
-        if deployed {
-            if let Some(id) = &event.triggeredid {
-                if let Some(t) = state.plane.store().event(id).await? {
-                    image = t
-                        .data
-                        .pointer("/configurationChange/values/image")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
-                }
-            }
+        let Some(id) = event.triggeredid.as_ref().filter(|_| deployed) else {
+            continue;
+        };
+        if let Some(t) = state.plane.store().event(id).await? {
+            image = t
+                .data
+                .pointer("/configurationChange/values/image")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
         }
     }
     let open: Vec<Value> = state
@@ -492,7 +491,8 @@ async fn trigger_evaluation(
     if evaluation.is_empty() {
         evaluation.insert("timeframe".to_owned(), Value::String("5m".to_owned()));
     }
-    let ty = EventType::sequence(stage.clone(), "evaluation", Phase::Triggered)?;
+    let ty = EventType::sequence(stage.clone(), "evaluation", Phase::Triggered)
+        .map_err(crate::Error::from)?;
     let data = json!({
         "project": project, "stage": stage, "service": service,
         "evaluation": evaluation, "labels": p.labels.unwrap_or_default(),
