@@ -272,6 +272,13 @@ async fn events_of_type(
                         c.escape_debug()
                     ))
                 })?;
+                let known = ["shkeptncontext", "id", "triggeredid", "source", "type"];
+                if !known.contains(&k) && !k.starts_with("data.") {
+                    return Err(ApiError::bad_request(format!(
+                        "filter key `{}` is not supported: expected shkeptncontext, id, triggeredid, source, type or data.<field>",
+                        k.escape_debug()
+                    )));
+                }
                 Ok((k.to_owned(), v.split(',').map(str::to_owned).collect()))
             })
             .collect::<Result<_, ApiError>>()?,

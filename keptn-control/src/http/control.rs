@@ -362,6 +362,7 @@ async fn expanded_stage(
                 .collect()
         })
         .unwrap_or_default();
+    parents.retain(|p| p != stage.as_str());
     parents.sort();
     parents.dedup();
     let last = scoped_events(state, project, stage, None).await?.pop();

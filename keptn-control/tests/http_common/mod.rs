@@ -50,7 +50,19 @@ impl Api {
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.try_call(method, path, body).await.unwrap()
+        // Retries transport errors: a pooled connection may point at a server killed by a test.
+        let mut attempts = 0;
+        loop {
+            match self.try_call(method, path, body.clone()).await {
+                Ok(answer) => return answer,
+                Err(e) if attempts < 50 => {
+                    attempts += 1;
+                    eprintln!("retrying {method} {path}: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("{method} {path}: {e}"),
+            }
+        }
     }
 
     pub async fn try_call(
