@@ -600,9 +600,13 @@ async fn sequences(
         let problem = events
             .iter()
             .find_map(|e| {
-                e.data
-                    .pointer("/problem/problemTitle")
-                    .and_then(Value::as_str)
+                [
+                    "/ProblemTitle",
+                    "/problem/ProblemTitle",
+                    "/problem/problemTitle",
+                ]
+                .iter()
+                .find_map(|p| e.data.pointer(p).and_then(Value::as_str))
             })
             .map(str::to_owned);
         states.push(json!({
