@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keptn_spec::event::{EventId, EventSink, EventType, KeptnContext, KeptnEvent, Phase, Verdict};
+use keptn_spec::event::{
+    EventId, EventSink, EventType, KeptnContext, KeptnEvent, Phase, Task, Verdict,
+};
 use keptn_spec::{ProjectName, ServiceName, StageName};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -15,7 +17,7 @@ use crate::controller::{self, Controller, Effects, Input};
 use crate::executor::{ApprovalDesk, ExecutorContext, TaskExecutor, spawn_runner};
 use crate::executors::ApprovalExecutor;
 use crate::model::{ResourceScope, SequenceControl, SequenceOutcome};
-use crate::store::{MemoryStore, SequenceQuery, Store};
+use crate::store::{EventQuery, MemoryStore, SequenceQuery, Store};
 use crate::{Error, Result};
 
 /// How long a triggered task may wait for its first `.started` by default.
@@ -302,6 +304,46 @@ impl ControlPlane {
     /// The ids of the `approval.triggered` events waiting for a person.
     pub fn open_approvals(&self) -> Vec<EventId> {
         self.inner.approvals.open()
+    }
+
+    /// The open `.triggered` events of `task`, oldest first: what a remote executor polling for
+    /// work reads (Keptn's `GET /api/controlPlane/v1/event/triggered/<task>.triggered`). A task
+    /// of a sequence is open while it is the sequence's current task and the sequence is not
+    /// over; any other `.triggered` event (such as the lighthouse's `get-sli`) while it has no
+    /// `.finished` answer.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn open_triggered(&self, task: &Task) -> Result<Vec<KeptnEvent>> {
+        let store = &self.inner.store;
+        let triggered = EventType::task(task.clone(), Phase::Triggered);
+        let finished = EventType::task(task.clone(), Phase::Finished);
+        let mut owned = std::collections::HashSet::new();
+        let mut current = std::collections::HashSet::new();
+        for record in store.sequences(&SequenceQuery::all()).await? {
+            owned.extend(record.tasks.iter().map(|t| t.triggered_id.clone()));
+            if let Some(run) = &record.current {
+                owned.insert(run.triggered_id.clone());
+                if !record.state.is_done() && run.due.is_none() {
+                    current.insert(run.triggered_id.clone());
+                }
+            }
+        }
+        let mut open = Vec::new();
+        for event in store.events(&EventQuery::all().of_type(triggered)).await? {
+            let is_open = if owned.contains(&event.id) {
+                current.contains(&event.id)
+            } else {
+                let mut answers = EventQuery::all().of_type(finished.clone());
+                answers.triggered_id = Some(event.id.clone());
+                answers.limit = Some(1);
+                store.events(&answers).await?.is_empty()
+            };
+            if is_open {
+                open.push(event);
+            }
+        }
+        Ok(open)
     }
 
     /// The sequences of `context` so far, oldest first.

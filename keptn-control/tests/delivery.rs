@@ -22,32 +22,56 @@ fn find<'a>(
         .find(|o| o.stage.as_str() == stage && o.sequence == sequence)
 }
 
+/// Delivers `carts:<version>` from dev and waits for every sequence it causes.
+async fn deliver(
+    plane: &keptn_control::ControlPlane,
+    version: &str,
+) -> (keptn_spec::event::KeptnContext, Vec<SequenceOutcome>) {
+    let project: ProjectName = "sockshop".parse().unwrap();
+    let ctx = plane
+        .trigger_delivery(
+            &project,
+            &"dev".parse().unwrap(),
+            "delivery",
+            &"carts".parse().unwrap(),
+            &format!("{CARTS}:{version}"),
+        )
+        .await
+        .unwrap();
+    (ctx, plane.wait(ctx, WAIT).await.unwrap())
+}
+
 /// 0.11.1 goes dev → staging → production; 0.11.2 fails the staging gate on p95 and is rolled
 /// back (production keeps 0.11.1); 0.11.3 is promoted to production.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_delivery_gates_rolls_back_and_promotes() {
+    seed_delivery(std::sync::Arc::new(keptn_control::MemoryStore::new())).await;
+}
+
+/// The same on the SQLite store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_delivery_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = keptn_control::SqliteStore::open(dir.path().join("state.db")).unwrap();
+    seed_delivery(std::sync::Arc::new(store)).await;
+}
+
+async fn seed_delivery(store: std::sync::Arc<dyn keptn_control::Store>) {
     let deployer = FileDeployer::in_memory();
-    let plane = seed_plane(&deployer).build().await.unwrap();
+    let sink = std::sync::Arc::new(keptn_spec::event::MemoryEventSink::new());
+    let plane = seed_plane(&deployer)
+        .store(store)
+        .sink(sink.clone())
+        .build()
+        .await
+        .unwrap();
     plane
         .put_resource(&staging_carts(), SLO_URI, SEED_SLO)
         .await
         .unwrap();
-    let project: ProjectName = "sockshop".parse().unwrap();
-    let dev = "dev".parse().unwrap();
-    let carts = "carts".parse().unwrap();
 
     // 0.11.1: through every stage
-    let ctx = plane
-        .trigger_delivery(
-            &project,
-            &dev,
-            "delivery",
-            &carts,
-            &format!("{CARTS}:0.11.1"),
-        )
-        .await
-        .unwrap();
-    let out = plane.wait(ctx, WAIT).await.unwrap();
+    let (_, out) = deliver(&plane, "0.11.1").await;
     for stage in ["dev", "staging", "production"] {
         let seq = find(&out, stage, "delivery").unwrap_or_else(|| panic!("{stage}: {out:#?}"));
         assert_eq!(
@@ -70,17 +94,7 @@ async fn seed_delivery_gates_rolls_back_and_promotes() {
     );
 
     // 0.11.2: the gate fails on p95, rollback runs, production is not touched
-    let ctx = plane
-        .trigger_delivery(
-            &project,
-            &dev,
-            "delivery",
-            &carts,
-            &format!("{CARTS}:0.11.2"),
-        )
-        .await
-        .unwrap();
-    let out = plane.wait(ctx, WAIT).await.unwrap();
+    let (_, out) = deliver(&plane, "0.11.2").await;
     let staging = find(&out, "staging", "delivery").unwrap();
     assert_eq!(staging.result, Verdict::Fail, "{staging:#?}");
     let evaluation = staging.task("evaluation").unwrap();
@@ -112,17 +126,7 @@ async fn seed_delivery_gates_rolls_back_and_promotes() {
     );
 
     // 0.11.3: compared with the last passing evaluation (0.11.1), promoted to production
-    let ctx = plane
-        .trigger_delivery(
-            &project,
-            &dev,
-            "delivery",
-            &carts,
-            &format!("{CARTS}:0.11.3"),
-        )
-        .await
-        .unwrap();
-    let out = plane.wait(ctx, WAIT).await.unwrap();
+    let (ctx, out) = deliver(&plane, "0.11.3").await;
     let staging = find(&out, "staging", "delivery").unwrap();
     assert_eq!(staging.result, Verdict::Pass, "{staging:#?}");
     let compared = &staging
@@ -161,6 +165,11 @@ async fn seed_delivery_gates_rolls_back_and_promotes() {
             .iter()
             .filter(|e| e.triggeredid.as_ref() == Some(&t.id))
             .collect();
+        assert_eq!(
+            sink.filter(|e| e.triggeredid.as_ref() == Some(&t.id)).len(),
+            2,
+            "the sink saw them too"
+        );
         assert_eq!(
             answers.len(),
             2,

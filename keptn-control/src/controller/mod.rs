@@ -5,10 +5,10 @@
 //! a timer, a user's command) becomes one [`Effects`]: a [`Change`] the store writes in one
 //! transaction, then the events to publish. Nothing is published before it is stored.
 
+mod control;
 mod payload;
 mod problem;
-
-pub use problem::REMEDIATION_SEQUENCE;
+mod state;
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -17,75 +17,21 @@ use std::time::Duration;
 
 use chrono::Utc;
 use keptn_spec::event::{
-    EventId, EventType, KeptnContext, KeptnEvent, Phase, Status, Task as EventTask, Verdict,
+    EventId, EventType, KeptnEvent, Phase, Status, Task as EventTask, Verdict,
 };
 use keptn_spec::shipyard::Shipyard;
 use keptn_spec::{ParseOptions, ProjectName, StageName};
 use serde_json::Value;
 
-pub use payload::CONTROLLER_SOURCE;
+pub use payload::{CONTROLLER_SOURCE, REMEDIATION_SEQUENCE};
+pub(crate) use state::{Controller, Effects, Input, Timer};
 
 use crate::executor::TaskExecutor;
 use crate::ids;
 use crate::merge::merge_earlier_wins;
-use crate::model::{SequenceControl, SequenceRecord, SequenceState, TaskResult, TaskRun};
-use crate::store::{Change, SHIPYARD_URI, SequenceQuery, Store};
+use crate::model::{SequenceRecord, SequenceState, TaskResult, TaskRun};
+use crate::store::{SHIPYARD_URI, SequenceQuery, Store};
 use crate::{Error, Result};
-
-/// Something that happened, for the controller to act on.
-#[derive(Debug)]
-pub(crate) enum Input {
-    /// An event from the bus.
-    Event(Box<KeptnEvent>),
-    /// A user's sequence control for a context (and optionally one stage).
-    Control(KeptnContext, Option<StageName>, SequenceControl),
-    /// The start deadline of a task passed.
-    StartDeadline(EventId, EventId),
-    /// A task's `triggeredAfter` delay passed.
-    Dispatch(EventId, EventId),
-    /// A project's shipyard changed in the store.
-    ReloadProject(ProjectName),
-}
-
-/// When to feed an input back to the controller.
-#[derive(Debug)]
-pub(crate) struct Timer {
-    pub(crate) after: Duration,
-    pub(crate) input: Input,
-}
-
-/// What one input caused.
-#[derive(Debug, Default)]
-pub(crate) struct Effects {
-    /// Written in one transaction.
-    pub(crate) change: Change,
-    /// Published after the write.
-    pub(crate) publish: Vec<KeptnEvent>,
-    /// Armed after the write.
-    pub(crate) timers: Vec<Timer>,
-}
-
-impl Effects {
-    fn emit(&mut self, event: KeptnEvent) {
-        self.change.events.push(event.clone());
-        self.publish.push(event);
-    }
-
-    fn save(&mut self, record: &SequenceRecord) {
-        self.change.sequences.retain(|r| r.id != record.id);
-        self.change.sequences.push(record.clone());
-    }
-}
-
-/// The controller's memory: shipyards and the sequences that are not over.
-#[derive(Debug)]
-pub(crate) struct Controller {
-    store: Arc<dyn Store>,
-    shipyards: HashMap<ProjectName, Shipyard>,
-    executors: Vec<Arc<dyn TaskExecutor>>,
-    start_timeout: Duration,
-    active: BTreeMap<EventId, SequenceRecord>,
-}
 
 impl Controller {
     /// Loads shipyards and unfinished sequences from the store.
@@ -557,55 +503,6 @@ impl Controller {
         if let Some(next) = next {
             self.begin(next, fx);
         }
-    }
-
-    fn on_control(
-        &mut self,
-        context: KeptnContext,
-        stage: Option<&StageName>,
-        control: SequenceControl,
-        fx: &mut Effects,
-    ) -> Result<()> {
-        let targets: Vec<EventId> = self
-            .active
-            .values()
-            .filter(|r| r.context == context && stage.is_none_or(|s| *s == r.stage))
-            .map(|r| r.id.clone())
-            .collect();
-        if targets.is_empty() {
-            return Err(Error::NotFound(format!(
-                "an unfinished sequence in context {context}"
-            )));
-        }
-        for id in targets {
-            let Some(mut record) = self.active.get(&id).cloned() else {
-                continue;
-            };
-            match control {
-                SequenceControl::Abort => {
-                    record.status = Status::Aborted;
-                    record.result = Verdict::Fail;
-                    record.message = "aborted by a user".to_owned();
-                    self.finish(&mut record, SequenceState::Aborted, fx);
-                }
-                SequenceControl::Pause if record.state == SequenceState::Started => {
-                    record.state = SequenceState::Paused;
-                    fx.save(&record);
-                    self.active.insert(id, record);
-                }
-                SequenceControl::Resume if record.state == SequenceState::Paused => {
-                    record.state = SequenceState::Started;
-                    if record.current.is_none() {
-                        self.trigger_next(&mut record, fx);
-                    } else {
-                        fx.save(&record);
-                    }
-                    self.active.insert(id, record);
-                }
-                _ => {}
-            }
-        }
-        Ok(())
     }
 }
 

@@ -15,6 +15,9 @@ use crate::model::{SequenceRecord, TaskResult};
 /// The CloudEvents `source` of the events the controller itself sends.
 pub const CONTROLLER_SOURCE: &str = "shipyard-controller";
 
+/// The name of the shipyard sequence problems start.
+pub const REMEDIATION_SEQUENCE: &str = "remediation";
+
 /// The `.triggered` data of task `name` with `properties`: project, stage, service and the
 /// task's properties, merged with every earlier `.finished` data and then the sequence's
 /// `.triggered` data; `result`/`status` of the sequence so far, empty `message`.

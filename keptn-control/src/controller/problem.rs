@@ -6,12 +6,10 @@ use keptn_spec::event::{
 };
 use keptn_spec::{ProjectName, ServiceName, StageName};
 
-use super::{Controller, Effects, payload};
+use super::payload::{self, REMEDIATION_SEQUENCE};
+use super::state::{Controller, Effects};
 use crate::ids;
 use crate::model::SequenceState;
-
-/// The name of the shipyard sequence problems start.
-pub const REMEDIATION_SEQUENCE: &str = "remediation";
 
 impl Controller {
     pub(super) fn on_problem(&mut self, event: &KeptnEvent, fx: &mut Effects) {

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use keptn_spec::event::{ApprovalTriggeredData, KeptnEvent, Payload, Status, Task, Verdict};
 
+use super::answer::{common, errored};
 use crate::executor::{ExecutorContext, TaskExecutor};
 
 /// Answers `approval.triggered`: `pass` with `approval.pass: automatic` or `warning` with
@@ -29,12 +30,11 @@ impl TaskExecutor for ApprovalExecutor {
     async fn execute(&self, triggered: &KeptnEvent, cx: &ExecutorContext) -> Payload {
         let data: ApprovalTriggeredData = match triggered.data_as() {
             Ok(d) => d,
-            Err(e) => return super::errored(format!("cannot read the approval request: {e}")),
+            Err(e) => return errored(format!("cannot read the approval request: {e}")),
         };
         let previous = data.common.result.unwrap_or(Verdict::Pass);
         let strategy = data.approval.clone().unwrap_or_default();
-        let decided =
-            |result: Verdict, message: &str| super::common(Status::Succeeded, result, message);
+        let decided = |result: Verdict, message: &str| common(Status::Succeeded, result, message);
         if previous == Verdict::Fail {
             return decided(Verdict::Fail, "not approved: the previous task failed");
         }
@@ -44,7 +44,7 @@ impl TaskExecutor for ApprovalExecutor {
         match cx.approvals().wait_for(triggered.id.clone()).await {
             Ok(Verdict::Fail) => decided(Verdict::Fail, "rejected manually"),
             Ok(verdict) => decided(verdict, "approved manually"),
-            Err(_) => super::errored("the approval was dropped"),
+            Err(_) => errored("the approval was dropped"),
         }
     }
 }

@@ -18,7 +18,7 @@ use keptn_spec::event::{
 };
 use serde_json::Value;
 
-use super::{common, errored};
+use super::answer::{common, errored};
 use crate::executor::{ExecutorContext, TaskExecutor};
 
 /// The `source` of the deployment, release and rollback answers.

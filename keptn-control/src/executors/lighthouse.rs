@@ -11,7 +11,7 @@ use keptn_spec::event::{
 };
 use keptn_spec::{GoDuration, Slo};
 
-use super::errored;
+use super::answer::errored;
 use crate::bus::Topic;
 use crate::executor::{ExecutorContext, TaskExecutor};
 use crate::ids;

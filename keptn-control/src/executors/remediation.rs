@@ -10,7 +10,7 @@ use keptn_spec::event::{
 use keptn_spec::remediation::{ActionSpec, ActionValue, RemediationFile};
 use keptn_spec::{ProjectName, ServiceName, StageName};
 
-use super::{common, errored};
+use super::answer::{common, errored};
 use crate::executor::{ExecutorContext, TaskExecutor};
 use crate::model::ResourceScope;
 use crate::store::EventQuery;

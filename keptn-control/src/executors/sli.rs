@@ -9,7 +9,7 @@ use keptn_spec::event::{
     Verdict,
 };
 
-use super::errored;
+use super::answer::errored;
 use crate::executor::{ExecutorContext, TaskExecutor};
 
 /// Answers `get-sli.triggered` events addressed to its provider (`sliProvider` equals

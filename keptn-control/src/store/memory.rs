@@ -8,7 +8,7 @@ use keptn_slo::PreviousEvaluation;
 use keptn_spec::ProjectName;
 use keptn_spec::event::{EventId, KeptnEvent};
 
-use super::{Change, EventQuery, SHIPYARD_URI, SequenceQuery, Store};
+use super::port::{Change, EventQuery, SHIPYARD_URI, SequenceQuery, Store};
 use crate::model::{ResourceScope, SequenceRecord};
 use crate::{Error, Result};
 

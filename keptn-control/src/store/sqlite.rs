@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Change, EventQuery, SHIPYARD_URI, SequenceQuery, Store};
+use super::port::{Change, EventQuery, SHIPYARD_URI, SequenceQuery, Store};
 use crate::model::{ResourceScope, SequenceRecord};
 use crate::{Error, Result};
 

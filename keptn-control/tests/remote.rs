@@ -1,0 +1,134 @@
+//! Executors in another process: nothing in-process executes `deployment` or `get-sli`; a
+//! poller reads the open `.triggered` events and answers through `ControlPlane::send`, as a
+//! remote execution plane does over Keptn's API.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use keptn_control::executors::{Lighthouse, SLO_URI};
+use keptn_control::{ControlPlane, ResourceScope};
+use keptn_spec::event::{EventType, KeptnContext, KeptnEvent, Phase, Status, Task, Verdict};
+use serde_json::json;
+
+const SHIPYARD: &str = "apiVersion: spec.keptn.sh/0.2.2
+kind: Shipyard
+spec:
+  stages:
+    - name: staging
+      sequences:
+        - name: delivery
+          tasks:
+            - name: deployment
+              properties: {deploymentstrategy: blue_green_service}
+            - name: evaluation
+";
+
+const SLO: &str = "objectives:
+  - sli: response_time_p95
+    pass:
+      - criteria: ['<600']
+total_score: {pass: '90%', warning: '75%'}
+";
+
+/// One polling round of the remote executor: answers every open task it has not answered yet.
+async fn poll_once(plane: &ControlPlane, answered: &mut HashSet<String>, p95: f64) {
+    for task in [Task::Deployment, Task::GetSli] {
+        for triggered in plane.open_triggered(&task).await.unwrap() {
+            if !answered.insert(triggered.id.to_string()) {
+                continue;
+            }
+            let started = triggered.started("remote-executor", &json!({})).unwrap();
+            plane.send(started).await.unwrap();
+            let data = match task {
+                Task::GetSli => json!({
+                    "status": "succeeded", "result": "pass",
+                    "get-sli": {"indicatorValues": [
+                        {"metric": "response_time_p95", "value": p95, "success": true}]}
+                }),
+                _ => json!({"status": "succeeded", "result": "pass",
+                            "deployment": {"deploymentNames": ["canary"]}}),
+            };
+            let finished = triggered.finished("remote-executor", &data).unwrap();
+            plane.send(finished).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_executors_answer_polled_tasks() {
+    let plane = ControlPlane::builder()
+        .project("sockshop".parse().unwrap(), SHIPYARD)
+        .executor(Lighthouse::new("remote").sli_timeout(Duration::from_secs(20)))
+        .task_start_timeout(Duration::from_secs(20))
+        .build()
+        .await
+        .unwrap();
+    let scope = ResourceScope::service(
+        "sockshop".parse().unwrap(),
+        "staging".parse().unwrap(),
+        "carts".parse().unwrap(),
+    );
+    plane.put_resource(&scope, SLO_URI, SLO).await.unwrap();
+    for (p95, expected) in [(300.0, Verdict::Pass), (900.0, Verdict::Fail)] {
+        let ty =
+            EventType::sequence("staging".parse().unwrap(), "delivery", Phase::Triggered).unwrap();
+        let data = json!({"project": "sockshop", "stage": "staging", "service": "carts",
+                          "configurationChange": {"values": {"image": "carts:0.11.3"}}});
+        let ctx = plane
+            .send(KeptnEvent::new(
+                ty,
+                "cli",
+                KeptnContext::new_random(),
+                &data,
+            ))
+            .await
+            .unwrap();
+        let mut answered = HashSet::new();
+        let out = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                poll_once(&plane, &mut answered, p95).await;
+                let out = plane.outcomes(ctx).await.unwrap();
+                if !out.is_empty() && out.iter().all(|o| o.state.is_done()) {
+                    return out;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .unwrap();
+        let delivery = &out[0];
+        assert_eq!(delivery.status, Status::Succeeded);
+        assert_eq!(delivery.result, expected, "{delivery:#?}");
+        assert_eq!(
+            delivery.task("deployment").unwrap().executors,
+            ["remote-executor"]
+        );
+        let evaluation = delivery.task("evaluation").unwrap();
+        assert_eq!(
+            evaluation
+                .evaluation
+                .as_deref()
+                .unwrap()
+                .evaluation
+                .indicator_results[0]
+                .value
+                .value,
+            p95
+        );
+        // nothing is left open once answered
+        assert!(
+            plane
+                .open_triggered(&Task::Deployment)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            plane
+                .open_triggered(&Task::GetSli)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
