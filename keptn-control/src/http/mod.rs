@@ -74,7 +74,7 @@ impl fmt::Debug for ApiToken {
     }
 }
 
-/// How the API behaves: its token, body limit, task lease and the Dynatrace webhook path.
+/// How the API behaves: its token, body limit and task lease.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     token: ApiToken,
