@@ -134,6 +134,12 @@ scripts/deploy-smoke.sh
 echo "== example: notify_send"
 scripts/notify-smoke.sh
 
+# control_plane (keptn-control, feature http): listens and prints its URL, 401 without the token,
+# the token never printed, a project and an event survive SIGTERM and a restart on the same state
+# file, the open deployment task is offered to remote executors, no token is a clear error.
+echo "== example: control_plane"
+scripts/control-plane-smoke.sh
+
 # spec_validate over the 64 real Keptn files in $SHARED/fixtures/keptn-examples (when present):
 # every published shipyard, SLO, SLI and remediation file is detected and accepted (exit 0), and
 # the CLI contract holds: 1 for a file that parses but is invalid, 2 for one that cannot be parsed.

@@ -77,6 +77,8 @@ mod controller;
 mod error;
 mod executor;
 pub mod executors;
+#[cfg(feature = "http")]
+pub mod http;
 mod ids;
 mod merge;
 mod model;

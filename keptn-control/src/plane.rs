@@ -218,6 +218,16 @@ impl ControlPlane {
         self.command(Input::ReloadProject(project.clone())).await
     }
 
+    /// Deletes a project with its resources; its sequences and events stay in the log, and no
+    /// new sequence of it starts.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown project; store errors.
+    pub async fn delete_project(&self, project: &ProjectName) -> Result<()> {
+        self.inner.store.delete_project(project).await?;
+        self.command(Input::ReloadProject(project.clone())).await
+    }
+
     /// Adds or replaces a resource (such as `slo.yaml` of a service in a stage).
     ///
     /// # Errors

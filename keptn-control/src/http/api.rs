@@ -1,0 +1,320 @@
+//! The api-service (`/api/v1`: auth, metadata, event) and the mongodb-datastore
+//! (`/api/mongodb-datastore`: event queries).
+
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use keptn_spec::event::{EventType, KeptnContext, KeptnEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::error::{ApiError, json_body};
+use super::{ApiState, MAX_PAGE_SIZE};
+use crate::store::EventQuery;
+
+/// The Keptn version whose API this is.
+pub(crate) const KEPTN_API_VERSION: &str = "1.4.5";
+
+/// How long `POST /api/v1/event` waits for the control plane to log the event.
+const STORE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/auth", post(auth))
+        .route("/metadata", get(metadata))
+        .route("/event", post(send_event))
+}
+
+pub(super) fn datastore_routes() -> Router<ApiState> {
+    Router::new()
+        .route("/event", get(events))
+        .route("/event/type/{eventType}", get(events_of_type))
+}
+
+async fn auth() -> Json<Value> {
+    Json(json!({}))
+}
+
+async fn metadata() -> Json<Value> {
+    Json(json!({
+        "namespace": "keptn",
+        "keptnlabel": "keptn",
+        "keptnversion": KEPTN_API_VERSION,
+        "shipyardversion": "0.2.0",
+        "bridgeversion": "",
+        "keptnservices": {},
+        "automaticprovisioning": false,
+    }))
+}
+
+/// `POST /api/v1/event`: the event goes to the control plane; answers its context and a token.
+async fn send_event(
+    State(state): State<ApiState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let mut raw: Value = json_body(body)?;
+    let Some(fields) = raw.as_object_mut() else {
+        return Err(ApiError::bad_request(
+            "the request body is not a JSON object",
+        ));
+    };
+    // Keptn's api-service fills these when the client leaves them out.
+    fields
+        .entry("id")
+        .or_insert_with(|| Value::String(keptn_spec::event::EventId::new_random().to_string()));
+    fields
+        .entry("specversion")
+        .or_insert_with(|| Value::String("1.0".to_owned()));
+    fields
+        .entry("time")
+        .or_insert_with(|| Value::String(Utc::now().to_rfc3339()));
+    let event: KeptnEvent = serde_path_to_error::deserialize(raw).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::bad_request(format!("event field `{path}`: {}", e.into_inner()))
+    })?;
+    if event.source.trim().is_empty() {
+        return Err(ApiError::bad_request("event field `source` is empty"));
+    }
+    if event.triggeredid.is_some() && event.shkeptncontext.is_none() {
+        return Err(ApiError::bad_request(
+            "an event with `triggeredid` must carry the `shkeptncontext` of the task it answers",
+        ));
+    }
+    let id = event.id.clone();
+    let context = state.plane.send(event).await?;
+    // Answer once the control plane has logged the event, so an accepted event survives a crash.
+    let deadline = tokio::time::Instant::now() + STORE_WAIT;
+    while !state.plane.store().has_event(&id).await? {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the control plane did not log the event in time; send it again (same id)",
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let token = id.to_string();
+    Ok(Json(json!({"keptnContext": context, "token": token})))
+}
+
+/// One page of events, as the mongodb-datastore answers.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventPage {
+    pub(crate) events: Vec<KeptnEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_page_key: Option<String>,
+    pub(crate) page_size: usize,
+    pub(crate) total_count: usize,
+}
+
+impl EventPage {
+    /// The page of `all` starting at `next_page_key` (an offset) with `page_size` items.
+    pub(crate) fn of(
+        all: Vec<KeptnEvent>,
+        page_size: Option<usize>,
+        next_page_key: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let size = page_size.unwrap_or(20);
+        if size == 0 || size > MAX_PAGE_SIZE {
+            return Err(ApiError::bad_request(format!(
+                "pageSize {size} is out of range: expected 1 to {MAX_PAGE_SIZE}"
+            )));
+        }
+        let start: usize = match next_page_key {
+            None | Some("") => 0,
+            Some(k) => k.parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "nextPageKey `{}` is not a page key",
+                    k.escape_debug()
+                ))
+            })?,
+        };
+        let total = all.len();
+        let events: Vec<KeptnEvent> = all.into_iter().skip(start).take(size).collect();
+        let next = start + events.len();
+        Ok(Self {
+            next_page_key: (next < total).then(|| next.to_string()),
+            page_size: events.len(),
+            total_count: total,
+            events,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventsParams {
+    keptn_context: Option<String>,
+    project: Option<String>,
+    stage: Option<String>,
+    service: Option<String>,
+    #[serde(rename = "type")]
+    ty: Option<String>,
+    from_time: Option<String>,
+    #[serde(rename = "eventID")]
+    event_id: Option<String>,
+    page_size: Option<usize>,
+    next_page_key: Option<String>,
+}
+
+/// The string at `data.<field>` of an event.
+pub(crate) fn data_str<'a>(event: &'a KeptnEvent, field: &str) -> Option<&'a str> {
+    event.data.get(field).and_then(Value::as_str)
+}
+
+fn parse_time(value: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "fromTime `{}` is not an RFC 3339 time: {e}",
+                value.escape_debug()
+            ))
+        })
+}
+
+/// `GET /api/mongodb-datastore/event`: newest first, as Keptn's datastore sorts.
+async fn events(
+    State(state): State<ApiState>,
+    params: Result<Query<EventsParams>, QueryRejection>,
+) -> Result<Json<EventPage>, ApiError> {
+    let Query(p) = params?;
+    let mut query = EventQuery::all();
+    if let Some(c) = &p.keptn_context {
+        let context: KeptnContext = super::error::name("keptnContext", c)?;
+        query.context = Some(context);
+    }
+    if let Some(t) = &p.ty {
+        let ty: EventType = super::error::name("event type", t)?;
+        query.ty = Some(ty);
+    }
+    let from = p.from_time.as_deref().map(parse_time).transpose()?;
+    let mut all = state.plane.store().events(&query).await?;
+    all.retain(|e| {
+        p.project
+            .as_deref()
+            .is_none_or(|v| data_str(e, "project") == Some(v))
+            && p.stage
+                .as_deref()
+                .is_none_or(|v| data_str(e, "stage") == Some(v))
+            && p.service
+                .as_deref()
+                .is_none_or(|v| data_str(e, "service") == Some(v))
+            && p.event_id.as_deref().is_none_or(|v| e.id.as_str() == v)
+            && from.is_none_or(|f| e.time.is_some_and(|t| t >= f))
+    });
+    all.reverse();
+    Ok(Json(EventPage::of(
+        all,
+        p.page_size,
+        p.next_page_key.as_deref(),
+    )?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TypeParams {
+    filter: Option<String>,
+    limit: Option<usize>,
+    #[serde(default)]
+    exclude_invalidated: Option<String>,
+}
+
+/// One `key:value[,value…]` clause of a datastore `filter`.
+fn clause_matches(event: &KeptnEvent, key: &str, values: &[&str]) -> Result<bool, ApiError> {
+    let actual: Option<String> = match key {
+        "shkeptncontext" => event.shkeptncontext.map(|c| c.to_string()),
+        "id" => Some(event.id.to_string()),
+        "triggeredid" => event.triggeredid.as_ref().map(ToString::to_string),
+        "source" => Some(event.source.clone()),
+        "type" => Some(event.ty.to_string()),
+        k if k.starts_with("data.") => {
+            let mut v = &event.data;
+            for part in k["data.".len()..].split('.') {
+                v = v.get(part).unwrap_or(&Value::Null);
+            }
+            match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            }
+        }
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "filter key `{}` is not supported: expected shkeptncontext, id, triggeredid, source, type or data.<field>",
+                other.escape_debug()
+            )));
+        }
+    };
+    Ok(actual.is_some_and(|a| values.iter().any(|v| *v == a)))
+}
+
+/// `GET /api/mongodb-datastore/event/type/{eventType}?filter=data.project:x AND data.stage:y`.
+async fn events_of_type(
+    State(state): State<ApiState>,
+    Path(ty): Path<String>,
+    params: Result<Query<TypeParams>, QueryRejection>,
+) -> Result<Json<EventPage>, ApiError> {
+    let Query(p) = params?;
+    let ty: EventType = super::error::name("event type", &ty)?;
+    let clauses: Vec<(String, Vec<String>)> = match p.filter.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(f) => f
+            .split(" AND ")
+            .map(|c| {
+                let (k, v) = c.trim().split_once(':').ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "filter clause `{}` is not `key:value`",
+                        c.escape_debug()
+                    ))
+                })?;
+                let known = ["shkeptncontext", "id", "triggeredid", "source", "type"];
+                if !known.contains(&k) && !k.starts_with("data.") {
+                    return Err(ApiError::bad_request(format!(
+                        "filter key `{}` is not supported: expected shkeptncontext, id, triggeredid, source, type or data.<field>",
+                        k.escape_debug()
+                    )));
+                }
+                Ok((k.to_owned(), v.split(',').map(str::to_owned).collect()))
+            })
+            .collect::<Result<_, ApiError>>()?,
+    };
+    let exclude_invalidated = p.exclude_invalidated.as_deref() == Some("true");
+    let all = state
+        .plane
+        .store()
+        .events(&EventQuery::all().of_type(ty))
+        .await?;
+    let invalidated = if exclude_invalidated {
+        let ty: EventType = "sh.keptn.event.evaluation.invalidated"
+            .parse()
+            .map_err(|e: keptn_spec::Error| ApiError::bad_request(e.to_string()))?;
+        state
+            .plane
+            .store()
+            .events(&EventQuery::all().of_type(ty))
+            .await?
+            .into_iter()
+            .filter_map(|e| e.triggeredid)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut matching = Vec::new();
+    for event in all.into_iter().rev() {
+        let mut ok = !invalidated.contains(&event.id);
+        for (k, values) in &clauses {
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            ok = ok && clause_matches(&event, k, &values)?;
+        }
+        if ok {
+            matching.push(event);
+        }
+    }
+    let size = p.limit.unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+    Ok(Json(EventPage::of(matching, Some(size), None)?))
+}
