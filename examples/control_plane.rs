@@ -73,7 +73,7 @@ fn sli_executor(source: SliSource) -> anyhow::Result<Option<SliProviderExecutor>
     Ok(match source {
         SliSource::Remote => None,
         SliSource::Local => Some(SliProviderExecutor::new(Arc::new(
-            keptn_deploy::local::LocalSliProvider::new(),
+            keptn_local::LocalSliProvider::new(),
         ))),
         SliSource::Dynatrace => {
             let tenant =
