@@ -1,4 +1,4 @@
-//! Use keptn-slo alone: its crate name and error type resolve.
+//! Use keptn-slo alone: the engine's types resolve with and without the default `gate` feature.
 fn main() {
-    println!("{}", std::any::type_name::<keptn_slo::ProviderError>());
+    println!("{}", std::any::type_name::<keptn_slo::CompiledSlo>());
 }
