@@ -26,30 +26,8 @@ use secrecy::SecretString;
 /// Fetch the SLIs of one evaluation window from Dynatrace (DT_TENANT, DT_API_TOKEN).
 #[derive(Debug, Parser)]
 struct Args {
-    /// The Keptn project.
-    #[arg(long)]
-    project: String,
-    /// The stage.
-    #[arg(long)]
-    stage: String,
-    /// The service.
-    #[arg(long)]
-    service: String,
-    /// The deployment (`canary`, `primary`, `direct`, …) for `$DEPLOYMENT` / `keptn_deployment`.
-    #[arg(long)]
-    deployment: Option<String>,
-    /// The SLI configuration (`dynatrace/sli.yaml`).
-    #[arg(long)]
-    sli: Option<std::path::PathBuf>,
-    /// The SLO file whose objectives name the SLIs to fetch.
-    #[arg(long)]
-    slo: Option<std::path::PathBuf>,
-    /// Window start (RFC 3339).
-    #[arg(long)]
-    start: String,
-    /// Window end (RFC 3339).
-    #[arg(long)]
-    end: String,
+    #[command(flatten)]
+    window: Window,
     /// Seconds to wait after the window's end for Dynatrace to ingest data (Keptn: 120).
     #[arg(long, default_value_t = 120)]
     settle: u64,
@@ -59,16 +37,7 @@ struct Args {
 fn provider(args: &Args) -> Result<(DynatraceSliProvider, keptn_slo::SliQuery), String> {
     let tenant = std::env::var("DT_TENANT").map_err(|_| "DT_TENANT is not set".to_owned())?;
     let token = std::env::var("DT_API_TOKEN").map_err(|_| "DT_API_TOKEN is not set".to_owned())?;
-    let (query, config) = prepare(&Window {
-        project: &args.project,
-        stage: &args.stage,
-        service: &args.service,
-        deployment: args.deployment.as_deref(),
-        sli: args.sli.as_deref(),
-        slo: args.slo.as_deref(),
-        start: &args.start,
-        end: &args.end,
-    })?;
+    let (query, config) = prepare(&args.window)?;
     let client = DynatraceClient::builder(tenant)
         .api_token(SecretString::from(token))
         .build()

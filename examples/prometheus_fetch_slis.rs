@@ -30,30 +30,8 @@ struct Args {
     /// Prometheus' base URL, such as `http://127.0.0.1:9090`.
     #[arg(long)]
     url: String,
-    /// The Keptn project.
-    #[arg(long)]
-    project: String,
-    /// The stage.
-    #[arg(long)]
-    stage: String,
-    /// The service.
-    #[arg(long)]
-    service: String,
-    /// The deployment (`canary`, `primary`, `direct`, …) for `$DEPLOYMENT` and the default job.
-    #[arg(long)]
-    deployment: Option<String>,
-    /// The SLI configuration (`prometheus/sli.yaml`).
-    #[arg(long)]
-    sli: Option<std::path::PathBuf>,
-    /// The SLO file whose objectives name the SLIs to fetch.
-    #[arg(long)]
-    slo: Option<std::path::PathBuf>,
-    /// Window start (RFC 3339).
-    #[arg(long)]
-    start: String,
-    /// Window end (RFC 3339).
-    #[arg(long)]
-    end: String,
+    #[command(flatten)]
+    window: Window,
 }
 
 fn auth_from_env() -> Result<Auth, String> {
@@ -85,17 +63,7 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let window = Window {
-        project: &args.project,
-        stage: &args.stage,
-        service: &args.service,
-        deployment: args.deployment.as_deref(),
-        sli: args.sli.as_deref(),
-        slo: args.slo.as_deref(),
-        start: &args.start,
-        end: &args.end,
-    };
-    let prepared = prepare(&window).and_then(|(query, config)| {
+    let prepared = prepare(&args.window).and_then(|(query, config)| {
         let client = PrometheusClient::builder(args.url.as_str())
             .auth(auth_from_env()?)
             .build()
