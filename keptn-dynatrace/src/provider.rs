@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use keptn_slo::{ProviderError, SliProvider, SliQuery};
+use keptn_slo::{FetchFailure, ProviderError, SliProvider, SliQuery, collect_values};
 use keptn_spec::SliValue;
 use keptn_spec::sli::{Placeholders, SliConfig};
 use serde::Deserialize;
@@ -248,32 +248,23 @@ impl SliProvider for DynatraceSliProvider {
             .collect()
             .await;
 
-        if let Some((_, Err(e))) = results
-            .iter()
-            .find(|(_, r)| r.as_ref().is_err_and(Error::is_auth))
-        {
-            return Err(ProviderError::new(PROVIDER_NAME, e.to_string(), false));
-        }
-        let unreachable =
-            |r: &Result<f64>| matches!(r, Err(Error::Transport { .. } | Error::Deadline { .. }));
-        if !results.is_empty() && results.iter().all(|(_, r)| unreachable(r)) {
-            let msg = results
-                .iter()
-                .find_map(|(_, r)| r.as_ref().err().map(ToString::to_string))
-                .unwrap_or_default();
-            return Err(ProviderError::new(
-                PROVIDER_NAME,
-                format!("Dynatrace is unreachable: {msg}"),
-                true,
-            ));
-        }
-        Ok(results
-            .into_iter()
-            .map(|(sli, r)| match r {
-                Ok(v) => SliValue::ok(sli, v),
-                Err(Error::Sli { message, .. }) => SliValue::failed(sli, message),
-                Err(e) => SliValue::failed(sli, e.to_string()),
-            })
-            .collect())
+        collect_values(
+            PROVIDER_NAME,
+            "Dynatrace",
+            results,
+            |e| {
+                if e.is_auth() {
+                    FetchFailure::Auth
+                } else if matches!(e, Error::Transport { .. } | Error::Deadline { .. }) {
+                    FetchFailure::Unreachable
+                } else {
+                    FetchFailure::Indicator
+                }
+            },
+            |e| match e {
+                Error::Sli { message, .. } => message,
+                e => e.to_string(),
+            },
+        )
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use keptn_slo::{ProviderError, SliProvider, SliQuery};
+use keptn_slo::{FetchFailure, ProviderError, SliProvider, SliQuery, collect_values};
 use keptn_spec::SliValue;
 use keptn_spec::sli::SliConfig;
 
@@ -197,35 +197,24 @@ impl SliProvider for PrometheusSliProvider {
             .collect()
             .await;
 
-        if let Some((_, Err(e))) = results
-            .iter()
-            .find(|(_, r)| r.as_ref().is_err_and(Error::is_auth))
-        {
-            return Err(ProviderError::new(PROVIDER_NAME, e.to_string(), false));
-        }
-        if !results.is_empty()
-            && results
-                .iter()
-                .all(|(_, r)| r.as_ref().is_err_and(Error::is_unreachable))
-        {
-            let msg = results
-                .iter()
-                .find_map(|(_, r)| r.as_ref().err().map(ToString::to_string))
-                .unwrap_or_default();
-            return Err(ProviderError::new(
-                PROVIDER_NAME,
-                format!("Prometheus is unreachable: {msg}"),
-                true,
-            ));
-        }
-        Ok(results
-            .into_iter()
-            .map(|(sli, r)| match r {
-                Ok(v) => SliValue::ok(sli, v),
-                Err(Error::Sli { message, .. }) => SliValue::failed(sli, message),
-                Err(e) => SliValue::failed(sli, e.to_string()),
-            })
-            .collect())
+        collect_values(
+            PROVIDER_NAME,
+            "Prometheus",
+            results,
+            |e| {
+                if e.is_auth() {
+                    FetchFailure::Auth
+                } else if e.is_unreachable() {
+                    FetchFailure::Unreachable
+                } else {
+                    FetchFailure::Indicator
+                }
+            },
+            |e| match e {
+                Error::Sli { message, .. } => message,
+                e => e.to_string(),
+            },
+        )
     }
 }
 

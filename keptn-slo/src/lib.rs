@@ -86,5 +86,5 @@ pub use history::{EvaluationHistory, FileHistory, HistoryError, HistoryKey, InMe
 pub use multi::{MULTI_PROVIDER_NAME, MultiProvider};
 #[cfg(feature = "gate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gate")))]
-pub use provider::{ProviderError, SliProvider, SliQuery};
+pub use provider::{FetchFailure, ProviderError, SliProvider, SliQuery, collect_values};
 pub use report::{PreviousEvaluation, SliReport, SliReportResult};

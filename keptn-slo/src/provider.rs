@@ -121,3 +121,60 @@ pub trait SliProvider: Send + Sync + fmt::Debug {
     /// [`ProviderError`] when the provider cannot answer at all.
     async fn fetch_slis(&self, query: &SliQuery) -> Result<Vec<SliValue>, ProviderError>;
 }
+
+/// How one indicator's failed fetch counts when [`collect_values`] puts a provider's answers
+/// together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchFailure {
+    /// The backend refused the credentials: the whole fetch fails, and retrying will not help.
+    Auth,
+    /// The backend could not be reached (connection, timeout).
+    Unreachable,
+    /// Only this indicator failed (bad query, no data, …).
+    Indicator,
+}
+
+/// Puts a provider's per-indicator results together the same way for every backend: a refused
+/// credential fails the whole fetch; when every indicator failed as [`FetchFailure::Unreachable`]
+/// the whole fetch fails as transient ("`backend` is unreachable: …"); otherwise each indicator
+/// gets its value, or a failed value with `message(error)`.
+///
+/// # Errors
+/// The whole-fetch failures above, as a [`ProviderError`] of `provider`.
+pub fn collect_values<E: fmt::Display>(
+    provider: &str,
+    backend: &str,
+    results: Vec<(String, Result<f64, E>)>,
+    classify: impl Fn(&E) -> FetchFailure,
+    message: impl Fn(E) -> String,
+) -> Result<Vec<SliValue>, ProviderError> {
+    let failure = |r: &Result<f64, E>| r.as_ref().err().map(&classify);
+    if let Some((_, Err(e))) = results
+        .iter()
+        .find(|(_, r)| failure(r) == Some(FetchFailure::Auth))
+    {
+        return Err(ProviderError::new(provider, e.to_string(), false));
+    }
+    if !results.is_empty()
+        && results
+            .iter()
+            .all(|(_, r)| failure(r) == Some(FetchFailure::Unreachable))
+    {
+        let msg = results
+            .iter()
+            .find_map(|(_, r)| r.as_ref().err().map(ToString::to_string))
+            .unwrap_or_default();
+        return Err(ProviderError::new(
+            provider,
+            format!("{backend} is unreachable: {msg}"),
+            true,
+        ));
+    }
+    Ok(results
+        .into_iter()
+        .map(|(sli, r)| match r {
+            Ok(v) => SliValue::ok(sli, v),
+            Err(e) => SliValue::failed(sli, message(e)),
+        })
+        .collect())
+}
