@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run -p keptn-examples --example full_tour
 //! cargo run -p keptn-examples --example full_tour -- --test-duration 30 \
-//!     --events events.jsonl --summary summary.json
+//!     --events events.jsonl --summary summary.json --state keptn-state.db
 //! ```
 //!
 //! What plays out (project `sockshop`, the seed's shipyard, SLO and remediation file):
@@ -17,6 +17,14 @@
 //! 4. with users on production, the flag EnablePromotion is turned on; about 30 % of
 //!    add-to-cart requests fail; the monitor opens "Failure rate increase"; the remediation
 //!    turns EnablePromotion off; the error rate recovers and the problem resolves.
+//!
+//! Everything runs through `keptn_control::ControlPlane` (the tour's shipyard, `slo.yaml` and
+//! `remediation.yaml` as its resources): each artifact is triggered into dev's `delivery`
+//! sequence and `triggeredOn` carries it on; deployment, test, release and rollback are its
+//! executors around the backend, the gate is its lighthouse with the backend's SLIs as `get-sli`
+//! executor, and problems enter as `problem.open` events that run the `remediation` sequence.
+//! The event lines and `--events` are the control plane's events; `--state FILE` keeps its
+//! SQLite state (default: a temporary file).
 //!
 //! The embedded defaults: each service version is a local process (this program, re-run as
 //! `full_tour carts-service …`) behind a per-stage reverse proxy that records every request
@@ -52,7 +60,6 @@
 //! Exit status: 0 when the story ended as the seed says, 1 when it did not (the deviations
 //! are listed), 2 on invalid input, 130 on Ctrl-C (every started process is stopped first).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -65,29 +72,22 @@ use keptn_control::executors::{
     ActionExecutor, DeploymentExecutor, GetActionExecutor, Lighthouse, REMEDIATION_URI,
     ReleaseExecutor, RollbackExecutor, SLO_URI, SliProviderExecutor, TestExecutor,
 };
-use keptn_control::{
-    ControlPlane, EventIngress, ResourceScope, SequenceControl, SequenceState, SqliteStore,
-};
+use keptn_control::{ControlPlane, ResourceScope, SequenceControl, SequenceState, SqliteStore};
 use keptn_deploy::{DeploymentStrategy, JsonLinesSink, StageService};
-use keptn_dynatrace::DynatraceClient;
 use keptn_examples::carts::{CartsConfig, serve, serve_db};
 use keptn_examples::tour_backend::{
-    Backend, Flags, KubeSettings, Traffic, flags, kube_backend, local_backend, test_runner,
+    Backend, KubeSettings, Traffic, flags, kube_backend, local_backend, test_runner,
 };
-use keptn_examples::tour_dynatrace::{
-    self, DtProblemSource, DtSettings, ProblemSignal, TourProblem,
-};
+use keptn_examples::tour_dynatrace::{self, DtSettings};
+use keptn_examples::tour_healing::{HealingTiming, ProblemSource, self_healing};
 use keptn_examples::tour_kube::{self, ServiceUrls};
-use keptn_examples::tour_report::{
-    self, ArtifactOutcome, ProblemOutcome, RecordedAction, RunFacts, story_checks, tag,
-};
+use keptn_examples::tour_report::{self, ArtifactOutcome, RecordedAction, RunFacts, story_checks};
 use keptn_examples::tour_ui::{PrintSink, Ui};
 use keptn_local::LocalSliProvider;
-use keptn_local::monitor::{Monitor, MonitorConfig, MonitorEvent, Watch};
 use keptn_remediate::ActionRegistry;
-use keptn_remediate::unleash::{FeatureToggleAction, FlagState};
+use keptn_remediate::unleash::FeatureToggleAction;
 use keptn_slo::SliProvider;
-use keptn_spec::event::{EventSink, FanOut, KeptnContext, MemoryEventSink};
+use keptn_spec::event::{FanOut, KeptnContext, MemoryEventSink};
 use keptn_spec::shipyard::Shipyard;
 use keptn_spec::{ParseOptions, ProjectName, ServiceName, StageName};
 use serde_json::json;
@@ -354,25 +354,14 @@ async fn tour_main(args: Args, dt: Option<DtSettings>) -> ExitCode {
 
 /// Every service of the tour in every stage (what a clean-up looks at).
 fn tour_targets() -> Vec<StageService> {
-    let (Ok(project), Ok(shipyard)) = (
-        "sockshop".parse::<ProjectName>(),
-        Shipyard::parse(SHIPYARD, &ParseOptions::new()),
-    ) else {
-        return Vec::new();
-    };
-    let mut targets = Vec::new();
-    for stage in shipyard.value.stages() {
-        for service in ["carts", "carts-db"] {
-            if let Ok(service) = service.parse() {
-                targets.push(StageService::new(
-                    project.clone(),
-                    stage.name.clone(),
-                    service,
-                ));
-            }
-        }
-    }
-    targets
+    let parse =
+        |p: &str, st: &str, sv: &str| Some((p.parse().ok()?, st.parse().ok()?, sv.parse().ok()?));
+    ["dev", "staging", "production"]
+        .iter()
+        .flat_map(|st| ["carts", "carts-db"].map(|sv| parse("sockshop", st, sv)))
+        .flatten()
+        .map(|(p, st, sv)| StageService::new(p, st, sv))
+        .collect()
 }
 
 /// The control plane's state: `--state FILE`, or a temporary file removed at the end.
@@ -387,164 +376,6 @@ fn state_store(args: &Args) -> anyhow::Result<(SqliteStore, String, Option<tempf
     let store = SqliteStore::open(&path)
         .with_context(|| format!("cannot open the state file {}", path.display()))?;
     Ok((store, path.display().to_string(), dir))
-}
-
-/// Self-healing: users on production, EnablePromotion on; problems enter the control plane as
-/// `problem.open` events (from the monitor or Dynatrace) and its `remediation` sequence runs
-/// the feature toggle; returns the problems with what their remediation did.
-async fn self_healing(
-    args: &Args,
-    ui: &Ui,
-    plane: &ControlPlane,
-    flags: &Flags,
-    toggle: &RecordedAction<FeatureToggleAction>,
-    traffic: &Traffic,
-    problems_from: ProblemSource,
-) -> anyhow::Result<Vec<ProblemOutcome>> {
-    let users_bar = ui.bar("  {prefix:>10} {spinner} {msg}");
-    users_bar.set_prefix("users");
-    users_bar.enable_steady_tick(Duration::from_millis(200));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ProblemSignal>();
-    let (errors, mut error_rx) = tokio::sync::mpsc::unbounded_channel();
-    let ingress: Arc<dyn EventSink> = Arc::new(EventIngress::new(plane));
-    let scope = ("sockshop".parse()?, "production".parse()?, "carts".parse()?);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (monitor, dt_problems) = match problems_from {
-        ProblemSource::Dynatrace(client) => {
-            ui.say(format!(
-                "   problems: Dynatrace metric event \"{}\" (error rate > {} %), polled every {} s from {}/api/v2/problems",
-                tour_dynatrace::PROBLEM_TITLE,
-                tour_dynatrace::ERROR_RATE_THRESHOLD,
-                args.dt_poll,
-                client.base_url()
-            ));
-            let interval = Duration::from_secs_f64(args.dt_poll);
-            let source =
-                DtProblemSource::spawn(client, scope, Utc::now(), interval, ingress, tx, errors);
-            (None, Some(source))
-        }
-        ProblemSource::Monitor(sli) => {
-            drop(errors);
-            let (project, stage, service) = scope;
-            let config = MonitorConfig::new(project, stage, service)
-                .with_deployment("primary")
-                .with_timing(Duration::from_secs(1), Duration::from_secs(4))
-                .with_streaks(3, 3)
-                .with_watches(vec![
-                    Watch::above("error_rate", 10.0, "Failure rate increase"),
-                    Watch::above("response_time_p95", 1000.0, "Response time degradation"),
-                ]);
-            let (mtx, mut mrx) = tokio::sync::mpsc::unbounded_channel();
-            tokio::spawn(async move {
-                while let Some(e) = mrx.recv().await {
-                    let signal = match e {
-                        MonitorEvent::Opened(p) => ProblemSignal::Opened(p.into()),
-                        MonitorEvent::Resolved(p) => ProblemSignal::Resolved(p.into()),
-                        _ => continue,
-                    };
-                    if tx.send(signal).is_err() {
-                        break;
-                    }
-                }
-            });
-            let monitor = Monitor::new(sli, config).with_event_sink(ingress);
-            (Some(monitor.spawn(mtx)), None)
-        }
-    };
-    flags
-        .client
-        .set_flag("EnablePromotion", FlagState::On)
-        .await
-        .context("cannot turn EnablePromotion on")?;
-    ui.say(format!(
-        "   {} EnablePromotion turned on in production (the promotional campaign starts)",
-        Utc::now().format("%H:%M:%S%.3f")
-    ));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.remediation_timeout);
-    let mut problems: Vec<TourProblem> = Vec::new();
-    loop {
-        let (ok, failed) = traffic.counts();
-        let open = problems.iter().filter(|p| p.resolved_at.is_none()).count();
-        users_bar.set_message(format!(
-            "{ok} ok, {failed} failed requests; open problems: {open}"
-        ));
-        if !problems.is_empty() && open == 0 {
-            break;
-        }
-        let signal = tokio::select! {
-            s = rx.recv() => s,
-            Some(msg) = error_rx.recv() => {
-                ui.say(format!("   warning: Dynatrace problems: {msg}"));
-                continue;
-            }
-            () = tokio::time::sleep_until(deadline) => {
-                ui.say("   the problem did not open and resolve in time (--remediation-timeout)");
-                break;
-            }
-            () = tokio::time::sleep(Duration::from_millis(250)) => continue,
-        };
-        match signal {
-            Some(ProblemSignal::Opened(p)) => {
-                ui.say(format!(
-                    "   {} problem {} \"{}\" opened: {} = {:.1} (threshold {})",
-                    p.opened_at.format("%H:%M:%S%.3f"),
-                    p.problem_id,
-                    p.title,
-                    p.sli,
-                    p.value_at_open,
-                    p.threshold
-                ));
-                problems.push(p);
-            }
-            Some(ProblemSignal::Resolved(p)) => {
-                ui.say(format!(
-                    "   {} problem {} \"{}\" resolved: {} = {:.1}",
-                    p.resolved_at
-                        .unwrap_or_else(Utc::now)
-                        .format("%H:%M:%S%.3f"),
-                    p.problem_id,
-                    p.title,
-                    p.sli,
-                    p.value_at_resolve.unwrap_or(f64::NAN)
-                ));
-                if let Some(slot) = problems.iter_mut().find(|o| o.pid == p.pid) {
-                    *slot = p;
-                }
-            }
-            None => break,
-        }
-    }
-    if let Some(m) = monitor {
-        m.stop();
-    }
-    if let Some(d) = dt_problems {
-        d.stop();
-    }
-    users_bar.finish_and_clear();
-    let mut outcomes = Vec::new();
-    for problem in problems {
-        // the problem's closing event finishes its remediation sequence
-        let context = KeptnContext::from_ingress(&problem.pid);
-        let remediation = match plane.wait(context, Duration::from_secs(10)).await {
-            Ok(done) => done,
-            Err(_) => plane.outcomes(context).await?,
-        };
-        let actions = toggle.runs(&problem.pid);
-        outcomes.push(ProblemOutcome {
-            problem,
-            remediation,
-            actions,
-        });
-    }
-    Ok(outcomes)
-}
-
-/// Where production problems come from.
-enum ProblemSource {
-    /// The tour's monitor over these SLIs.
-    Monitor(Arc<dyn SliProvider>),
-    /// Dynatrace's Problems API.
-    Dynatrace(DynatraceClient),
 }
 
 #[allow(clippy::too_many_lines)]
@@ -701,22 +532,8 @@ async fn tour(
             .wait(context, delivery_wait)
             .await
             .with_context(|| format!("delivery of {image}"))?;
-        let mut serving = BTreeMap::new();
-        for stage in shipyard.stages() {
-            let target = StageService::new(project.clone(), stage.name.clone(), service.clone());
-            if let Some(image) = deployer
-                .status(&target)
-                .await
-                .ok()
-                .and_then(|s| s.serving_image().map(tag))
-            {
-                serving.insert(stage.name.to_string(), image);
-            }
-        }
         let outcome =
-            ArtifactOutcome::new(service.as_str(), image, &shipyard, &sequences, |stage| {
-                serving.get(stage).cloned()
-            });
+            ArtifactOutcome::read(service, image, &shipyard, &sequences, deployer.as_ref()).await;
         for s in &outcome.stages {
             ui.say(format!(
                 "   {:<10} {:<8} serving {}",
@@ -769,11 +586,15 @@ async fn tour(
         );
         let recorder = backend.production_recorder(&prod_carts);
         let traffic = Traffic::start(&prod_url, 4, recorder.as_ref());
+        let timing = HealingTiming {
+            remediation_timeout: Duration::from_secs_f64(args.remediation_timeout),
+            dt_poll: Duration::from_secs_f64(args.dt_poll),
+        };
         let source = match &dt_client {
             Some(client) => ProblemSource::Dynatrace(client.clone()),
             None => ProblemSource::Monitor(sli.clone()),
         };
-        let healed = self_healing(args, &ui, &plane, &flags, &toggle, &traffic, source).await;
+        let healed = self_healing(timing, &ui, &plane, &flags, &toggle, &traffic, source).await;
         traffic_counts = traffic.stop().await;
         problems = healed?;
         flag_after = flags.client.flag_state("EnablePromotion").await.ok();
@@ -781,32 +602,10 @@ async fn tour(
 
     let mut monitoring = json!(sli.name());
     if let Some(s) = stand_in {
-        let st = s.stop();
-        ui.say(format!(
-            "\n== sent to Dynatrace: {} data points accepted, {} rejected, {} failed ingest calls{}",
-            st.lines_ok,
-            st.lines_invalid,
-            st.failed_calls,
-            st.last_error
-                .as_ref()
-                .map(|e| format!(" (last: {e})"))
-                .unwrap_or_default()
-        ));
-        monitoring = json!({"dynatrace": {
-            "tenant": dt_client.as_ref().map(DynatraceClient::base_url),
-            "linesOk": st.lines_ok,
-            "linesInvalid": st.lines_invalid,
-            "failedIngestCalls": st.failed_calls,
-        }});
+        monitoring = tour_dynatrace::finish_ingest(s, dt_client.as_ref(), &ui);
     }
 
     // --- report ------------------------------------------------------------------------------
-    for line in tour_report::timeline(&shipyard, &artifacts, &problems)
-        .into_iter()
-        .chain(tour_report::gate_reports(&artifacts))
-    {
-        ui.say(line);
-    }
     let checks = story_checks(
         &artifacts,
         shows_v3,
@@ -815,12 +614,8 @@ async fn tour(
         remediation_enabled,
     );
     let ok = checks.iter().all(|(_, pass, _)| *pass);
-    ui.say("\n== did the story end as the seed says?");
-    for (name, pass, detail) in &checks {
-        ui.say(format!(
-            "   [{}] {name}: {detail}",
-            if *pass { "ok" } else { "FAILED" }
-        ));
+    for line in tour_report::report(&shipyard, &artifacts, &problems, &checks) {
+        ui.say(line);
     }
     let wall = started.elapsed();
     ui.say(format!(

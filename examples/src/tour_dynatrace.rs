@@ -628,6 +628,32 @@ pub async fn set_up(
     Ok((client, stand_in, Arc::new(provider)))
 }
 
+/// Stops the OneAgent stand-in, says what it sent to the tenant, and returns the summary's
+/// `monitoring` value.
+pub fn finish_ingest(
+    stand_in: OneAgentStandIn,
+    client: Option<&DynatraceClient>,
+    ui: &Ui,
+) -> serde_json::Value {
+    let st = stand_in.stop();
+    ui.say(format!(
+        "\n== sent to Dynatrace: {} data points accepted, {} rejected, {} failed ingest calls{}",
+        st.lines_ok,
+        st.lines_invalid,
+        st.failed_calls,
+        st.last_error
+            .as_ref()
+            .map(|e| format!(" (last: {e})"))
+            .unwrap_or_default()
+    ));
+    serde_json::json!({"dynatrace": {
+        "tenant": client.map(DynatraceClient::base_url),
+        "linesOk": st.lines_ok,
+        "linesInvalid": st.lines_invalid,
+        "failedIngestCalls": st.failed_calls,
+    }})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,13 +9,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keptn_control::{SequenceOutcome, SequenceState};
+use keptn_deploy::{Deployer, StageService};
 use keptn_remediate::unleash::FlagState;
 use keptn_remediate::{ActionContext, ActionOutcome, ActionStatus, RemediationAction};
-use keptn_spec::EvaluationFinishedData;
 use keptn_spec::evaluation::{IndicatorResult, SliTarget};
 use keptn_spec::event::Verdict;
 use keptn_spec::remediation::ActionSpec;
 use keptn_spec::shipyard::Shipyard;
+use keptn_spec::{EvaluationFinishedData, ServiceName};
 use serde_json::{Value, json};
 
 use crate::tour_dynatrace::TourProblem;
@@ -69,15 +70,27 @@ pub fn p95_of(evaluation: &EvaluationFinishedData) -> Option<f64> {
 }
 
 impl ArtifactOutcome {
-    /// Reads the outcome of `image`'s delivery from the sequences of its context;
-    /// `serving(stage)` is the version serving in each stage afterwards.
-    pub fn new(
-        service: &str,
+    /// Reads the outcome of `image`'s delivery from the sequences of its context, and the
+    /// version serving in each stage afterwards from `deployer`.
+    pub async fn read(
+        service: &ServiceName,
         image: &str,
         shipyard: &Shipyard,
         sequences: &[SequenceOutcome],
-        serving: impl Fn(&str) -> Option<String>,
+        deployer: &dyn Deployer,
     ) -> Self {
+        let mut serving = BTreeMap::new();
+        for stage in shipyard.stages() {
+            let Some(project) = sequences.first().map(|s| s.project.clone()) else {
+                break;
+            };
+            let target = StageService::new(project, stage.name.clone(), service.clone());
+            if let Ok(status) = deployer.status(&target).await
+                && let Some(image) = status.serving_image()
+            {
+                serving.insert(stage.name.to_string(), tag(image));
+            }
+        }
         let find = |stage: &str, name: &str| {
             sequences
                 .iter()
@@ -99,12 +112,12 @@ impl ArtifactOutcome {
                         .and_then(|d| d.task("evaluation"))
                         .and_then(|t| t.evaluation.as_deref().cloned()),
                     rollback: find(name, "rollback").is_some(),
-                    serving: serving(name),
+                    serving: serving.get(name).cloned(),
                 }
             })
             .collect();
         Self {
-            service: service.to_owned(),
+            service: service.to_string(),
             version: tag(image),
             image: image.to_owned(),
             context: sequences
@@ -337,6 +350,23 @@ pub fn gate_reports(artifacts: &[ArtifactOutcome]) -> Vec<String> {
                 ));
             }
         }
+    }
+    lines
+}
+
+/// The whole report: the timeline, the gate reports and the story check.
+pub fn report(
+    shipyard: &Shipyard,
+    artifacts: &[ArtifactOutcome],
+    problems: &[ProblemOutcome],
+    checks: &[Check],
+) -> Vec<String> {
+    let mut lines = timeline(shipyard, artifacts, problems);
+    lines.extend(gate_reports(artifacts));
+    lines.push("\n== did the story end as the seed says?".to_owned());
+    for (name, pass, detail) in checks {
+        let mark = if *pass { "ok" } else { "FAILED" };
+        lines.push(format!("   [{mark}] {name}: {detail}"));
     }
     lines
 }
