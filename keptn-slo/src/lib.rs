@@ -14,8 +14,9 @@
 //!
 //! * Beyond Keptn, opt-in through `slo.yaml` keys Keptn ignores: the no-data policy
 //!   (`no_data: fail|warn|ignore|inconclusive`, see [`keptn_spec::slo::NoDataPolicy`] and
-//!   [`Evaluation::is_inconclusive`]) and shadow objectives (`shadow: true`: evaluated and
-//!   reported, never counted):
+//!   [`Evaluation::is_inconclusive`]), shadow objectives (`shadow: true`: evaluated and
+//!   reported, never counted), shadow SLOs (top-level `shadow: true`, see
+//!   [`Evaluation::shadow_verdict`]) and [`replay`] (backtest an SLO on a recorded history):
 //!
 //! ```
 //! use keptn_slo::{evaluate, EvaluationContext, SliReport};

@@ -152,3 +152,47 @@ fn shadow_objective_is_reported_not_counted() {
         serde_json::json!({"shadowObjectives": ["rt"]})
     );
 }
+
+/// A shadow SLO blocks nothing: the event passes (score 100), the verdict and score it would
+/// have given are in the message and the `keptn-rs` extension — also for an inconclusive or
+/// errored evaluation.
+#[test]
+fn shadow_slo_blocks_nothing() {
+    let s = two_objectives("shadow: true\nno_data: inconclusive\n", "");
+    let e = both(
+        &s,
+        &SliReport::succeeded(vec![ok("rt", 900.0), ok("errors", 5.0)]),
+    );
+    assert_eq!(e.verdict(), Verdict::Pass);
+    assert_eq!(e.score(), 100.0);
+    assert_eq!(e.failed_on(), None);
+    assert_eq!(e.shadow_verdict(), Some(Verdict::Fail));
+    assert_eq!(e.data.keptn_rs.shadow_score, Some(0.0));
+    assert_eq!(status(&e, 0), IndicatorStatus::Fail);
+    assert!(
+        e.data.message.starts_with(
+            "shadow SLO, blocks nothing: it would have given fail with score 0: Evaluation failed"
+        ),
+        "{}",
+        e.data.message
+    );
+    let v: serde_json::Value = serde_json::to_value(&e.data).unwrap();
+    assert_eq!(
+        v["keptn-rs"],
+        serde_json::json!({"shadowResult": "fail", "shadowScore": 0.0})
+    );
+    let e = both(&s, &missing_errors());
+    assert!(!e.is_inconclusive());
+    assert_eq!(e.verdict(), Verdict::Pass);
+    assert!(
+        e.data.message.contains("would have given inconclusive"),
+        "{}",
+        e.data.message
+    );
+    let e = both(&s, &SliReport::errored("down"));
+    assert_eq!(e.verdict(), Verdict::Pass);
+    assert_eq!(e.shadow_verdict(), Some(Verdict::Fail));
+    // no SLO file and an errored provider: still Keptn's errored event
+    let none = evaluate(None, &SliReport::errored("down"), &[], &ctx());
+    assert_eq!(none.verdict(), Verdict::Fail);
+}

@@ -274,4 +274,25 @@ proptest! {
             prop_assert_eq!(e.is_inconclusive(), plain.is_inconclusive());
         }
     }
+
+    /// A shadow SLO never blocks, and reports exactly the verdict and score the same SLO
+    /// gives when it gates (both engines).
+    #[test]
+    fn shadow_slo_reports_the_gating_verdict((slo, vals, previous) in case()) {
+        let gating = evaluate(Some(&slo), &sli(&vals), &previous, &ctx());
+        let mut shadow = slo.clone();
+        shadow.shadow = true;
+        for e in [
+            evaluate(Some(&shadow), &sli(&vals), &previous, &ctx()),
+            CompiledSlo::new(&shadow).evaluate(&sli(&vals), &previous, &ctx()),
+        ] {
+            prop_assert_eq!(e.verdict(), Verdict::Pass);
+            prop_assert_eq!(e.shadow_verdict(), Some(gating.verdict()));
+            prop_assert_eq!(e.data.keptn_rs.shadow_score, Some(gating.score()));
+            prop_assert_eq!(
+                e.data.evaluation.indicator_results,
+                gating.data.evaluation.indicator_results.clone()
+            );
+        }
+    }
 }

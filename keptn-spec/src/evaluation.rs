@@ -189,7 +189,7 @@ pub struct EvaluationFinishedData {
 /// assert!(json.contains(r#""keptn-rs":{"inconclusive":true}"#));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct KeptnRsExtension {
     /// The evaluation was inconclusive (an objective with the `inconclusive` no-data policy
@@ -204,12 +204,26 @@ pub struct KeptnRsExtension {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub shadow_objectives: Vec<String>,
+    /// For a shadow SLO, the verdict it would have given (the event itself says `pass`).
+    #[serde(
+        rename = "shadowResult",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub shadow_result: Option<Verdict>,
+    /// For a shadow SLO, the score it would have given.
+    #[serde(
+        rename = "shadowScore",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub shadow_score: Option<f64>,
 }
 
 impl KeptnRsExtension {
     /// Whether there is nothing to report (the key is then left out).
     pub fn is_empty(&self) -> bool {
-        !self.inconclusive && self.shadow_objectives.is_empty()
+        !self.inconclusive && self.shadow_objectives.is_empty() && self.shadow_result.is_none()
     }
 }
 

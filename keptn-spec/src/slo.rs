@@ -73,6 +73,15 @@ pub struct Slo {
     /// see [`NoDataPolicy`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_data: Option<NoDataPolicy>,
+    /// Beyond Keptn: a shadow SLO is evaluated and reported with the verdict it would give,
+    /// but blocks nothing: the event says `pass` and carries that verdict under
+    /// `"keptn-rs": {"shadowResult": ...}`. To trial a new SLO before it gates anyone.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub shadow: bool,
 }
 
 impl Slo {

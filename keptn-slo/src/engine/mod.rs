@@ -177,6 +177,53 @@ impl Evaluation {
         self.data.keptn_rs.inconclusive
     }
 
+    /// The verdict a shadow SLO would have given (beyond Keptn: `shadow: true` at the top of
+    /// `slo.yaml`); `None` for an SLO that gates. The evaluation itself then passes.
+    ///
+    /// ```
+    /// use keptn_slo::{evaluate, EvaluationContext, SliReport};
+    /// use keptn_spec::{Slo, SliValue, Verdict};
+    ///
+    /// let slo = Slo::from_yaml_str("shadow: true\nobjectives:\n  - sli: rt\n    pass: [{criteria: [\"<300\"]}]\ntotal_score: {pass: \"90%\"}\n")?;
+    /// let e = evaluate(Some(&slo), &SliReport::succeeded(vec![SliValue::ok("rt", 420.0)]), &[], &EvaluationContext::default());
+    /// assert_eq!(e.verdict(), Verdict::Pass);
+    /// assert_eq!(e.shadow_verdict(), Some(Verdict::Fail));
+    /// assert_eq!(e.data.keptn_rs.shadow_score, Some(0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shadow_verdict(&self) -> Option<Verdict> {
+        self.data.keptn_rs.shadow_result
+    }
+
+    /// A shadow SLO's evaluation: the computed verdict and score move to the `keptn-rs`
+    /// extension and the message; the event passes with score 100 (nothing was gated).
+    fn into_shadow(mut self) -> Self {
+        let d = &mut self.data;
+        let would = if d.keptn_rs.inconclusive {
+            "inconclusive".to_owned()
+        } else {
+            d.result.to_string()
+        };
+        let why = if d.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", d.message)
+        };
+        d.message = format!(
+            "shadow SLO, blocks nothing: it would have given {would} with score {}{why}",
+            GoFloat(d.evaluation.score)
+        );
+        d.keptn_rs.shadow_result = Some(d.result);
+        d.keptn_rs.shadow_score = Some(d.evaluation.score);
+        d.keptn_rs.inconclusive = false;
+        d.status = Status::Succeeded;
+        d.result = Verdict::Pass;
+        d.evaluation.result = Verdict::Pass.as_str().to_owned();
+        d.evaluation.score = 100.0;
+        self.failed_on = None;
+        self
+    }
+
     /// Makes a computed evaluation inconclusive: `fail` in the event, with `message`.
     fn inconclusive(&mut self, message: String) {
         self.data.result = Verdict::Fail;
@@ -246,25 +293,24 @@ pub fn evaluate(
     previous: &[PreviousEvaluation],
     ctx: &EvaluationContext,
 ) -> Evaluation {
-    if let Some(failed) = provider_failure(sli, ctx, slo) {
-        return failed;
-    }
     match slo {
         Some(slo) => CompiledSlo {
             slo,
             plan: Plan::new(slo, false),
         }
         .evaluate(sli, previous, ctx),
-        None => Evaluation::early(
-            ctx,
-            sli,
-            Status::Succeeded,
-            Verdict::Pass,
-            format!(
-                "no evaluation performed by lighthouse because no SLO file configured for project {}",
-                ctx.project
-            ),
-        ),
+        None => provider_failure(sli, ctx, None).unwrap_or_else(|| {
+            Evaluation::early(
+                ctx,
+                sli,
+                Status::Succeeded,
+                Verdict::Pass,
+                format!(
+                    "no evaluation performed by lighthouse because no SLO file configured for project {}",
+                    ctx.project
+                ),
+            )
+        }),
     }
 }
 
@@ -392,6 +438,16 @@ impl<'a> CompiledSlo<'a> {
     /// Evaluates SLI values and previous evaluations against the prepared SLO: the same
     /// result as [`evaluate`] with `Some(slo)`.
     pub fn evaluate(
+        &self,
+        sli: &SliReport,
+        previous: &[PreviousEvaluation],
+        ctx: &EvaluationContext,
+    ) -> Evaluation {
+        let e = self.evaluate_gated(sli, previous, ctx);
+        if self.slo.shadow { e.into_shadow() } else { e }
+    }
+
+    fn evaluate_gated(
         &self,
         sli: &SliReport,
         previous: &[PreviousEvaluation],
