@@ -29,7 +29,7 @@ use keptn_dynatrace::{
 };
 use keptn_local::LocalSliProvider;
 use keptn_local::monitor::DetectedProblem;
-use keptn_remediate::Problem;
+use keptn_spec::Problem;
 use keptn_spec::event::EventSink;
 use keptn_spec::sli::SliConfig;
 use keptn_spec::{ProjectName, ServiceName, StageName};
@@ -383,13 +383,16 @@ impl TourProblem {
 
 impl From<DetectedProblem> for TourProblem {
     fn from(p: DetectedProblem) -> Self {
+        let problem = p.problem;
         Self {
-            pid: p.pid,
-            problem_id: p.problem_id,
-            title: p.title,
-            project: p.project,
-            stage: p.stage,
-            service: p.service,
+            pid: problem.pid,
+            problem_id: problem.problem_id.unwrap_or_default(),
+            title: problem.title,
+            project: problem.project,
+            stage: problem.stage,
+            service: problem
+                .service
+                .expect("the monitor always names the service it watches"),
             sli: p.sli,
             threshold: p.threshold,
             value_at_open: p.value_at_open,

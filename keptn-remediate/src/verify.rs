@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keptn_spec::Problem;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::action::Problem;
 use crate::report::StepReport;
 
 /// The answer of a [`Verifier`].

@@ -59,6 +59,7 @@ pub mod evaluation;
 pub mod event;
 mod indicator;
 pub mod names;
+mod problem;
 pub mod remediation;
 pub mod retry;
 pub mod shipyard;
@@ -73,5 +74,6 @@ pub use error::{Diagnostic, Error, FieldPath, Issue, Location, Result, Validatio
 pub use evaluation::{EvaluationFinishedData, Verdict};
 pub use indicator::SliValue;
 pub use names::{ProjectName, ServiceName, StageName};
+pub use problem::Problem;
 pub use slo::Slo;
 pub use yaml::{ParseOptions, Parsed, Strictness, from_yaml_str, parse_yaml_file, to_yaml_string};

@@ -64,7 +64,7 @@ pub use data::{
     ConfigureMonitoringTriggeredData, CustomFilter, DeploymentDetails, DeploymentFinishedData,
     DeploymentTriggeredData, EvaluationTriggeredData, EvaluationWindow, EventData, Extra,
     GetActionFinishedData, GetActionTriggeredData, GetSliFinishedData, GetSliRequest, GetSliResult,
-    GetSliTriggeredData, Problem, ProblemEventData, ProblemState, ReleaseDetails,
+    GetSliTriggeredData, ProblemDetails, ProblemEventData, ProblemState, ReleaseDetails,
     ReleaseFinishedData, ReleaseTriggeredData, RemediationActionRef, RemediationProgress,
     RemediationStatusChangedData, RemediationTriggeredData, RollbackTriggeredData, TestDetails,
     TestFinishedData, TestTriggeredData,

@@ -245,7 +245,7 @@ fn test_details() -> impl Strategy<Value = TestDetails> {
         )
 }
 
-fn problem() -> impl Strategy<Value = Problem> {
+fn problem() -> impl Strategy<Value = ProblemDetails> {
     (
         option::of(prop_oneof![
             Just(ProblemState::Open),
@@ -264,17 +264,19 @@ fn problem() -> impl Strategy<Value = Problem> {
         option::of(".{0,12}"),
     )
         .prop_map(
-            |(state, id, pid, title, details, url, entity, entities, tags, root_cause)| Problem {
-                state,
-                problem_id: id,
-                pid,
-                problem_title: title,
-                problem_details: details,
-                problem_url: url,
-                impacted_entity: entity,
-                impacted_entities: entities,
-                tags,
-                root_cause,
+            |(state, id, pid, title, details, url, entity, entities, tags, root_cause)| {
+                ProblemDetails {
+                    state,
+                    problem_id: id,
+                    pid,
+                    problem_title: title,
+                    problem_details: details,
+                    problem_url: url,
+                    impacted_entity: entity,
+                    impacted_entities: entities,
+                    tags,
+                    root_cause,
+                }
             },
         )
 }
