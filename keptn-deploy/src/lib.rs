@@ -45,7 +45,6 @@
 
 mod deployer;
 mod error;
-mod strategy;
 
 pub mod delivery;
 pub mod runner;
@@ -64,7 +63,8 @@ pub use deployer::{
 pub use error::{Error, Result};
 pub use runner::{Progress, TestOutcome, TestProgress, TestReport, TestRequest, TestRunner};
 pub use sink::JsonLinesSink;
-pub use strategy::{DeploymentStrategy, TestStrategy, UnknownStrategy};
+/// The deployment and test strategies, defined in keptn-spec and re-exported here.
+pub use keptn_spec::shipyard::{DeploymentStrategy, TestStrategy, UnknownStrategy};
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

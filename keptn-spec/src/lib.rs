@@ -65,6 +65,7 @@ pub mod retry;
 pub mod shipyard;
 pub mod sli;
 pub mod slo;
+mod strategy;
 pub mod webhook;
 mod yaml;
 

@@ -721,7 +721,7 @@ impl Delivery {
             return *s;
         }
         match kind {
-            Ok(TaskKind::Deployment(s)) => s.as_str().parse().unwrap_or(DeploymentStrategy::Direct),
+            Ok(TaskKind::Deployment(s)) => *s,
             _ => DeploymentStrategy::Direct,
         }
     }
@@ -801,7 +801,7 @@ impl Delivery {
     async fn test(
         &self,
         run: &SequenceRun,
-        strategy: Option<&keptn_spec::shipyard::TestStrategy>,
+        strategy: Option<&TestStrategy>,
         payload: &Value,
     ) -> TaskOutcome {
         let now = Utc::now();
@@ -809,7 +809,7 @@ impl Delivery {
             return TaskOutcome::pass(json!({ "start": now, "end": now }))
                 .with_message("no tests configured");
         };
-        let strategy = TestStrategy::from(strategy.as_str().to_owned());
+        let strategy = strategy.clone();
         let Some(tester) = &self.tester else {
             return TaskOutcome::errored(format!(
                 "no test runner is configured for test strategy `{strategy}`"
