@@ -49,10 +49,6 @@ mod data;
 mod envelope;
 mod gen1;
 mod payload;
-#[cfg(test)]
-mod proptests;
-#[cfg(test)]
-mod samples;
 mod sink;
 mod types;
 
