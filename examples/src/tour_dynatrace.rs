@@ -128,7 +128,7 @@ impl DtSettings {
     pub fn sli_config(&self) -> anyhow::Result<SliConfig> {
         match &self.sli_file {
             Some(path) => read_sli(path),
-            None => SliConfig::from_yaml(TOUR_SLI).context("the tour's dynatrace-sli.yaml"),
+            None => SliConfig::from_yaml_str(TOUR_SLI).context("the tour's dynatrace-sli.yaml"),
         }
     }
 
@@ -146,7 +146,7 @@ impl DtSettings {
 fn read_sli(path: &Path) -> anyhow::Result<SliConfig> {
     let src =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    SliConfig::from_yaml(&src)
+    SliConfig::from_yaml_str(&src)
         .with_context(|| format!("{} is not a valid sli.yaml", path.display()))
 }
 
@@ -565,7 +565,7 @@ async fn error_rate_before(
     agg: &str,
     secs: i64,
 ) -> f64 {
-    let config = SliConfig::from_yaml(&format!(
+    let config = SliConfig::from_yaml_str(&format!(
         "spec_version: '1.0'\nindicators:\n  error_rate: \"metricSelector=keptn.tour.error_rate:filter(and(eq(keptn_project,$PROJECT),eq(keptn_stage,$STAGE),eq(keptn_service,$SERVICE))):merge(keptn_deployment):{agg}\"\n"
     ));
     let Ok(config) = config else { return f64::NAN };
@@ -592,7 +592,7 @@ mod tests {
     /// The embedded sli.yaml defines the tour's SLIs over the stand-in's metric keys.
     #[test]
     fn tour_sli_uses_the_sent_metrics() {
-        let c = SliConfig::from_yaml(TOUR_SLI).unwrap();
+        let c = SliConfig::from_yaml_str(TOUR_SLI).unwrap();
         for (sli, key) in [
             ("response_time_p95", "keptn.tour.response_time.p95"),
             ("throughput", "keptn.tour.requests.count"),

@@ -14,7 +14,7 @@ use keptn_deploy::{Artifact, TestOutcome};
 use keptn_slo::{InMemoryHistory, ProviderError, QualityGate, SliProvider, SliQuery};
 use keptn_spec::event::{DiscardEventSink, MemoryEventSink};
 use keptn_spec::shipyard::Shipyard;
-use keptn_spec::{ParseOptions, SliValue, Slo};
+use keptn_spec::{SliValue, Slo};
 
 const SHIPYARD: &str = "stages:
   - name: dev
@@ -61,9 +61,7 @@ impl SliProvider for Instant {
 }
 
 fn delivery(events: bool) -> Delivery {
-    let shipyard = Shipyard::parse(SHIPYARD, &ParseOptions::new())
-        .unwrap()
-        .value;
+    let shipyard = Shipyard::from_yaml_str(SHIPYARD).unwrap();
     let gate = QualityGate::new(Arc::new(Instant), Arc::new(InMemoryHistory::new()));
     let evaluator = GateEvaluator::new(gate).with_slo(
         "staging".parse().unwrap(),

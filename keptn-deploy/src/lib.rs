@@ -61,10 +61,10 @@ pub use deployer::{
     ServiceStatus, StageService,
 };
 pub use error::{Error, Result};
-pub use runner::{Progress, TestOutcome, TestProgress, TestReport, TestRequest, TestRunner};
-pub use sink::JsonLinesSink;
 /// The deployment and test strategies, defined in keptn-spec and re-exported here.
 pub use keptn_spec::shipyard::{DeploymentStrategy, TestStrategy, UnknownStrategy};
+pub use runner::{Progress, TestOutcome, TestProgress, TestReport, TestRequest, TestRunner};
+pub use sink::JsonLinesSink;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

@@ -649,6 +649,15 @@ impl Shipyard {
         Self::parse_with_format(src, options).map(|p| p.map(|(_, s)| s))
     }
 
+    /// Reads and validates a shipyard in either format, as [`Shipyard::parse`] with default
+    /// options, without the warnings.
+    ///
+    /// # Errors
+    /// As [`Shipyard::parse`].
+    pub fn from_yaml_str(src: &str) -> Result<Self> {
+        Ok(Self::parse(src, &ParseOptions::new())?.value)
+    }
+
     /// As [`Shipyard::parse`], also telling which format the source was in.
     ///
     /// # Errors

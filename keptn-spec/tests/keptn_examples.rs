@@ -57,7 +57,7 @@ fn keptn_example_sli_files_parse() {
         .iter()
         .filter(|(name, _)| !name.contains("prometheus-sli-config"))
     {
-        let c = SliConfig::from_yaml(src).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let c = SliConfig::from_yaml_str(src).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!c.indicators.is_empty(), "{name}");
         assert_eq!(c.spec_version, "1.0", "{name}");
         n += 1;

@@ -16,7 +16,6 @@ use keptn_deploy::testing::{InMemoryDeployer, StaticTestRunner};
 use keptn_deploy::{
     Artifact, Progress, StageService, TestOutcome, TestReport, TestRequest, TestRunner,
 };
-use keptn_spec::ParseOptions;
 use keptn_spec::event::{KeptnEvent, MemoryEventSink, Phase, Status, Verdict};
 use keptn_spec::shipyard::Shipyard;
 use serde_json::{Value, json};
@@ -80,7 +79,7 @@ spec:
 "#;
 
 fn shipyard(src: &str) -> Shipyard {
-    Shipyard::parse(src, &ParseOptions::new()).unwrap().value
+    Shipyard::from_yaml_str(src).unwrap()
 }
 
 /// An evaluator whose verdict is set per stage (default pass).

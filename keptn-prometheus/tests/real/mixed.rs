@@ -32,7 +32,7 @@ fn dynatrace(uri: &str) -> Arc<dyn SliProvider> {
         .api_token(SecretString::from("dt0c01.MIXED"))
         .build()
         .unwrap();
-    let config = SliConfig::from_yaml(&format!(
+    let config = SliConfig::from_yaml_str(&format!(
         "indicators:\n  conversion_rate: \"metricSelector={CONVERSION}&entitySelector=type(SERVICE)\"\n"
     ))
     .unwrap();
