@@ -122,9 +122,9 @@ impl Evaluator for GateEvaluator {
             query = query.with_deployment(d.clone());
         }
         let mut ctx = keptn_slo::EvaluationContext::new(
-            t.project.as_str(),
-            t.stage.as_str(),
-            t.service.as_str(),
+            t.project.clone(),
+            t.stage.clone(),
+            t.service.clone(),
         );
         ctx.labels = request.labels.clone();
         let evaluation = match self

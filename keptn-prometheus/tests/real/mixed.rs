@@ -64,7 +64,11 @@ async fn mixed_gate_prometheus_and_dynatrace() {
     let slo = Slo::from_yaml_str(SLO).unwrap();
     let mut q = query(&[], 5).with_deployment("canary");
     q.project = "mixed".parse().unwrap();
-    let ctx = EvaluationContext::new("mixed", "staging", "carts");
+    let ctx = EvaluationContext::new(
+        "mixed".parse().unwrap(),
+        "staging".parse().unwrap(),
+        "carts".parse().unwrap(),
+    );
     let evaluation = gate.evaluate(Some(&slo), &q, &ctx, "e1").await.unwrap();
     let results = evaluation.data.evaluation.indicator_results();
     let value = |sli: &str| {
