@@ -3,7 +3,8 @@
 # depends on one crate by path, with its default features and with `default-features = false`,
 # builds a small program from tests/user-crates/ written from the public docs only, and checks
 # its dependency tree: no HTTP or TLS stack (reqwest, hyper, rustls, aws-lc, native-tls, openssl)
-# where the features do not ask for one, and no Kubernetes client unless feature `kube` is on.
+# where the features do not ask for one, no Kubernetes client unless feature `kube` is on, and no
+# TLS crate under `kube` when the application turned our default (`rustls`) features off.
 # Prints the number of crates in each tree (`cargo tree -e normal`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,11 +16,12 @@ export CARGO_TARGET_DIR="${USER_CRATES_TARGET_DIR:-$ROOT/target/user-crates}"
 
 HTTP='reqwest|hyper|hyper-util|rustls|aws-lc-rs|aws-lc-sys|native-tls|openssl|openssl-sys'
 KUBE='kube|kube-client|k8s-openapi'
+TLS='rustls|hyper-rustls|tokio-rustls|aws-lc-rs|aws-lc-sys|ring|native-tls|openssl|openssl-sys'
 failed=0
 
-# check NAME CRATE PROGRAM 'DEPENDENCY SPEC' 'FORBIDDEN REGEX or -'
+# check NAME CRATE PROGRAM 'DEPENDENCY SPEC' 'FORBIDDEN REGEX or -' ['MORE DEPENDENCY LINES']
 check() {
-  local name=$1 crate=$2 program=$3 spec=$4 forbidden=$5 dir="$WORK/$1"
+  local name=$1 crate=$2 program=$3 spec=$4 forbidden=$5 more=${6:-} dir="$WORK/$1"
   mkdir -p "$dir/src"
   cat > "$dir/Cargo.toml" <<TOML
 [package]
@@ -30,6 +32,7 @@ publish = false
 
 [dependencies]
 $crate = $spec
+$more
 
 [workspace]
 TOML
@@ -64,6 +67,9 @@ check slo             keptn-slo       slo       "$(p keptn-slo)"                
 check slo-minimal     keptn-slo       slo       "$(p keptn-slo "$nd")"           "$HTTP|$KUBE"
 check deploy          keptn-deploy    deploy    "$(p keptn-deploy)"              "$KUBE"
 check deploy-minimal  keptn-deploy    deploy    "$(p keptn-deploy "$nd")"        "$HTTP|$KUBE"
+# `kube` without our defaults: the application chooses kube's TLS backend, so there is none yet
+k8s='k8s-openapi = { version = "0.29", default-features = false, features = ["latest"] }'
+check deploy-kube-notls keptn-deploy  deploy    "$(p keptn-deploy "$nd, features = [\"kube\"]")" "$TLS" "$k8s"
 check remediate       keptn-remediate remediate "$(p keptn-remediate)"           "$KUBE"
 check remediate-minimal keptn-remediate remediate "$(p keptn-remediate "$nd")"   "$HTTP|$KUBE"
 check dynatrace       keptn-dynatrace dynatrace "$(p keptn-dynatrace)"           "$KUBE"

@@ -68,7 +68,7 @@ pub fn prepare(w: &Window) -> Result<(SliQuery, Option<SliConfig>), String> {
     };
     let sli_config = match w.sli.as_deref() {
         Some(p) => {
-            Some(SliConfig::from_yaml(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?)
+            Some(SliConfig::from_yaml_str(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?)
         }
         None => None,
     };

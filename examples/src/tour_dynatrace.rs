@@ -131,7 +131,7 @@ impl DtSettings {
     pub fn sli_config(&self) -> anyhow::Result<SliConfig> {
         match &self.sli_file {
             Some(path) => read_sli(path),
-            None => SliConfig::from_yaml(TOUR_SLI).context("the tour's dynatrace-sli.yaml"),
+            None => SliConfig::from_yaml_str(TOUR_SLI).context("the tour's dynatrace-sli.yaml"),
         }
     }
 
@@ -149,7 +149,7 @@ impl DtSettings {
 fn read_sli(path: &Path) -> anyhow::Result<SliConfig> {
     let src =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    SliConfig::from_yaml(&src)
+    SliConfig::from_yaml_str(&src)
         .with_context(|| format!("{} is not a valid sli.yaml", path.display()))
 }
 
@@ -368,13 +368,16 @@ pub struct TourProblem {
 
 impl From<DetectedProblem> for TourProblem {
     fn from(p: DetectedProblem) -> Self {
+        let problem = p.problem;
         Self {
-            pid: p.pid,
-            problem_id: p.problem_id,
-            title: p.title,
-            project: p.project,
-            stage: p.stage,
-            service: p.service,
+            pid: problem.pid,
+            problem_id: problem.problem_id.unwrap_or_default(),
+            title: problem.title,
+            project: problem.project,
+            stage: problem.stage,
+            service: problem
+                .service
+                .expect("the monitor always names the service it watches"),
             sli: p.sli,
             threshold: p.threshold,
             value_at_open: p.value_at_open,
@@ -547,7 +550,7 @@ async fn error_rate_before(
     agg: &str,
     secs: i64,
 ) -> f64 {
-    let config = SliConfig::from_yaml(&format!(
+    let config = SliConfig::from_yaml_str(&format!(
         "spec_version: '1.0'\nindicators:\n  error_rate: \"metricSelector=keptn.tour.error_rate:filter(and(eq(keptn_project,$PROJECT),eq(keptn_stage,$STAGE),eq(keptn_service,$SERVICE))):merge(keptn_deployment):{agg}\"\n"
     ));
     let Ok(config) = config else { return f64::NAN };
@@ -662,7 +665,7 @@ mod tests {
     /// The embedded sli.yaml defines the tour's SLIs over the stand-in's metric keys.
     #[test]
     fn tour_sli_uses_the_sent_metrics() {
-        let c = SliConfig::from_yaml(TOUR_SLI).unwrap();
+        let c = SliConfig::from_yaml_str(TOUR_SLI).unwrap();
         for (sli, key) in [
             ("response_time_p95", "keptn.tour.response_time.p95"),
             ("throughput", "keptn.tour.requests.count"),

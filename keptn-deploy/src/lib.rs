@@ -44,7 +44,6 @@
 
 mod deployer;
 mod error;
-mod strategy;
 
 pub mod runner;
 mod sink;
@@ -60,9 +59,10 @@ pub use deployer::{
     ServiceStatus, StageService,
 };
 pub use error::{Error, Result};
+/// The deployment and test strategies, defined in keptn-spec and re-exported here.
+pub use keptn_spec::shipyard::{DeploymentStrategy, TestStrategy, UnknownStrategy};
 pub use runner::{Progress, TestOutcome, TestProgress, TestReport, TestRequest, TestRunner};
 pub use sink::JsonLinesSink;
-pub use strategy::{DeploymentStrategy, TestStrategy, UnknownStrategy};
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

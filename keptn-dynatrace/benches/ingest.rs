@@ -79,7 +79,7 @@ fn bench(c: &mut Criterion) {
             .unwrap();
         let all = lines(60_000, 25);
         c.ingest_metrics(&all).await.unwrap();
-        let config = SliConfig::from_yaml(
+        let config = SliConfig::from_yaml_str(
             "spec_version: '1.0'\nindicators:\n  response_time_p95: \"metricSelector=keptn.tour.response_time.p95:filter(and(eq(keptn_project,$PROJECT),eq(keptn_stage,$STAGE),eq(keptn_service,$SERVICE),eq(keptn_deployment,$DEPLOYMENT))):avg\"\n",
         )
         .unwrap();

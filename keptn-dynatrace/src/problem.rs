@@ -1,7 +1,7 @@
 //! Dynatrace problem notifications → Keptn problem events.
 
 use keptn_spec::event::{
-    EventType, KeptnContext, KeptnEvent, Problem, ProblemEventData, ProblemState,
+    EventType, KeptnContext, KeptnEvent, ProblemDetails, ProblemEventData, ProblemState,
 };
 use keptn_spec::{ProjectName, ServiceName, StageName};
 use serde::Deserialize;
@@ -183,7 +183,7 @@ impl ProblemNotification {
         let service = self
             .entity("keptn_service", self.keptn_service.as_ref())
             .ok_or_else(|| name_err("service", "keptn_service"))?;
-        let mut problem = Problem::default();
+        let mut problem = ProblemDetails::default();
         problem.state = Some(match status {
             ProblemStatus::Open => ProblemState::Open,
             ProblemStatus::Resolved => ProblemState::Closed,

@@ -10,7 +10,7 @@
 //! nor as a recovery, and it resets neither streak — a problem is never resolved on missing data.
 //!
 //! Opened and resolved problems go out twice: as [`MonitorEvent`]s (for the remediation workflow;
-//! [`DetectedProblem::to_problem`] converts one into the workflow's [`Problem`]) and as Keptn
+//! [`DetectedProblem::problem`] is the workflow's [`Problem`]) and as Keptn
 //! CloudEvents into an [`EventSink`] — `sh.keptn.event.problem.open` with `State: OPEN` and
 //! `sh.keptn.events.problem` with `State: CLOSED` (what Keptn's dynatrace-service sends),
 //! both in the context Keptn's API derives from the problem's `PID`.
@@ -22,13 +22,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use keptn_slo::{ProviderError, SliProvider, SliQuery};
 use keptn_spec::event::{EventSink, EventType, KeptnContext, KeptnEvent};
-use keptn_spec::{ProjectName, ServiceName, StageName};
+use keptn_spec::{Problem, ProjectName, ServiceName, StageName};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-use keptn_remediate::Problem;
 
 /// Which side of the threshold is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -159,22 +157,28 @@ impl MonitorConfig {
     }
 }
 
-/// A problem the monitor opened.
+/// The impacted entity of the monitored service, such as `carts (primary) in sockshop-production`.
+fn impacted_entity(config: &MonitorConfig) -> String {
+    format!(
+        "{}{} in {}",
+        config.service,
+        config
+            .deployment
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default(),
+        keptn_spec::names::namespace(&config.project, &config.stage)
+    )
+}
+
+/// A problem the monitor opened: the [`Problem`] itself and what the monitor measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct DetectedProblem {
-    /// A unique id (Dynatrace's `PID`).
-    pub pid: String,
-    /// The display id (`P-1`, `P-2`, … per monitor).
-    pub problem_id: String,
-    /// The title.
-    pub title: String,
-    /// The project.
-    pub project: ProjectName,
-    /// The stage.
-    pub stage: StageName,
-    /// The service.
-    pub service: ServiceName,
+    /// The problem: a unique `pid` (Dynatrace's `PID`), the display id (`P-1`, `P-2`, … per
+    /// monitor), the title, project, stage and service, and the impacted entity.
+    #[serde(flatten)]
+    pub problem: Problem,
     /// The watched deployment, if any.
     pub deployment: Option<String>,
     /// The SLI that breached.
@@ -194,57 +198,31 @@ pub struct DetectedProblem {
 impl DetectedProblem {
     /// Dynatrace-style tags: `keptn_project:…, keptn_stage:…, keptn_service:…[, keptn_deployment:…]`.
     pub fn tags(&self) -> String {
-        let mut tags = format!(
-            "keptn_project:{}, keptn_stage:{}, keptn_service:{}",
-            self.project, self.stage, self.service
-        );
+        let p = &self.problem;
+        let mut tags = format!("keptn_project:{}, keptn_stage:{}", p.project, p.stage);
+        if let Some(s) = &p.service {
+            tags.push_str(&format!(", keptn_service:{s}"));
+        }
         if let Some(d) = &self.deployment {
             tags.push_str(&format!(", keptn_deployment:{d}"));
         }
         tags
     }
 
-    /// The impacted entity, such as `carts (primary) in sockshop-production`.
-    pub fn impacted_entity(&self) -> String {
-        format!(
-            "{}{} in {}",
-            self.service,
-            self.deployment
-                .as_deref()
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default(),
-            keptn_spec::names::namespace(&self.project, &self.stage)
-        )
-    }
-
     /// The Keptn context of this problem's events (derived from the `PID` as Keptn's API does).
     pub fn keptn_context(&self) -> KeptnContext {
-        KeptnContext::from_ingress(&self.pid)
-    }
-
-    /// The remediation workflow's view of this problem.
-    pub fn to_problem(&self) -> Problem {
-        let mut p = Problem::new(
-            self.pid.clone(),
-            self.title.clone(),
-            self.project.clone(),
-            self.stage.clone(),
-        )
-        .with_service(self.service.clone())
-        .with_problem_id(self.problem_id.clone());
-        p.impacted_entity = Some(self.impacted_entity());
-        p
+        KeptnContext::from_ingress(&self.problem.pid)
     }
 
     fn event_data(&self, state: &str) -> serde_json::Value {
         json!({
             "State": state,
-            "ProblemID": self.problem_id,
-            "PID": self.pid,
-            "ProblemTitle": self.title,
+            "ProblemID": self.problem.problem_id,
+            "PID": self.problem.pid,
+            "ProblemTitle": self.problem.title,
             "ProblemDetails": {
-                "id": self.pid,
-                "displayName": self.problem_id,
+                "id": self.problem.pid,
+                "displayName": self.problem.problem_id,
                 "status": if state == "OPEN" { "OPEN" } else { "CLOSED" },
                 "severityLevel": if self.sli == "error_rate" { "ERROR" } else { "PERFORMANCE" },
                 "impactLevel": "SERVICE",
@@ -256,11 +234,11 @@ impl DetectedProblem {
                 "valueAtOpen": self.value_at_open,
                 "valueAtResolve": self.value_at_resolve,
             },
-            "ImpactedEntity": self.impacted_entity(),
+            "ImpactedEntity": self.problem.impacted_entity,
             "Tags": self.tags(),
-            "project": self.project,
-            "stage": self.stage,
-            "service": self.service,
+            "project": self.problem.project,
+            "stage": self.problem.stage,
+            "service": self.problem.service,
         })
     }
 
@@ -328,7 +306,7 @@ pub const MONITOR_SOURCE: &str = "keptn-rs-monitor";
 /// let mut monitor = Monitor::new(Arc::new(Failing), config);
 /// assert!(monitor.check(chrono::Utc::now()).await?.is_empty());
 /// let events = monitor.check(chrono::Utc::now()).await?;
-/// assert!(matches!(&events[0], MonitorEvent::Opened(p) if p.title == "Failure rate increase"));
+/// assert!(matches!(&events[0], MonitorEvent::Opened(p) if p.problem.title == "Failure rate increase"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
@@ -416,13 +394,17 @@ impl Monitor {
                 state.recoveries = 0;
                 if state.open.is_none() && state.breaches >= self.config.open_after {
                     self.opened += 1;
+                    let mut detected = Problem::new(
+                        format!("{}-{}-{}", self.run_id, self.opened, watch.sli),
+                        watch.problem_title.clone(),
+                        self.config.project.clone(),
+                        self.config.stage.clone(),
+                    )
+                    .with_service(self.config.service.clone())
+                    .with_problem_id(format!("P-{}", self.opened));
+                    detected.impacted_entity = Some(impacted_entity(&self.config));
                     let problem = DetectedProblem {
-                        pid: format!("{}-{}-{}", self.run_id, self.opened, watch.sli),
-                        problem_id: format!("P-{}", self.opened),
-                        title: watch.problem_title.clone(),
-                        project: self.config.project.clone(),
-                        stage: self.config.stage.clone(),
-                        service: self.config.service.clone(),
+                        problem: detected,
                         deployment: self.config.deployment.clone(),
                         sli: watch.sli.clone(),
                         threshold: watch.threshold,
@@ -582,14 +564,18 @@ mod tests {
             panic!("{events:?}")
         };
         assert_eq!(*i, 6);
-        assert_eq!(p.title, "Failure rate increase");
+        assert_eq!(p.problem.title, "Failure rate increase");
         assert_eq!(p.value_at_open, 29.0);
-        assert_eq!(p.problem_id, "P-1");
+        assert_eq!(p.problem.problem_id.as_deref(), Some("P-1"));
+        assert_eq!(
+            p.problem.impacted_entity.as_deref(),
+            Some("carts (primary) in sockshop-production")
+        );
         let (i, MonitorEvent::Resolved(r)) = &events[1] else {
             panic!("{events:?}")
         };
         assert_eq!(*i, 9);
-        assert_eq!(r.pid, p.pid);
+        assert_eq!(r.problem.pid, p.problem.pid);
         assert!(m.open_problems().is_empty());
 
         let emitted = sink.events();
@@ -604,10 +590,6 @@ mod tests {
         assert_eq!(emitted[1].ty.to_string(), "sh.keptn.events.problem");
         assert_eq!(emitted[1].data["State"], "CLOSED");
         assert_eq!(emitted[0].shkeptncontext, emitted[1].shkeptncontext);
-
-        let problem = p.to_problem();
-        assert_eq!(problem.title, "Failure rate increase");
-        assert_eq!(problem.pid, p.pid);
     }
 
     /// Missing data neither opens, resolves, nor resets a streak.

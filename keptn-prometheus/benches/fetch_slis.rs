@@ -24,7 +24,7 @@ fn provider(url: &str, k: usize) -> (PrometheusSliProvider, SliQuery) {
         .enumerate()
         .map(|(i, n)| format!("  {n}: vector({i})\n"))
         .collect();
-    let config = SliConfig::from_yaml(&format!("indicators:\n{yaml}")).unwrap();
+    let config = SliConfig::from_yaml_str(&format!("indicators:\n{yaml}")).unwrap();
     let p = PrometheusSliProvider::new(PrometheusClient::builder(url).build().unwrap())
         .with_sli_config(config);
     let end = chrono::Utc::now();

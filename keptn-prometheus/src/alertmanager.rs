@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use keptn_spec::event::{
-    EventType, KeptnContext, KeptnEvent, Problem, ProblemEventData, ProblemState,
+    EventType, KeptnContext, KeptnEvent, ProblemDetails, ProblemEventData, ProblemState,
 };
 use keptn_spec::{ProjectName, ServiceName, StageName};
 use serde::{Deserialize, Serialize};
@@ -191,7 +191,7 @@ impl WebhookPayload {
             .or_else(|| self.label("alertname"))
             .unwrap_or("Prometheus alert")
             .to_owned();
-        let mut problem = Problem::default();
+        let mut problem = ProblemDetails::default();
         problem.state = Some(match self.status {
             AlertStatus::Firing => ProblemState::Open,
             AlertStatus::Resolved => ProblemState::Closed,

@@ -268,7 +268,7 @@ mod tests {
         let client = PrometheusClient::builder("http://127.0.0.1:1")
             .build()
             .unwrap();
-        let config = SliConfig::from_yaml(
+        let config = SliConfig::from_yaml_str(
             "spec_version: '1.0'\nindicators:\n  throughput: sum(up{job='$SERVICE'})\n",
         )
         .unwrap();

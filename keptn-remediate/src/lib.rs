@@ -63,11 +63,13 @@ pub mod testing;
 #[cfg_attr(docsrs, doc(cfg(feature = "unleash")))]
 pub mod unleash;
 
-pub use action::{ActionContext, ActionOutcome, ActionStatus, Change, Problem, RemediationAction};
+pub use action::{ActionContext, ActionOutcome, ActionStatus, Change, RemediationAction};
 /// The attribute for implementing this crate's async traits ([`RemediationAction`],
 /// [`Verifier`], [`Scaler`]).
 pub use async_trait::async_trait;
 pub use error::{ActionIssue, Error, Result};
+/// The problem model, defined in keptn-spec and re-exported here for implementers of actions.
+pub use keptn_spec::Problem;
 pub use notification::ProblemNotification;
 pub use registry::ActionRegistry;
 pub use report::{EVENT_SOURCE, StepReport, VerificationReport};

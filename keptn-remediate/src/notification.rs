@@ -2,9 +2,8 @@
 //! (OPEN/RESOLVED/CLOSED) and `remediation.triggered`.
 
 use keptn_spec::event::{EventType, KeptnEvent, Payload, ProblemState};
-use keptn_spec::{ProjectName, ServiceName, StageName};
+use keptn_spec::{Problem, ProjectName, ServiceName, StageName};
 
-use crate::action::Problem;
 use crate::error::{Error, Result};
 use crate::report::EVENT_SOURCE;
 

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keptn_spec::Problem;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::action::Problem;
 use crate::report::StepReport;
 
 /// The answer of a [`Verifier`].
@@ -250,9 +250,9 @@ impl Verifier for QualityGateVerifier {
             query = query.with_deployment(d.clone());
         }
         let ctx = keptn_slo::EvaluationContext::new(
-            problem.project.as_str(),
-            problem.stage.as_str(),
-            service.as_str(),
+            problem.project.clone(),
+            problem.stage.clone(),
+            service.clone(),
         );
         let id = format!("remediation-{}-{}", problem.pid, request.steps.len());
         let evaluation = match self.gate.evaluate(Some(&self.slo), &query, &ctx, id).await {

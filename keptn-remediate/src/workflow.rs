@@ -11,12 +11,12 @@ use keptn_spec::event::{
     DiscardEventSink, EventSink, EventType, KeptnContext, KeptnEvent, Phase, Task,
 };
 use keptn_spec::remediation::{ActionSpec, RemediationFile};
-use keptn_spec::{ProjectName, ServiceName, StageName};
+use keptn_spec::{Problem, ProjectName, ServiceName, StageName};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::action::{ActionContext, ActionOutcome, ActionStatus, Problem};
+use crate::action::{ActionContext, ActionOutcome, ActionStatus};
 use crate::error::{Error, Result};
 use crate::notification::ProblemNotification;
 use crate::registry::ActionRegistry;
@@ -522,7 +522,9 @@ impl Run<'_> {
         let loaded = service_scope
             .and_then(|s| files.get(&s))
             .or_else(|| files.get(&stage_scope))?;
-        let selected = loaded.file.select(&self.problem.selector())?;
+        let selected = loaded
+            .file
+            .select(&self.problem.title, self.problem.root_cause.as_deref())?;
         Some((
             MatchedRemediation {
                 file: loaded.name.clone(),

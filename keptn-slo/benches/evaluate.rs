@@ -76,7 +76,11 @@ fn inputs(n: usize) -> (Slo, SliReport, Vec<PreviousEvaluation>) {
 }
 
 fn bench(c: &mut Criterion) {
-    let ctx = EvaluationContext::new("sockshop", "staging", "carts");
+    let ctx = EvaluationContext::new(
+        "sockshop".parse().unwrap(),
+        "staging".parse().unwrap(),
+        "carts".parse().unwrap(),
+    );
     let mut group = c.benchmark_group("evaluate");
     for n in SIZES {
         let (slo, sli, prev) = inputs(n);

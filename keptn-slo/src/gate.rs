@@ -43,7 +43,7 @@ pub struct GateError {
 /// let now = chrono::Utc::now();
 /// let query = SliQuery::new(p.clone(), s.clone(), svc.clone(), now - chrono::Duration::minutes(10), now, vec![]);
 /// let evaluation = gate
-///     .evaluate(Some(&slo), &query, &EvaluationContext::new("sockshop", "staging", "carts"), "evaluation-1")
+///     .evaluate(Some(&slo), &query, &EvaluationContext::new("sockshop".parse()?, "staging".parse()?, "carts".parse()?), "evaluation-1")
 ///     .await?;
 /// println!("{}", evaluation.verdict());
 /// # Ok(()) }

@@ -67,7 +67,7 @@
 //!     warning: [{ criteria: ["<=800"] }]
 //! total_score: { pass: "90%", warning: "75%" }
 //! "#)?;
-//! let ctx = EvaluationContext::new("sockshop", "staging", "carts");
+//! let ctx = EvaluationContext::new("sockshop".parse()?, "staging".parse()?, "carts".parse()?);
 //!
 //! // First build: no baseline, so the relative criterion is satisfied.
 //! let first = evaluate(Some(&slo), &SliReport::succeeded(vec![SliValue::ok("response_time_p95", 500.0)]), &[], &ctx);

@@ -35,7 +35,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use keptn_spec::evaluation::{EvaluationFinishedData, Status};
-use keptn_spec::{SliValue, Slo, Verdict};
+use keptn_spec::{ProjectName, ServiceName, SliValue, Slo, StageName, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{CompiledSlo, EvaluationContext, NO_VALUE_MESSAGE};
@@ -321,8 +321,12 @@ pub fn replay(slo: &Slo, recorded: &[Recorded]) -> Replay {
     let mut window: Vec<PreviousEvaluation> = Vec::new();
     let mut evaluations = Vec::with_capacity(recorded.len());
     for r in recorded {
-        let ctx = EvaluationContext::new(&r.data.project, &r.data.stage, &r.data.service)
-            .with_labels(r.data.labels.clone());
+        // Recorded names are copied as written; one that is not a valid name (or empty) is
+        // left unknown, which the result writes as an empty string again.
+        let mut ctx = EvaluationContext::default().with_labels(r.data.labels.clone());
+        ctx.project = ProjectName::new(r.data.project.as_str()).ok();
+        ctx.stage = StageName::new(r.data.stage.as_str()).ok();
+        ctx.service = ServiceName::new(r.data.service.as_str()).ok();
         let e = compiled.evaluate(&sli_of(&r.data), &window, &ctx);
         evaluations.push(Replayed {
             id: r.id.clone(),

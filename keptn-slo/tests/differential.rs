@@ -42,9 +42,21 @@ mod reference {
         message: String,
     ) -> EvaluationFinishedData {
         let mut data = EvaluationFinishedData::new(status, result, message);
-        data.project.clone_from(&ctx.project);
-        data.stage.clone_from(&ctx.stage);
-        data.service.clone_from(&ctx.service);
+        data.project = ctx
+            .project
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        data.stage = ctx
+            .stage
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        data.service = ctx
+            .service
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         data.labels.clone_from(&ctx.labels);
         data.evaluation.time_start = sli.start;
         data.evaluation.time_end = sli.end;
@@ -104,6 +116,9 @@ mod reference {
             let m = format!(
                 "no evaluation performed by lighthouse because no SLO file configured for project {}",
                 ctx.project
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             );
             return (
                 finished(ctx, sli, Status::Succeeded, Verdict::Pass, m),

@@ -654,7 +654,12 @@ fn rule_2_9_no_slo_file_passes() {
 #[test]
 fn rule_2_10_output_has_keptn_shape() {
     let s = slo(SEED);
-    let ctx = EvaluationContext::new("sockshop", "staging", "carts").with_slo_file("a");
+    let ctx = EvaluationContext::new(
+        "sockshop".parse().unwrap(),
+        "staging".parse().unwrap(),
+        "carts".parse().unwrap(),
+    )
+    .with_slo_file("a");
     let e = evaluate(
         Some(&s),
         &report(vec![ok(RT, 700.0)]),

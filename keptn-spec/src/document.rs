@@ -14,8 +14,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::error::{Diagnostic, Error, FieldPath, Location, Result};
+use crate::error::{Error, FieldPath, Location, Result};
 use crate::event::KeptnEvent;
+use crate::parse::invalid_from;
 use crate::remediation::RemediationFile;
 use crate::shipyard::{Shipyard, ShipyardFormat};
 use crate::sli::SliConfig;
@@ -136,6 +137,15 @@ impl Document {
         Self::parse_as(kind, src, options)
     }
 
+    /// Detects the kind of `src`, then parses and validates it, as [`Document::parse`] with
+    /// default options, without the warnings.
+    ///
+    /// # Errors
+    /// As [`Document::parse`].
+    pub fn from_yaml_str(src: &str) -> Result<Self> {
+        Ok(Self::parse(src, &ParseOptions::new())?.value)
+    }
+
     /// Parses and validates `src` as a document of `kind`.
     ///
     /// # Errors
@@ -148,23 +158,13 @@ impl Document {
         match kind {
             DocumentKind::Shipyard(_) => Ok(Shipyard::parse_with_format(src, options)?
                 .map(|(format, shipyard)| Document::Shipyard { format, shipyard })),
-            DocumentKind::Slo => {
-                let parsed = options.parse::<Slo>(src)?;
-                if let Err(e) = parsed.value.validate() {
-                    return Err(invalid_from(e, &parsed));
-                }
-                Ok(parsed.map(Document::Slo))
-            }
-            DocumentKind::SliConfig => {
-                Ok(options.parse::<SliConfig>(src)?.map(Document::SliConfig))
-            }
+            DocumentKind::Slo => Ok(Slo::parse(src, options)?.map(Document::Slo)),
+            DocumentKind::SliConfig => Ok(SliConfig::parse(src, options)?.map(Document::SliConfig)),
             DocumentKind::PrometheusSliConfigMap => parse_prometheus_config_map(src, options),
-            DocumentKind::Remediation => Ok(options
-                .parse::<RemediationFile>(src)?
-                .map(Document::Remediation)),
-            DocumentKind::Webhook => {
-                Ok(options.parse::<WebhookConfig>(src)?.map(Document::Webhook))
+            DocumentKind::Remediation => {
+                Ok(RemediationFile::parse(src, options)?.map(Document::Remediation))
             }
+            DocumentKind::Webhook => Ok(WebhookConfig::parse(src, options)?.map(Document::Webhook)),
             DocumentKind::Event => {
                 let event = KeptnEvent::from_json_str(src).map_err(|e| with_file(e, options))?;
                 // the same text through the YAML layer, for positions of later problems
@@ -183,39 +183,6 @@ impl Document {
 
 fn with_file(e: Error, options: &ParseOptions) -> Error {
     match options.file_name() {
-        Some(f) => e.with_file(f),
-        None => e,
-    }
-}
-
-/// Turns an unlocated error from a model's own post-parse check (whose message may start with
-/// a field path, `objectives[0].pass[0].criteria[1]: …`) into a located [`Error::Invalid`].
-fn invalid_from<T>(e: Error, parsed: &Parsed<T>) -> Error {
-    let (location, message) = match &e {
-        Error::Parse {
-            location, message, ..
-        } => (*location, message.clone()),
-        Error::Invalid { .. } => return with_file_opt(e, parsed.file()),
-    };
-    let (path, message) = match FieldPath::parse_prefix(&message) {
-        Some((path, rest)) => (path, rest.to_owned()),
-        None => (FieldPath::root(), message),
-    };
-    let location = location.or_else(|| (!path.is_root()).then(|| parsed.locate(&path)).flatten());
-    Error::Invalid {
-        file: parsed.file().map(str::to_owned),
-        problems: vec![Diagnostic {
-            file: parsed.file().map(str::to_owned),
-            location,
-            path,
-            message,
-            suggestion: None,
-        }],
-    }
-}
-
-fn with_file_opt(e: Error, file: Option<&str>) -> Error {
-    match file {
         Some(f) => e.with_file(f),
         None => e,
     }

@@ -18,7 +18,12 @@
 //!
 //! Every file goes through one parse layer ([`ParseOptions`]): errors carry file, line, column,
 //! field path and what was expected; keys a model does not know are located warnings with a
-//! "did you mean" (or errors in [`Strictness::Strict`] mode).
+//! "did you mean" (or errors in [`Strictness::Strict`] mode). Every model ([`Shipyard`](shipyard::Shipyard),
+//! [`Slo`], [`SliConfig`](sli::SliConfig), [`RemediationFile`](remediation::RemediationFile),
+//! [`WebhookConfig`](webhook::WebhookConfig), [`Document`](document::Document)) has the same two
+//! entry points: `X::from_yaml_str(&str) -> Result<X>` for the common case, and
+//! `X::parse(&str, &ParseOptions) -> Result<Parsed<X>>` where the file name, strictness and located
+//! warnings matter. Events are JSON: [`KeptnEvent::from_json_str`](event::KeptnEvent::from_json_str).
 //!
 //! ```
 //! use keptn_spec::{ParseOptions, ProjectName, ServiceName, names};
@@ -59,11 +64,14 @@ pub mod evaluation;
 pub mod event;
 mod indicator;
 pub mod names;
+mod parse;
+mod problem;
 pub mod remediation;
 pub mod retry;
 pub mod shipyard;
 pub mod sli;
 pub mod slo;
+mod strategy;
 pub mod webhook;
 mod yaml;
 
@@ -73,5 +81,6 @@ pub use error::{Diagnostic, Error, FieldPath, Issue, Location, Result, Validatio
 pub use evaluation::{EvaluationFinishedData, Verdict};
 pub use indicator::SliValue;
 pub use names::{ProjectName, ServiceName, StageName};
+pub use problem::Problem;
 pub use slo::Slo;
 pub use yaml::{ParseOptions, Parsed, Strictness, from_yaml_str, parse_yaml_file, to_yaml_string};

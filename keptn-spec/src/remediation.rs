@@ -13,12 +13,12 @@
 //! strings they were written as and never become booleans.
 //!
 //! ```
-//! use keptn_spec::remediation::{RemediationFile, Problem};
+//! use keptn_spec::remediation::RemediationFile;
 //!
 //! let file: RemediationFile = keptn_spec::from_yaml_str(
 //!     "remediations:\n- name: Failure rate increase\n  actions:\n  - action: featuretoggle\n    value: EnablePromotion:off\n",
 //! )?;
-//! let rule = file.select(&Problem::titled("Failure rate increase on carts")).expect("a match");
+//! let rule = file.select("Failure rate increase on carts", None).expect("a match");
 //! assert_eq!(rule.actions[0].action, "featuretoggle");
 //! assert_eq!(rule.actions[0].value.as_ref().unwrap().as_text(), Some("EnablePromotion:off"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -403,33 +403,6 @@ impl From<RemediationFile> for RawRemediationFile {
     }
 }
 
-/// What a remediation is selected by: the problem's title and, when known, its root cause.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct Problem {
-    /// The problem title, such as `Failure rate increase`.
-    pub title: String,
-    /// The root cause, when the monitoring tool names one (Keptn's `rootCause`).
-    pub root_cause: Option<String>,
-}
-
-impl Problem {
-    /// A problem with a title and no root cause.
-    pub fn titled(title: impl Into<String>) -> Self {
-        Self {
-            title: title.into(),
-            root_cause: None,
-        }
-    }
-
-    /// Sets the root cause.
-    #[must_use]
-    pub fn with_root_cause(mut self, root_cause: impl Into<String>) -> Self {
-        self.root_cause = Some(root_cause.into());
-        self
-    }
-}
-
 /// How a [`Selected`] remediation matched the problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -529,7 +502,8 @@ impl RemediationFile {
         out
     }
 
-    /// Chooses the remediation for `problem`.
+    /// Chooses the remediation for a problem with this `title` and, when known, `root_cause`
+    /// (a [`Problem`](crate::Problem)'s `title` and `root_cause`).
     ///
     /// - 0.1.4: the first entry whose `problemType` **equals** the root cause, else the first that
     ///   equals the title, else the first `default` entry (Keptn 0.8.5+).
@@ -538,13 +512,13 @@ impl RemediationFile {
     ///   action, all actions are returned; the workflow runs them one at a time.
     ///
     /// `None` when nothing matches.
-    pub fn select(&self, problem: &Problem) -> Option<Selected> {
+    pub fn select(&self, title: &str, root_cause: Option<&str>) -> Option<Selected> {
         match self {
             Self::Legacy(list) => list
                 .remediations
                 .iter()
                 .enumerate()
-                .find(|(_, r)| problem.title.starts_with(r.name.as_str()))
+                .find(|(_, r)| title.starts_with(r.name.as_str()))
                 .map(|(index, r)| Selected {
                     problem_type: r.name.clone(),
                     matched_by: MatchKind::TitlePrefix,
@@ -574,11 +548,9 @@ impl RemediationFile {
                             actions: r.actions_on_open.clone(),
                         })
                 };
-                problem
-                    .root_cause
-                    .as_deref()
+                root_cause
                     .and_then(|rc| find(rc, MatchKind::RootCause))
-                    .or_else(|| find(&problem.title, MatchKind::Title))
+                    .or_else(|| find(title, MatchKind::Title))
                     .or_else(|| find(DEFAULT_PROBLEM_TYPE, MatchKind::Default))
             }
         }
@@ -653,9 +625,7 @@ spec:
     #[test]
     fn unquoted_off_in_map_stays_a_string() {
         let file = parse(V014);
-        let sel = file
-            .select(&Problem::titled("Failure rate increase"))
-            .unwrap();
+        let sel = file.select("Failure rate increase", None).unwrap();
         assert_eq!(
             sel.actions[0].value,
             Some(ActionValue::Map(vec![(
@@ -663,7 +633,7 @@ spec:
                 "off".into()
             )]))
         );
-        let def = file.select(&Problem::titled("Something else")).unwrap();
+        let def = file.select("Something else", None).unwrap();
         assert_eq!(
             def.actions[0].value,
             Some(ActionValue::Map(vec![
@@ -678,15 +648,13 @@ spec:
     fn legacy_list_matches_by_title_prefix() {
         let file = parse(SEED_06);
         let sel = file
-            .select(&Problem::titled(
-                "Failure rate increase on Web request /carts",
-            ))
+            .select("Failure rate increase on Web request /carts", None)
             .unwrap();
         assert_eq!(sel.problem_type, "Failure rate increase");
         assert_eq!(sel.matched_by, MatchKind::TitlePrefix);
         assert_eq!(sel.index, 1);
         assert_eq!(sel.actions[0].action, "featuretoggle");
-        assert!(file.select(&Problem::titled("CPU saturation")).is_none());
+        assert!(file.select("CPU saturation", None).is_none());
     }
 
     /// An empty 0.6 name matches every problem, as `strings.HasPrefix(title, "")` did; a bare
@@ -694,7 +662,7 @@ spec:
     #[test]
     fn legacy_empty_name_matches_everything() {
         let file = parse("remediations:\n- actions:\n  - action: scaling\n    value: +1\n");
-        let sel = file.select(&Problem::titled("anything")).unwrap();
+        let sel = file.select("anything", None).unwrap();
         assert_eq!(sel.actions[0].value, Some(ActionValue::Text("1".into())));
     }
 
@@ -703,24 +671,19 @@ spec:
     fn structured_file_matches_root_cause_then_title_then_default() {
         let file = parse(V014);
         let by_rc = file
-            .select(
-                &Problem::titled("Failure rate increase")
-                    .with_root_cause("Response time degradation"),
-            )
+            .select("Failure rate increase", Some("Response time degradation"))
             .unwrap();
         assert_eq!(by_rc.matched_by, MatchKind::RootCause);
         assert_eq!(by_rc.actions[0].action, "scaling");
 
         let by_title = file
-            .select(&Problem::titled("Failure rate increase").with_root_cause("unknown"))
+            .select("Failure rate increase", Some("unknown"))
             .unwrap();
         assert_eq!(by_title.matched_by, MatchKind::Title);
         assert_eq!(by_title.index, 1);
 
         // Exact, not prefix: a longer title falls through to `default`.
-        let by_default = file
-            .select(&Problem::titled("Failure rate increase on carts"))
-            .unwrap();
+        let by_default = file.select("Failure rate increase on carts", None).unwrap();
         assert_eq!(by_default.matched_by, MatchKind::Default);
         assert_eq!(by_default.index, 2);
     }
@@ -731,7 +694,7 @@ spec:
         let file = parse(
             "apiVersion: spec.keptn.sh/0.1.4\nkind: Remediation\nspec:\n  remediations:\n  - problemType: a\n    actionsOnOpen: []\n",
         );
-        assert!(file.select(&Problem::titled("b")).is_none());
+        assert!(file.select("b", None).is_none());
     }
 
     /// A wrong apiVersion is rejected with Keptn's message and the version found.
@@ -808,7 +771,7 @@ spec:
         let file = parse(
             "remediations:\n- name: x\n  actions:\n  - action: scaling\n    value: 2\n  - action: scaling\n    value: \"+1\"\n",
         );
-        let sel = file.select(&Problem::titled("x")).unwrap();
+        let sel = file.select("x", None).unwrap();
         assert_eq!(sel.actions[0].value, Some(ActionValue::Text("2".into())));
         assert_eq!(sel.actions[1].value, Some(ActionValue::Text("+1".into())));
     }

@@ -46,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::GoDuration;
 use crate::error::{Error, FieldPath, Issue, Result, Validation, did_you_mean};
 use crate::names::StageName;
+pub use crate::strategy::{DeploymentStrategy, TestStrategy, UnknownStrategy};
 use crate::yaml::{ParseOptions, Parsed, SourceMap};
 
 /// The `apiVersion` written for shipyards this crate creates.
@@ -336,90 +337,6 @@ pub struct Task {
     /// See [`Task::kind`] for the typed view of reserved tasks.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub properties: BTreeMap<String, serde_json::Value>,
-}
-
-/// How a `deployment` task deploys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum DeploymentStrategy {
-    /// Replace the running version in place (`direct`). Keptn's default.
-    #[default]
-    Direct,
-    /// Blue/green: deploy next to the serving primary, switch on release (`blue_green_service`).
-    BlueGreenService,
-    /// The user deploys; Keptn only records it (`user_managed`).
-    UserManaged,
-}
-
-impl DeploymentStrategy {
-    /// The wire name.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Direct => "direct",
-            Self::BlueGreenService => "blue_green_service",
-            Self::UserManaged => "user_managed",
-        }
-    }
-
-    const NAMES: &'static [&'static str] = &["direct", "blue_green_service", "user_managed"];
-
-    fn from_wire(s: &str) -> Option<Self> {
-        match s {
-            "direct" => Some(Self::Direct),
-            "blue_green_service" => Some(Self::BlueGreenService),
-            "user_managed" => Some(Self::UserManaged),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for DeploymentStrategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a `test` task runs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TestStrategy {
-    /// `functional`.
-    Functional,
-    /// `performance`.
-    Performance,
-    /// `real-user` (used internally for remediation evaluations).
-    RealUser,
-    /// Any other name a test service understands (such as `performance_peak`).
-    Other(String),
-}
-
-impl TestStrategy {
-    /// Reads a wire name; `""` means no tests.
-    pub fn from_wire(s: &str) -> Option<Self> {
-        match s {
-            "" => None,
-            "functional" => Some(Self::Functional),
-            "performance" => Some(Self::Performance),
-            "real-user" => Some(Self::RealUser),
-            other => Some(Self::Other(other.to_owned())),
-        }
-    }
-
-    /// The wire name.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Functional => "functional",
-            Self::Performance => "performance",
-            Self::RealUser => "real-user",
-            Self::Other(s) => s,
-        }
-    }
-}
-
-impl fmt::Display for TestStrategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Whether an approval for one result is given automatically or waits for a person.
@@ -730,6 +647,15 @@ impl Shipyard {
     /// listing every broken rule, each located.
     pub fn parse(src: &str, options: &ParseOptions) -> Result<Parsed<Shipyard>> {
         Self::parse_with_format(src, options).map(|p| p.map(|(_, s)| s))
+    }
+
+    /// Reads and validates a shipyard in either format, as [`Shipyard::parse`] with default
+    /// options, without the warnings.
+    ///
+    /// # Errors
+    /// As [`Shipyard::parse`].
+    pub fn from_yaml_str(src: &str) -> Result<Self> {
+        Ok(Self::parse(src, &ParseOptions::new())?.value)
     }
 
     /// As [`Shipyard::parse`], also telling which format the source was in.

@@ -4,7 +4,7 @@
 //! use keptn_spec::sli::{Escaping, Placeholders, SliConfig};
 //! use keptn_spec::{ProjectName, ServiceName, StageName};
 //!
-//! let config = SliConfig::from_yaml(r#"
+//! let config = SliConfig::from_yaml_str(r#"
 //! spec_version: '1.0'
 //! indicators:
 //!   throughput: "metricSelector=builtin:service.requestCount.total:merge(0):sum&entitySelector=type(SERVICE),tag(keptn_project:$PROJECT),tag(keptn_deployment:$DEPLOYMENT)"
@@ -25,7 +25,6 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::error::Result;
 use crate::names::{ProjectName, ServiceName, StageName};
 
 /// An SLI configuration file (`dynatrace/sli.yaml`, `prometheus/sli.yaml`, …): SLI name → query.
@@ -53,15 +52,6 @@ impl SliConfig {
             spec_version: "1.0".to_owned(),
             indicators,
         }
-    }
-
-    /// Parses an `sli.yaml` document.
-    ///
-    /// # Errors
-    /// [`crate::Error::Parse`] with line and column when the text is not YAML or `indicators`
-    /// is not a map of strings.
-    pub fn from_yaml(src: &str) -> Result<Self> {
-        crate::from_yaml_str(src)
     }
 
     /// The query configured for `sli`, if any.
@@ -235,7 +225,7 @@ mod tests {
     /// The Dynatrace SLI file of the onboarding-carts example parses with every indicator.
     #[test]
     fn parses_keptn_dynatrace_sli_file() {
-        let c = SliConfig::from_yaml(
+        let c = SliConfig::from_yaml_str(
             r#"---
 spec_version: '1.0'
 indicators:
@@ -258,24 +248,25 @@ indicators:
     /// An unquoted `spec_version: 1.0` is read as the text `1.0`, not rejected.
     #[test]
     fn unquoted_spec_version_is_text() {
-        let c = SliConfig::from_yaml("spec_version: 1.0\nindicators: {}\n").unwrap();
+        let c = SliConfig::from_yaml_str("spec_version: 1.0\nindicators: {}\n").unwrap();
         assert_eq!(c.spec_version, "1.0");
-        let c = SliConfig::from_yaml("spec_version: 1\n").unwrap();
+        let c = SliConfig::from_yaml_str("spec_version: 1\n").unwrap();
         assert_eq!(c.spec_version, "1");
     }
 
     /// Unknown top-level keys are tolerated (Keptn never validated this file).
     #[test]
     fn unknown_keys_are_tolerated() {
-        let c =
-            SliConfig::from_yaml("spec_version: '1.0'\nfoo: bar\nindicators:\n  a: b\n").unwrap();
+        let c = SliConfig::from_yaml_str("spec_version: '1.0'\nfoo: bar\nindicators:\n  a: b\n")
+            .unwrap();
         assert_eq!(c.query("a"), Some("b"));
     }
 
     /// A non-map `indicators` is an error with a location, not a panic.
     #[test]
     fn indicators_must_be_a_map() {
-        let err = SliConfig::from_yaml("spec_version: '1.0'\nindicators:\n  - a\n").unwrap_err();
+        let err =
+            SliConfig::from_yaml_str("spec_version: '1.0'\nindicators:\n  - a\n").unwrap_err();
         let crate::Error::Parse { location, .. } = &err else {
             panic!("expected a parse error: {err:?}")
         };
@@ -360,14 +351,14 @@ indicators:
         ) {
             let c = SliConfig { spec_version: version, indicators };
             let yaml = serde_saphyr::to_string(&c).unwrap();
-            let back = SliConfig::from_yaml(&yaml).unwrap();
+            let back = SliConfig::from_yaml_str(&yaml).unwrap();
             prop_assert_eq!(back, c);
         }
 
         /// Parsing arbitrary text never panics.
         #[test]
         fn parse_never_panics(src in "\\PC{0,200}") {
-            let _ = SliConfig::from_yaml(&src);
+            let _ = SliConfig::from_yaml_str(&src);
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use keptn_spec::remediation::{Problem, RemediationFile};
+use keptn_spec::remediation::RemediationFile;
 use keptn_spec::sli::SliConfig;
 use keptn_spec::{Slo, from_yaml_str};
 
@@ -57,7 +57,7 @@ fn keptn_example_sli_files_parse() {
         .iter()
         .filter(|(name, _)| !name.contains("prometheus-sli-config"))
     {
-        let c = SliConfig::from_yaml(src).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let c = SliConfig::from_yaml_str(src).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!c.indicators.is_empty(), "{name}");
         assert_eq!(c.spec_version, "1.0", "{name}");
         n += 1;
@@ -80,14 +80,14 @@ fn keptn_example_remediation_files_parse() {
         let file: RemediationFile = from_yaml_str(src).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!file.actions().is_empty(), "{name}");
         seen += 1;
-        let problem = Problem::titled("Failure rate increase");
+        let title = "Failure rate increase";
         if name.starts_with("onboarding-carts_remediation_feature_toggle@0.6.0") {
-            let sel = file.select(&problem).unwrap();
+            let sel = file.select(title, None).unwrap();
             let value = sel.actions[0].value.as_ref().unwrap();
             assert_eq!(value.to_string(), "EnablePromotion:off");
         }
         if name.starts_with("onboarding-carts_remediation_feature_toggle@0.10.0") {
-            let sel = file.select(&problem).unwrap();
+            let sel = file.select(title, None).unwrap();
             let value = sel.actions[0].value.as_ref().unwrap();
             assert_eq!(value.get("EnablePromotion"), Some("off"));
         }

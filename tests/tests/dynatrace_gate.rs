@@ -55,7 +55,11 @@ async fn dynatrace_provider_drives_the_quality_gate() {
     let provider = DynatraceSliProvider::new(client).with_settle_time(Duration::ZERO);
     let gate = QualityGate::new(Arc::new(provider), Arc::new(InMemoryHistory::new()));
     let slo = Slo::from_yaml_str(SLO).unwrap();
-    let ctx = EvaluationContext::new("sockshop", "staging", "carts");
+    let ctx = EvaluationContext::new(
+        "sockshop".parse().unwrap(),
+        "staging".parse().unwrap(),
+        "carts".parse().unwrap(),
+    );
 
     tenant.set_value(P95, Some(412_000.0)); // µs, as Dynatrace reports it
     let first = gate

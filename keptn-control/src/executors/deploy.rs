@@ -197,7 +197,7 @@ impl TaskExecutor for TestExecutor {
             .test
             .as_ref()
             .and_then(|t| t.teststrategy.as_deref())
-            .and_then(TestStrategy::from_shipyard);
+            .and_then(TestStrategy::from_wire);
         let mut finished = TestFinishedData::default();
         let mut details = TestDetails::default();
         let Some(strategy) = strategy else {

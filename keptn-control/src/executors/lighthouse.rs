@@ -152,7 +152,7 @@ impl TaskExecutor for Lighthouse {
             return errored("the evaluation has no project, stage and service");
         };
         let scope = ResourceScope::service(project.clone(), stage.clone(), service.clone());
-        let ctx = EvaluationContext::new(project.as_str(), stage.as_str(), service.as_str())
+        let ctx = EvaluationContext::new(project.clone(), stage.clone(), service.clone())
             .with_labels(data.common.labels.clone());
         let raw = match cx.store().resource(&scope, SLO_URI).await {
             Ok(r) => r,

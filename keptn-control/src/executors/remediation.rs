@@ -2,13 +2,13 @@
 //! `remediation.yaml`, `action` runs it with keptn-remediate's actions.
 
 use async_trait::async_trait;
-use keptn_remediate::{ActionContext, ActionRegistry, Problem as RemediationProblem, Remediator};
+use keptn_remediate::{ActionContext, ActionRegistry, Remediator};
 use keptn_spec::event::{
     ActionDetails, ActionFinishedData, ActionTriggeredData, EventType, GetActionFinishedData,
-    GetActionTriggeredData, KeptnEvent, Payload, Phase, Problem, Status, Task, Verdict,
+    GetActionTriggeredData, KeptnEvent, Payload, Phase, ProblemDetails, Status, Task, Verdict,
 };
 use keptn_spec::remediation::{ActionSpec, ActionValue, RemediationFile};
-use keptn_spec::{ProjectName, ServiceName, StageName};
+use keptn_spec::{Problem, ProjectName, ServiceName, StageName};
 
 use super::answer::{common, errored};
 use crate::executor::{ExecutorContext, TaskExecutor};
@@ -113,12 +113,8 @@ impl TaskExecutor for GetActionExecutor {
         {
             return errored(format!("{scope}: {e}"));
         }
-        let title = data.problem.problem_title.clone().unwrap_or_default();
-        let mut selector = keptn_spec::remediation::Problem::titled(title);
-        if let Some(rc) = &data.problem.root_cause {
-            selector = selector.with_root_cause(rc.clone());
-        }
-        let Some(selected) = file.select(&selector) else {
+        let title = data.problem.problem_title.as_deref().unwrap_or_default();
+        let Some(selected) = file.select(title, data.problem.root_cause.as_deref()) else {
             return common(
                 Status::Succeeded,
                 Verdict::Fail,
@@ -190,14 +186,14 @@ impl ActionExecutor {
     }
 }
 
-fn problem_of(data: &ActionTriggeredData, context: &str) -> Result<RemediationProblem, String> {
+fn problem_of(data: &ActionTriggeredData, context: &str) -> Result<Problem, String> {
     let (Some(project), Some(stage)) = (data.common.project.clone(), data.common.stage.clone())
     else {
         return Err("the action has no project and stage".to_owned());
     };
-    let p: Problem = data.problem.clone().unwrap_or_default();
+    let p: ProblemDetails = data.problem.clone().unwrap_or_default();
     let pid = p.pid.clone().unwrap_or_else(|| context.to_owned());
-    let mut problem = RemediationProblem::new(
+    let mut problem = Problem::new(
         pid,
         p.problem_title.clone().unwrap_or_default(),
         project,

@@ -82,7 +82,7 @@ async fn old_scope_format_is_translated() {
         "builtin:service.requestCount.total:merge(0):count",
         Some(42.0),
     );
-    let config = SliConfig::from_yaml(
+    let config = SliConfig::from_yaml_str(
         "spec_version: '1.0'\nindicators:\n  throughput: \"builtin:service.requestCount.total:merge(0):count?scope=tag(keptn_project:$PROJECT),tag(keptn_stage:$STAGE),tag(keptn_service:$SERVICE),tag(keptn_deployment:$DEPLOYMENT)\"\n",
     )
     .unwrap();

@@ -32,7 +32,7 @@ fn dynatrace(uri: &str) -> Arc<dyn SliProvider> {
         .api_token(SecretString::from("dt0c01.MIXED"))
         .build()
         .unwrap();
-    let config = SliConfig::from_yaml(&format!(
+    let config = SliConfig::from_yaml_str(&format!(
         "indicators:\n  conversion_rate: \"metricSelector={CONVERSION}&entitySelector=type(SERVICE)\"\n"
     ))
     .unwrap();
@@ -64,7 +64,11 @@ async fn mixed_gate_prometheus_and_dynatrace() {
     let slo = Slo::from_yaml_str(SLO).unwrap();
     let mut q = query(&[], 5).with_deployment("canary");
     q.project = "mixed".parse().unwrap();
-    let ctx = EvaluationContext::new("mixed", "staging", "carts");
+    let ctx = EvaluationContext::new(
+        "mixed".parse().unwrap(),
+        "staging".parse().unwrap(),
+        "carts".parse().unwrap(),
+    );
     let evaluation = gate.evaluate(Some(&slo), &q, &ctx, "e1").await.unwrap();
     let results = evaluation.data.evaluation.indicator_results();
     let value = |sli: &str| {

@@ -82,7 +82,7 @@ async fn placeholders_are_filled() {
         return;
     };
     let _target = Target::start(&prom, "carts-sockshop-staging-primary", 10).await;
-    let config = SliConfig::from_yaml(
+    let config = SliConfig::from_yaml_str(
         r#"spec_version: '1.0'
 indicators:
   by_job: sum(rate(http_requests_total{job="$SERVICE-$PROJECT-$STAGE-$DEPLOYMENT",status="$STATUS"}[$DURATION_SECONDS]))
@@ -123,7 +123,7 @@ async fn per_indicator_failures() {
         return;
     };
     let _target = Target::start(&prom, "keptn-failures", 5).await;
-    let config = SliConfig::from_yaml(
+    let config = SliConfig::from_yaml_str(
         r#"spec_version: '1.0'
 indicators:
   good: keptn_test_info{job="keptn-failures"}
@@ -214,7 +214,7 @@ async fn bearer_and_basic_auth() {
             });
         let url = serve(router).await;
         let q = query(&["one"], 60);
-        let config = SliConfig::from_yaml("indicators:\n  one: vector(1)\n").unwrap();
+        let config = SliConfig::from_yaml_str("indicators:\n  one: vector(1)\n").unwrap();
         let good =
             PrometheusSliProvider::new(PrometheusClient::builder(&url).auth(auth).build().unwrap())
                 .with_sli_config(config.clone());

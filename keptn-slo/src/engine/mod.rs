@@ -14,9 +14,9 @@ mod values;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use keptn_spec::Verdict;
 use keptn_spec::evaluation::{EvaluationFinishedData, IndicatorResult, Status};
 use keptn_spec::slo::{ComparisonSettings, NoDataPolicy, Objective, Slo, parse_score};
+use keptn_spec::{ProjectName, ServiceName, StageName, Verdict};
 
 use crate::report::{PreviousEvaluation, SliReport, SliReportResult};
 pub use baseline::{aggregate, select_previous};
@@ -30,29 +30,31 @@ use values::Values;
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct EvaluationContext {
-    /// The project name (empty when unknown; used in Keptn's "no SLO file" message).
-    pub project: String,
-    /// The stage name.
-    pub stage: String,
-    /// The service name.
-    pub service: String,
+    /// The project (`None` when unknown; named in Keptn's "no SLO file" message).
+    pub project: Option<ProjectName>,
+    /// The stage (`None` when unknown).
+    pub stage: Option<StageName>,
+    /// The service (`None` when unknown).
+    pub service: Option<ServiceName>,
     /// Labels of the triggering event.
     pub labels: BTreeMap<String, String>,
     /// Base64 of the SLO file as written (Keptn's `sloFileContent`); see [`base64`].
     pub slo_file_content: String,
 }
 
+/// A name as the evaluation event writes it: empty when unknown.
+fn name_or_empty(name: Option<&impl AsRef<str>>) -> String {
+    name.map(|n| n.as_ref().to_owned()).unwrap_or_default()
+}
+
 impl EvaluationContext {
-    /// A context for one service of one stage of a project.
-    pub fn new(
-        project: impl Into<String>,
-        stage: impl Into<String>,
-        service: impl Into<String>,
-    ) -> Self {
+    /// A context for one service of one stage of a project (typed names, as in
+    /// [`SliQuery`](crate::SliQuery)).
+    pub fn new(project: ProjectName, stage: StageName, service: ServiceName) -> Self {
         Self {
-            project: project.into(),
-            stage: stage.into(),
-            service: service.into(),
+            project: Some(project),
+            stage: Some(stage),
+            service: Some(service),
             ..Self::default()
         }
     }
@@ -244,9 +246,9 @@ impl Evaluation {
         message: String,
     ) -> Self {
         let mut data = EvaluationFinishedData::new(status, result, message);
-        data.project.clone_from(&ctx.project);
-        data.stage.clone_from(&ctx.stage);
-        data.service.clone_from(&ctx.service);
+        data.project = name_or_empty(ctx.project.as_ref());
+        data.stage = name_or_empty(ctx.stage.as_ref());
+        data.service = name_or_empty(ctx.service.as_ref());
         data.labels.clone_from(&ctx.labels);
         data.evaluation.time_start = sli.start;
         data.evaluation.time_end = sli.end;
@@ -309,7 +311,7 @@ pub fn evaluate(
                 Verdict::Pass,
                 format!(
                     "no evaluation performed by lighthouse because no SLO file configured for project {}",
-                    ctx.project
+                    name_or_empty(ctx.project.as_ref())
                 ),
             )
         }),
@@ -360,7 +362,7 @@ fn provider_failure(
 /// total_score: { pass: "90%" }
 /// "#)?;
 /// let gate = CompiledSlo::new(&slo);
-/// let ctx = EvaluationContext::new("sockshop", "staging", "carts");
+/// let ctx = EvaluationContext::new("sockshop".parse()?, "staging".parse()?, "carts".parse()?);
 /// for (rate, verdict) in [(0.2, Verdict::Pass), (3.0, Verdict::Fail)] {
 ///     let sli = SliReport::succeeded(vec![SliValue::ok("error_rate", rate)]);
 ///     assert_eq!(gate.evaluate(&sli, &[], &ctx).verdict(), verdict);

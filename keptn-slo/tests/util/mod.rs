@@ -11,7 +11,11 @@ pub fn slo(yaml: &str) -> Slo {
 }
 
 pub fn ctx() -> EvaluationContext {
-    EvaluationContext::new("sockshop", "staging", "carts")
+    EvaluationContext::new(
+        "sockshop".parse().unwrap(),
+        "staging".parse().unwrap(),
+        "carts".parse().unwrap(),
+    )
 }
 
 pub fn ok(metric: &str, v: f64) -> SliValue {

@@ -586,15 +586,16 @@ impl fmt::Display for ProblemState {
     }
 }
 
-/// A problem as Keptn passes it on: the capitalized fields of Dynatrace's
-/// problem notification plus Keptn's lowercase `rootCause`.
+/// A problem in an event, in Keptn's wire shape (go-utils' `ProblemDetails`): the capitalized
+/// fields of Dynatrace's problem notification plus Keptn's lowercase `rootCause`, every field
+/// optional. Once read and checked, a problem is a [`Problem`](crate::Problem).
 ///
 /// Field case is exactly Keptn's (`State`, `ProblemID`, `PID`, `ProblemTitle`, …). Keptn's Go
 /// services read JSON case-insensitively, so some senders write `problemTitle`: the
 /// lower-camel-case spellings are accepted on input as aliases and written back capitalized.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Problem {
+pub struct ProblemDetails {
     /// `OPEN`, `RESOLVED` or `CLOSED`.
     #[serde(
         rename = "State",
@@ -681,15 +682,15 @@ pub struct Problem {
     pub root_cause: Option<String>,
 }
 
-impl Problem {
-    /// The value of tag `key` in [`Problem::tags`]: the tags are split at `,` and trimmed,
+impl ProblemDetails {
+    /// The value of tag `key` in [`ProblemDetails::tags`]: the tags are split at `,` and trimmed,
     /// each tag at its first `:`, and the whole rest is the value (so `url:http://x` gives
     /// `http://x`), the same reading as `keptn_dynatrace::ProblemNotification::tag`.
     ///
     /// Deliberate difference: dynatrace-service splits at every `:` and keeps only the
     /// second piece, which cuts such a value. Keptn entity names cannot contain `:`, so the
     /// `keptn_project`/`keptn_stage`/`keptn_service` tags read the same either way;
-    /// [`Problem::tag_as_keptn`] gives Keptn's reading.
+    /// [`ProblemDetails::tag_as_keptn`] gives Keptn's reading.
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags.as_deref()?.split(',').find_map(|tag| {
             let (k, v) = tag.trim().split_once(':')?;
@@ -715,7 +716,7 @@ impl Problem {
 pub struct ProblemEventData {
     /// The problem.
     #[serde(flatten)]
-    pub problem: Problem,
+    pub problem: ProblemDetails,
     /// Project, stage, service, labels.
     #[serde(flatten)]
     pub common: EventData,
@@ -747,7 +748,7 @@ pub struct RemediationTriggeredData {
     pub common: EventData,
     /// The problem.
     #[serde(default)]
-    pub problem: Problem,
+    pub problem: ProblemDetails,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Extra,
@@ -829,7 +830,7 @@ pub struct GetActionTriggeredData {
     pub common: EventData,
     /// The problem.
     #[serde(default)]
-    pub problem: Problem,
+    pub problem: ProblemDetails,
     /// The index of the next action to choose (0 on the first round).
     #[serde(rename = "actionIndex", default)]
     pub action_index: u32,
@@ -868,7 +869,7 @@ pub struct ActionTriggeredData {
     pub action: ActionDetails,
     /// The problem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub problem: Option<Problem>,
+    pub problem: Option<ProblemDetails>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Extra,

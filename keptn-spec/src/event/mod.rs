@@ -49,10 +49,6 @@ mod data;
 mod envelope;
 mod gen1;
 mod payload;
-#[cfg(test)]
-mod proptests;
-#[cfg(test)]
-mod samples;
 mod sink;
 mod types;
 
@@ -64,7 +60,7 @@ pub use data::{
     ConfigureMonitoringTriggeredData, CustomFilter, DeploymentDetails, DeploymentFinishedData,
     DeploymentTriggeredData, EvaluationTriggeredData, EvaluationWindow, EventData, Extra,
     GetActionFinishedData, GetActionTriggeredData, GetSliFinishedData, GetSliRequest, GetSliResult,
-    GetSliTriggeredData, Problem, ProblemEventData, ProblemState, ReleaseDetails,
+    GetSliTriggeredData, ProblemDetails, ProblemEventData, ProblemState, ReleaseDetails,
     ReleaseFinishedData, ReleaseTriggeredData, RemediationActionRef, RemediationProgress,
     RemediationStatusChangedData, RemediationTriggeredData, RollbackTriggeredData, TestDetails,
     TestFinishedData, TestTriggeredData,

@@ -1,26 +1,40 @@
-//! Deployment and test strategies as the shipyard names them.
+//! Deployment and test strategies, as a shipyard's `deployment` and `test` tasks name them.
+//!
+//! ```
+//! use keptn_spec::shipyard::{DeploymentStrategy, TestStrategy};
+//!
+//! let s: DeploymentStrategy = "duplicate".parse()?; // helm-service's alias for blue/green
+//! assert_eq!(s, DeploymentStrategy::BlueGreenService);
+//! assert_eq!(s.deployment_name(), "canary");
+//! assert_eq!(TestStrategy::from_wire(" performance "), Some(TestStrategy::Performance));
+//! assert_eq!(TestStrategy::from_wire(""), None);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// How a new version of a service is rolled out in a stage (the shipyard's `deploymentstrategy`).
+/// How a new version of a service is rolled out in a stage (a `deployment` task's
+/// `deploymentstrategy`).
 ///
-/// Parsing accepts the names Keptn's helm-service accepts: `direct`, `blue_green_service`, and
-/// the aliases `blue_green`, `duplicate` and `canary` for blue/green, plus `user_managed`.
-/// Unlike Keptn, an unknown or empty string is rejected instead of silently meaning `direct`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A shipyard is read strictly (only the three canonical names). [`FromStr`] additionally accepts
+/// the names Keptn's helm-service accepts: `blue_green`, `duplicate` and `canary` for blue/green,
+/// and `user-managed`, case-insensitively. Unlike Keptn, an unknown or empty string is rejected
+/// instead of silently meaning `direct`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 #[non_exhaustive]
 pub enum DeploymentStrategy {
-    /// Replace the running version in place (Keptn's `direct`).
+    /// Replace the running version in place (`direct`). Keptn's default.
+    #[default]
     Direct,
-    /// Run the new version as a canary beside the serving `{service}-primary`; promote makes it
-    /// primary, rollback discards it; the primary keeps serving throughout
-    /// (Keptn's `blue_green_service`, helm-service's `duplicate`).
+    /// Blue/green (`blue_green_service`, helm-service's `duplicate`): run the new version as a
+    /// canary beside the serving `{service}-primary`; promote makes it primary, rollback discards
+    /// it; the primary keeps serving throughout.
     BlueGreenService,
-    /// The deployment is done elsewhere; the deployer only records it (Keptn's `user_managed`).
+    /// The user deploys; Keptn only records it (`user_managed`).
     UserManaged,
 }
 
@@ -43,6 +57,20 @@ impl DeploymentStrategy {
             Self::UserManaged => "user-managed",
         }
     }
+
+    /// The canonical spellings, for error messages.
+    pub(crate) const NAMES: &'static [&'static str] =
+        &["direct", "blue_green_service", "user_managed"];
+
+    /// Reads a canonical spelling exactly (as a shipyard is read).
+    pub(crate) fn from_wire(s: &str) -> Option<Self> {
+        match s {
+            "direct" => Some(Self::Direct),
+            "blue_green_service" => Some(Self::BlueGreenService),
+            "user_managed" => Some(Self::UserManaged),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for DeploymentStrategy {
@@ -51,11 +79,12 @@ impl fmt::Display for DeploymentStrategy {
     }
 }
 
-/// A string that is not a known deployment or test strategy.
+/// A string that is not a known deployment strategy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} strategy `{value}`, expected one of: {expected}")]
+#[non_exhaustive]
 pub struct UnknownStrategy {
-    /// `deployment` or `test`.
+    /// `deployment`.
     pub what: &'static str,
     /// The rejected string.
     pub value: String,
@@ -95,20 +124,22 @@ impl From<DeploymentStrategy> for String {
     }
 }
 
-/// Which tests run after a deployment (the shipyard's `teststrategy`).
+/// Which tests run after a deployment (a `test` task's `teststrategy`).
 ///
-/// `functional` and `performance` are Keptn's built-in strategies; any other non-empty name
-/// (`real-user`, a custom one) is kept as [`TestStrategy::Other`] so a [`crate::TestRunner`] can
-/// decide what it means. An empty strategy means "no tests" and is represented by `None` where a
-/// strategy is optional.
+/// `functional` and `performance` are Keptn's built-in strategies and `real-user` the one Keptn
+/// uses for remediation evaluations; any other non-empty name (such as `performance_peak`) is kept
+/// as [`TestStrategy::Other`] so a test runner can decide what it means. An empty strategy means
+/// "no tests" and is represented by `None` where a strategy is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
 #[non_exhaustive]
 pub enum TestStrategy {
-    /// A few requests validated strictly (any error fails), like the Keptn tutorial's `basiccheck.jmx`.
+    /// `functional`: a few requests validated strictly (any error fails).
     Functional,
-    /// Load for a duration at a concurrency, judged by error rate, like the Keptn tutorial's `load.jmx`.
+    /// `performance`: load for a duration at a concurrency, judged by error rate.
     Performance,
+    /// `real-user` (used for remediation evaluations: no synthetic load).
+    RealUser,
     /// Any other strategy name, kept verbatim.
     Other(String),
 }
@@ -119,12 +150,13 @@ impl TestStrategy {
         match self {
             Self::Functional => "functional",
             Self::Performance => "performance",
+            Self::RealUser => "real-user",
             Self::Other(s) => s,
         }
     }
 
-    /// Parses a shipyard `teststrategy`; empty means no tests (`None`).
-    pub fn from_shipyard(s: &str) -> Option<Self> {
+    /// Reads a `teststrategy` (trimmed); empty means no tests (`None`).
+    pub fn from_wire(s: &str) -> Option<Self> {
         let s = s.trim();
         if s.is_empty() {
             None
@@ -139,6 +171,7 @@ impl From<String> for TestStrategy {
         match s.as_str() {
             "functional" => Self::Functional,
             "performance" => Self::Performance,
+            "real-user" => Self::RealUser,
             _ => Self::Other(s),
         }
     }
@@ -177,9 +210,12 @@ mod tests {
         for s in [
             DeploymentStrategy::Direct,
             DeploymentStrategy::BlueGreenService,
+            DeploymentStrategy::UserManaged,
         ] {
             assert_eq!(s.to_string().parse(), Ok(s));
+            assert_eq!(DeploymentStrategy::from_wire(s.as_str()), Some(s));
         }
+        assert_eq!(DeploymentStrategy::from_wire("duplicate"), None);
     }
 
     /// An unknown strategy is an error naming the accepted values, not a silent `direct`.
@@ -193,17 +229,25 @@ mod tests {
         assert!("".parse::<DeploymentStrategy>().is_err());
     }
 
-    /// Empty test strategy means no tests; custom names are kept.
+    /// Empty test strategy means no tests; known names are typed, custom names are kept.
     #[test]
-    fn test_strategy_from_shipyard() {
-        assert_eq!(TestStrategy::from_shipyard(""), None);
+    fn test_strategy_from_wire() {
+        assert_eq!(TestStrategy::from_wire(""), None);
+        assert_eq!(TestStrategy::from_wire("  "), None);
         assert_eq!(
-            TestStrategy::from_shipyard("performance"),
+            TestStrategy::from_wire("performance"),
             Some(TestStrategy::Performance)
         );
         assert_eq!(
-            TestStrategy::from_shipyard("real-user"),
-            Some(TestStrategy::Other("real-user".into()))
+            TestStrategy::from_wire("real-user"),
+            Some(TestStrategy::RealUser)
         );
+        assert_eq!(
+            TestStrategy::from_wire("performance_peak"),
+            Some(TestStrategy::Other("performance_peak".into()))
+        );
+        for s in ["functional", "performance", "real-user", "x"] {
+            assert_eq!(String::from(TestStrategy::from(s.to_owned())), s);
+        }
     }
 }

@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::*;
-use crate::SliValue;
+use keptn_spec::SliValue;
+use keptn_spec::event::*;
 
 const CTX: &str = "5b4a6c1e-7a3b-4c7e-9f3e-0d6a1b2c3d4e";
 const TRIGGERED_ID: &str = "f2b878d3-03c0-4e8f-bc3f-454bc1b3d79b";
@@ -426,15 +426,13 @@ fn constructed_events_validate() {
         &EventType::task(Task::Action, Phase::Triggered),
         "remediation",
         ctx,
-        &ActionTriggeredData {
+        &build!(ActionTriggeredData {
             common: common.clone(),
-            action: ActionDetails {
+            action: build!(ActionDetails {
                 action: "toggle-feature".into(),
-                value: Some(json!({"EnablePromotion": "off"})),
-                ..ActionDetails::default()
-            },
-            ..ActionTriggeredData::default()
-        },
+                value: Some(json!({"EnablePromotion": "off"}))
+            })
+        }),
     )
     .unwrap();
     assert!(matches!(

@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::*;
-use crate::SliValue;
-use crate::names::{ProjectName, ServiceName, StageName};
+use keptn_spec::SliValue;
+use keptn_spec::event::*;
+use keptn_spec::names::{ProjectName, ServiceName, StageName};
 
 fn name() -> impl Strategy<Value = String> {
     "[a-z]([a-z0-9-]{0,10}[a-z0-9])?"
@@ -100,14 +100,16 @@ fn event_data() -> impl Strategy<Value = EventData> {
         option::of(".{0,12}"),
     )
         .prop_map(
-            |(project, stage, service, labels, status, result, message)| EventData {
-                project,
-                stage,
-                service,
-                labels,
-                status,
-                result,
-                message,
+            |(project, stage, service, labels, status, result, message)| {
+                build!(EventData {
+                    project,
+                    stage,
+                    service,
+                    labels,
+                    status,
+                    result,
+                    message,
+                })
             },
         )
 }
@@ -191,10 +193,17 @@ prop_compose! {
         data in json_value(),
         extra in extra(),
     ) -> KeptnEvent {
-        KeptnEvent {
-            specversion, id, source, ty, time, datacontenttype, shkeptncontext, triggeredid,
-            shkeptnspecversion, gitcommitid, data, extra,
-        }
+        let mut event = KeptnEvent::new(ty, source, KeptnContext::new_random(), &data);
+        event.specversion = specversion;
+        event.id = id;
+        event.time = time;
+        event.datacontenttype = datacontenttype;
+        event.shkeptncontext = shkeptncontext;
+        event.triggeredid = triggeredid;
+        event.shkeptnspecversion = shkeptnspecversion;
+        event.gitcommitid = gitcommitid;
+        event.extra = extra;
+        event
     }
 }
 
@@ -214,16 +223,16 @@ fn deployment_details() -> impl Strategy<Value = DeploymentDetails> {
         option::of("[0-9a-f]{7}"),
         extra(),
     )
-        .prop_map(
-            |(strategy, local, public, names, git, extra)| DeploymentDetails {
+        .prop_map(|(strategy, local, public, names, git, extra)| {
+            build!(DeploymentDetails {
                 deploymentstrategy: strategy,
                 deployment_uris_local: local,
                 deployment_uris_public: public,
                 deployment_names: names,
                 git_commit: git,
                 extra,
-            },
-        )
+            })
+        })
 }
 
 fn test_details() -> impl Strategy<Value = TestDetails> {
@@ -234,18 +243,18 @@ fn test_details() -> impl Strategy<Value = TestDetails> {
         option::of("[0-9a-f]{7}"),
         extra(),
     )
-        .prop_map(
-            |(teststrategy, start, end, git_commit, extra)| TestDetails {
+        .prop_map(|(teststrategy, start, end, git_commit, extra)| {
+            build!(TestDetails {
                 teststrategy,
                 start,
                 end,
                 git_commit,
                 extra,
-            },
-        )
+            })
+        })
 }
 
-fn problem() -> impl Strategy<Value = Problem> {
+fn problem() -> impl Strategy<Value = ProblemDetails> {
     (
         option::of(prop_oneof![
             Just(ProblemState::Open),
@@ -264,17 +273,19 @@ fn problem() -> impl Strategy<Value = Problem> {
         option::of(".{0,12}"),
     )
         .prop_map(
-            |(state, id, pid, title, details, url, entity, entities, tags, root_cause)| Problem {
-                state,
-                problem_id: id,
-                pid,
-                problem_title: title,
-                problem_details: details,
-                problem_url: url,
-                impacted_entity: entity,
-                impacted_entities: entities,
-                tags,
-                root_cause,
+            |(state, id, pid, title, details, url, entity, entities, tags, root_cause)| {
+                build!(ProblemDetails {
+                    state,
+                    problem_id: id,
+                    pid,
+                    problem_title: title,
+                    problem_details: details,
+                    problem_url: url,
+                    impacted_entity: entity,
+                    impacted_entities: entities,
+                    tags,
+                    root_cause,
+                })
             },
         )
 }
@@ -288,16 +299,16 @@ fn action_details() -> impl Strategy<Value = ActionDetails> {
         option::of("[0-9a-f]{7}"),
         extra(),
     )
-        .prop_map(
-            |(name, action, description, value, git_commit, extra)| ActionDetails {
+        .prop_map(|(name, action, description, value, git_commit, extra)| {
+            build!(ActionDetails {
                 name,
                 action,
                 description,
                 value,
                 git_commit,
                 extra,
-            },
-        )
+            })
+        })
 }
 
 fn sli_value() -> impl Strategy<Value = SliValue> {
@@ -416,14 +427,14 @@ proptest! {
         dep in option::of(deployment_details()),
         extra in extra(),
     ) {
-        let triggered = DeploymentTriggeredData {
+        let triggered = build!(DeploymentTriggeredData {
             common: common.clone(),
-            configuration_change: Some(ConfigurationChange { values, extra: extra.clone() }),
+            configuration_change: Some(build!(ConfigurationChange { values, extra: extra.clone() })),
             deployment: dep.clone(),
             extra: extra.clone(),
-        };
+        });
         assert_round_trip(&triggered);
-        assert_round_trip(&DeploymentFinishedData { common, deployment: dep, extra });
+        assert_round_trip(&build!(DeploymentFinishedData { common, deployment: dep, extra }));
     }
 
     /// Test, evaluation and release payloads round-trip.
@@ -436,23 +447,23 @@ proptest! {
         git in option::of("[0-9a-f]{7}"),
         extra in extra(),
     ) {
-        assert_round_trip(&TestTriggeredData {
+        assert_round_trip(&build!(TestTriggeredData {
             common: common.clone(), test: test.clone(), deployment: dep.clone(), extra: extra.clone(),
-        });
-        assert_round_trip(&TestFinishedData { common: common.clone(), test: test.clone(), extra: extra.clone() });
-        assert_round_trip(&EvaluationTriggeredData {
+        }));
+        assert_round_trip(&build!(TestFinishedData { common: common.clone(), test: test.clone(), extra: extra.clone() }));
+        assert_round_trip(&build!(EvaluationTriggeredData {
             common: common.clone(),
             test,
-            evaluation: window.map(|(start, end, timeframe, extra)| EvaluationWindow { start, end, timeframe, extra }),
+            evaluation: window.map(|(start, end, timeframe, extra)| build!(EvaluationWindow { start, end, timeframe, extra })),
             deployment: dep.clone(),
             extra: extra.clone(),
-        });
-        assert_round_trip(&ReleaseTriggeredData { common: common.clone(), deployment: dep, extra: extra.clone() });
-        assert_round_trip(&ReleaseFinishedData {
+        }));
+        assert_round_trip(&build!(ReleaseTriggeredData { common: common.clone(), deployment: dep, extra: extra.clone() }));
+        assert_round_trip(&build!(ReleaseFinishedData {
             common,
-            release: git.map(|g| ReleaseDetails { git_commit: Some(g), extra: BTreeMap::new() }),
+            release: git.map(|g| build!(ReleaseDetails { git_commit: Some(g), extra: BTreeMap::new() })),
             extra,
-        });
+        }));
     }
 
     /// get-sli payloads round-trip.
@@ -468,24 +479,24 @@ proptest! {
         values in vec(sli_value(), 0..4),
         extra in extra(),
     ) {
-        assert_round_trip(&GetSliTriggeredData {
+        assert_round_trip(&build!(GetSliTriggeredData {
             common: common.clone(),
-            get_sli: GetSliRequest {
+            get_sli: build!(GetSliRequest {
                 sli_provider: provider,
                 start,
                 end,
                 indicators,
                 custom_filters: filters.into_iter().map(|(key, value)| CustomFilter { key, value }).collect(),
                 extra: extra.clone(),
-            },
+            }),
             deployment,
             extra: extra.clone(),
-        });
-        assert_round_trip(&GetSliFinishedData {
+        }));
+        assert_round_trip(&build!(GetSliFinishedData {
             common,
-            get_sli: GetSliResult { start, end, indicator_values: values, extra: extra.clone() },
+            get_sli: build!(GetSliResult { start, end, indicator_values: values, extra: extra.clone() }),
             extra,
-        });
+        }));
     }
 
     /// Problem, remediation, get-action and action payloads round-trip.
@@ -498,32 +509,32 @@ proptest! {
         approval in option::of((option::of("automatic|manual"), option::of("automatic|manual"))),
         extra in extra(),
     ) {
-        assert_round_trip(&ProblemEventData { problem: problem.clone(), common: common.clone(), extra: extra.clone() });
-        assert_round_trip(&RemediationTriggeredData { common: common.clone(), problem: problem.clone(), extra: extra.clone() });
-        assert_round_trip(&RemediationStatusChangedData {
+        assert_round_trip(&build!(ProblemEventData { problem: problem.clone(), common: common.clone(), extra: extra.clone() }));
+        assert_round_trip(&build!(RemediationTriggeredData { common: common.clone(), problem: problem.clone(), extra: extra.clone() }));
+        assert_round_trip(&build!(RemediationStatusChangedData {
             common: common.clone(),
-            remediation: Some(RemediationProgress {
+            remediation: Some(build!(RemediationProgress {
                 status: Some(Status::Succeeded),
-                result: Some(RemediationActionRef { action_index: index, action_name: action.action.clone() }),
+                result: Some(build!(RemediationActionRef { action_index: index, action_name: action.action.clone() })),
                 extra: BTreeMap::new(),
-            }),
+            })),
             extra: extra.clone(),
-        });
-        assert_round_trip(&GetActionTriggeredData { common: common.clone(), problem: problem.clone(), action_index: index, extra: extra.clone() });
-        assert_round_trip(&GetActionFinishedData { common: common.clone(), action: Some(action.clone()), action_index: index + 1, extra: extra.clone() });
-        assert_round_trip(&ActionTriggeredData { common: common.clone(), action: action.clone(), problem: Some(problem), extra: extra.clone() });
-        assert_round_trip(&ActionFinishedData { common: common.clone(), action: Some(action), extra: extra.clone() });
-        assert_round_trip(&ApprovalTriggeredData {
+        }));
+        assert_round_trip(&build!(GetActionTriggeredData { common: common.clone(), problem: problem.clone(), action_index: index, extra: extra.clone() }));
+        assert_round_trip(&build!(GetActionFinishedData { common: common.clone(), action: Some(action.clone()), action_index: index + 1, extra: extra.clone() }));
+        assert_round_trip(&build!(ActionTriggeredData { common: common.clone(), action: action.clone(), problem: Some(problem), extra: extra.clone() }));
+        assert_round_trip(&build!(ActionFinishedData { common: common.clone(), action: Some(action), extra: extra.clone() }));
+        assert_round_trip(&build!(ApprovalTriggeredData {
             common,
-            approval: approval.map(|(pass, warning)| ApprovalStrategy { pass, warning, extra: BTreeMap::new() }),
+            approval: approval.map(|(pass, warning)| build!(ApprovalStrategy { pass, warning, extra: BTreeMap::new() })),
             extra,
-        });
+        }));
     }
 
     /// Payloads put into an event come back out typed, through the whole envelope.
     #[test]
     fn payload_survives_the_envelope(common in event_data(), dep in option::of(deployment_details())) {
-        let data = DeploymentFinishedData { common, deployment: dep, extra: BTreeMap::new() };
+        let data = build!(DeploymentFinishedData { common, deployment: dep, extra: BTreeMap::new() });
         let triggered = KeptnEvent::new(
             EventType::task(Task::Deployment, Phase::Triggered), "s", KeptnContext::new_random(), &json!({}));
         let ev = triggered.finished("helm-service", &data).unwrap();
