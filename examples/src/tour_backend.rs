@@ -58,6 +58,15 @@ impl ServiceTests {
         }
     }
 
+    /// Remembers that `message` says what could not be reached, and makes it the test error.
+    fn unreachable(&self, message: String) -> keptn_deploy::Error {
+        *self
+            .unreachable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.clone());
+        keptn_deploy::Error::Test { message }
+    }
+
     /// The message of the last unreachable URI, taken (so it is reported once).
     pub fn take_unreachable(&self) -> Option<String> {
         self.unreachable
@@ -79,18 +88,18 @@ impl TestRunner for ServiceTests {
         _progress: &Progress,
     ) -> keptn_deploy::Result<TestReport> {
         if request.target.service == self.tested {
-            let mut uris = Vec::with_capacity(request.uris.len());
+            let mut uris = Vec::with_capacity(request.uris.len().max(1));
+            if request.uris.is_empty() {
+                // A version that already ran is reported without URIs: test what serves it.
+                match self.backend.public_url(&request.target).await {
+                    Ok(url) => uris.push(url),
+                    Err(e) => return Err(self.unreachable(format!("{e:#}"))),
+                }
+            }
             for uri in &request.uris {
                 match self.backend.test_url(uri).await {
                     Ok(url) => uris.push(url),
-                    Err(message) => {
-                        *self
-                            .unreachable
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                            Some(message.clone());
-                        return Err(keptn_deploy::Error::Test { message });
-                    }
+                    Err(message) => return Err(self.unreachable(message)),
                 }
             }
             let request = TestRequest::new(request.target.clone(), request.strategy.clone(), uris);
