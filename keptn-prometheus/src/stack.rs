@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use keptn_spec::{ProjectName, ServiceName, StageName};
 use tokio::process::{Child, Command};
 
-use crate::client::PrometheusClient;
+use crate::client::{PrometheusClient, QueryResult};
 use crate::error::{Error, Result};
 use crate::rules::{AlertmanagerConfig, RuleFile, write_monitoring_files};
 
@@ -193,6 +193,36 @@ impl MonitoringStack {
     /// `alertmanager.log`).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Waits until the instant query `expr` returns at least one series (such as
+    /// `http_requests_total{job='carts-sockshop-staging-canary'}`: the proxy's traffic has been
+    /// scraped), polling every 200 ms.
+    ///
+    /// # Errors
+    /// [`Error::Setup`] when no series appeared within `timeout`, with the last query error if
+    /// there was one.
+    pub async fn wait_for_series(&self, expr: &str, timeout: Duration) -> Result<()> {
+        let client = self.client()?;
+        let deadline = Instant::now() + timeout;
+        let mut last_error = None;
+        loop {
+            match client.query(expr, chrono::Utc::now()).await {
+                Ok(QueryResult::Vector(v)) if !v.is_empty() => return Ok(()),
+                Ok(_) => {}
+                Err(e) => last_error = Some(e.to_string()),
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Setup {
+                    message: format!(
+                        "Prometheus at {} has no series for `{expr}` after {timeout:?}{}",
+                        self.prometheus_url(),
+                        last_error.map_or(String::new(), |e| format!(" (last error: {e})"))
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// The process ids of Prometheus and Alertmanager (while they run).
