@@ -11,8 +11,10 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::Utc;
+use keptn_deploy::StageService;
 use keptn_local::{
-    LATENCY_METRIC, METRICS_CONTENT_TYPE, REQUESTS_METRIC, RequestRecorder, StageProxy, Upstream,
+    LATENCY_METRIC, LocalDeployer, METRICS_CONTENT_TYPE, REQUESTS_METRIC, RequestRecorder,
+    StageProxy, Upstream,
 };
 use tokio::net::TcpListener;
 
@@ -170,6 +172,35 @@ async fn exposition_counts_match_the_recorder() {
         "two 60 ms requests, sum {primary_sum}"
     );
 
+    promtool_accepts(&text);
+}
+
+/// A deployer's scrape address is the slot's public proxy, which answers `/metrics` even before
+/// anything is deployed.
+#[tokio::test]
+async fn deployer_names_the_scrape_address() {
+    let deployer = LocalDeployer::new();
+    let target = StageService::new(
+        "sockshop".parse().unwrap(),
+        "staging".parse().unwrap(),
+        "carts".parse().unwrap(),
+    );
+    let addr = deployer.metrics_addr(&target).await.unwrap();
+    assert_eq!(
+        format!("http://{addr}"),
+        deployer.public_url(&target).await.unwrap()
+    );
+    let resp = client()
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("# TYPE http_requests_total counter"),
+        "{text}"
+    );
     promtool_accepts(&text);
 }
 

@@ -10,8 +10,8 @@
 //!    its traffic (keptn-local's public proxy: its `/metrics` carries every deployment of the
 //!    slot, so scrape one proxy per slot, not the canary proxy too);
 //! 3. [`alert_rules`](crate::alert_rules) from the production SLO (a short
-//!    [`RuleOptions`](crate::RuleOptions) window and `for`), added with [`MonitoringStack::rules`];
-//! 4. [`MonitoringStack::start`]; register a [`PrometheusSliProvider`](crate::PrometheusSliProvider)
+//!    [`RuleOptions`](crate::RuleOptions) window and `for`), added with [`MonitoringStackBuilder::rules`];
+//! 4. [`MonitoringStackBuilder::start`]; register a [`PrometheusSliProvider`](crate::PrometheusSliProvider)
 //!    over [`MonitoringStack::client`] as the `get-sli` executor (provider name `prometheus`)
 //!    and the lighthouse with the same name;
 //! 5. keep the stack alive until the tour ends: dropping it stops both processes and removes
