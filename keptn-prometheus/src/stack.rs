@@ -357,12 +357,20 @@ impl MonitoringStackBuilder {
     /// [`Error::Setup`]: a binary is missing (naming the Debian package), a file cannot be
     /// written, a process does not start, exits or is not ready in time (with the end of its
     /// log).
-    pub async fn start(self) -> Result<MonitoringStack> {
-        let binaries = match self.binaries {
+    pub async fn start(mut self) -> Result<MonitoringStack> {
+        let binaries = match self.binaries.take() {
             Some(b) => b,
             None => Binaries::find()?,
         };
         let dir = fresh_dir()?;
+        let started = self.start_in(binaries, dir.clone()).await;
+        if started.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        started
+    }
+
+    async fn start_in(self, binaries: Binaries, dir: PathBuf) -> Result<MonitoringStack> {
         for (project, service, rules) in &self.rules {
             write_monitoring_files(&dir.join("rules"), project, service, rules, None)?;
         }
@@ -525,6 +533,27 @@ mod tests {
         assert_eq!(relabel[0]["replacement"], "carts-sockshop-staging-$1");
         assert_eq!(relabel[1]["regex"], "direct");
         assert_eq!(relabel[1]["replacement"], "carts-sockshop-staging");
+    }
+
+    /// A binary that exits at once is reported with its exit status, and nothing is left behind.
+    #[tokio::test]
+    async fn a_binary_that_exits_is_reported() {
+        let Some(false_bin) = on_path(&["false"]) else {
+            eprintln!("skipping: no `false` on PATH");
+            return;
+        };
+        let err = MonitoringStack::builder()
+            .binaries(Binaries {
+                prometheus: false_bin.clone(),
+                alertmanager: false_bin,
+            })
+            .ready_timeout(Duration::from_secs(10))
+            .start()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Alertmanager exited"), "{err}");
+        assert!(err.contains("before it was ready"), "{err}");
     }
 
     /// A variable naming a missing file is an error naming the variable.
