@@ -5,3 +5,4 @@ pub mod sli_fetch;
 pub mod slo_cli;
 pub mod tour_dynatrace;
 pub mod tour_kube;
+pub mod tour_prometheus;
