@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run -p keptn-examples --example full_tour
 //! cargo run -p keptn-examples --example full_tour -- --test-duration 30 \
-//!     --events events.jsonl --summary summary.json
+//!     --events events.jsonl --summary summary.json --state keptn-state.db
 //! ```
 //!
 //! What plays out (project `sockshop`, the seed's shipyard, SLO and remediation file):
@@ -17,6 +17,14 @@
 //! 4. with users on production, the flag EnablePromotion is turned on; about 30 % of
 //!    add-to-cart requests fail; the monitor opens "Failure rate increase"; the remediation
 //!    turns EnablePromotion off; the error rate recovers and the problem resolves.
+//!
+//! Everything runs through `keptn_control::ControlPlane` (the tour's shipyard, `slo.yaml` and
+//! `remediation.yaml` as its resources): each artifact is triggered into dev's `delivery`
+//! sequence and `triggeredOn` carries it on; deployment, test, release and rollback are its
+//! executors around the backend, the gate is its lighthouse with the backend's SLIs as `get-sli`
+//! executor, and problems enter as `problem.open` events that run the `remediation` sequence.
+//! The event lines and `--events` are the control plane's events; `--state FILE` keeps its
+//! SQLite state (default: a temporary file).
 //!
 //! The embedded defaults: each service version is a local process (this program, re-run as
 //! `full_tour carts-service …`) behind a per-stage reverse proxy that records every request
@@ -52,45 +60,37 @@
 //! Exit status: 0 when the story ended as the seed says, 1 when it did not (the deviations
 //! are listed), 2 on invalid input, 130 on Ctrl-C (every started process is stopped first).
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use clap::{Parser, Subcommand};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use keptn_deploy::delivery::{
-    AbortHandle, Delivery, DeliveryReport, DeliveryTrigger, GateEvaluator,
+use keptn_control::executors::{
+    ActionExecutor, DeploymentExecutor, GetActionExecutor, Lighthouse, REMEDIATION_URI,
+    ReleaseExecutor, RollbackExecutor, SLO_URI, SliProviderExecutor, TestExecutor,
 };
-use keptn_deploy::kubernetes::KubeDeployer;
-use keptn_deploy::runner::{HttpCheck, HttpTestRunner, Workload};
-use keptn_deploy::{
-    Artifact, Deployer, DeploymentStrategy, JsonLinesSink, Progress, StageService, TestProgress,
-    TestReport, TestRequest, TestRunner, TestStrategy,
-};
+use keptn_control::{ControlPlane, ResourceScope, SequenceControl, SequenceState, SqliteStore};
+use keptn_deploy::{DeploymentStrategy, JsonLinesSink, StageService};
 use keptn_examples::carts::{CartsConfig, serve, serve_db};
-use keptn_examples::tour_dynatrace::{
-    self, DtProblemSource, DtSettings, OneAgentStandIn, ProblemSignal, TourProblem,
+use keptn_examples::tour_backend::{
+    Backend, KubeSettings, Traffic, flags, kube_backend, local_backend, test_runner,
 };
-use keptn_examples::tour_kube::{self, ClientSideSli, KubeReach, ServiceUrls};
-use keptn_local::flagstore::{FlagStore, FlagStoreServer};
-use keptn_local::monitor::{Monitor, MonitorConfig, MonitorEvent, Watch};
-use keptn_local::{CommandTemplate, LocalDeployer, LocalSliProvider};
-use keptn_remediate::unleash::secrecy::{ExposeSecret, SecretString};
-use keptn_remediate::unleash::{FeatureToggleAction, FlagState, UnleashClient};
-use keptn_remediate::{
-    ActionRegistry, RemediationReport, RemediationStatus, Remediator, ResolvedEventVerifier,
-};
-use keptn_slo::{InMemoryHistory, QualityGate, SliProvider};
-use keptn_spec::event::{EventSink, FanOut, KeptnEvent, MemoryEventSink};
+use keptn_examples::tour_dynatrace::{self, DtSettings};
+use keptn_examples::tour_healing::{HealingTiming, ProblemSource, self_healing};
+use keptn_examples::tour_kube::{self, ServiceUrls};
+use keptn_examples::tour_report::{self, ArtifactOutcome, RecordedAction, RunFacts, story_checks};
+use keptn_examples::tour_ui::{PrintSink, Ui};
+use keptn_local::LocalSliProvider;
+use keptn_remediate::ActionRegistry;
+use keptn_remediate::unleash::FeatureToggleAction;
+use keptn_slo::SliProvider;
+use keptn_spec::event::{FanOut, KeptnContext, MemoryEventSink};
 use keptn_spec::shipyard::Shipyard;
-use keptn_spec::{ParseOptions, ProjectName, ServiceName, Slo, StageName};
-use serde_json::{Value, json};
+use keptn_spec::{ParseOptions, ProjectName, ServiceName, StageName};
+use serde_json::json;
 
 const SHIPYARD: &str = include_str!("fixtures/tour/shipyard.yaml");
 const SLO: &str = include_str!("fixtures/slo/slo.yaml");
@@ -114,6 +114,9 @@ struct Args {
     /// Write a JSON summary of the outcome to this file.
     #[arg(long)]
     summary: Option<PathBuf>,
+    /// The control plane's SQLite state file (default: a temporary one, removed at the end).
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
     /// Longest wait for the problem to open and resolve, in seconds.
     #[arg(long, default_value_t = 90.0)]
     remediation_timeout: f64,
@@ -291,474 +294,37 @@ fn exit_of(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// Prints one line per Keptn event above the progress bars.
-#[derive(Debug, Clone)]
-struct PrintSink {
-    out: MultiProgress,
-}
-
-impl EventSink for PrintSink {
-    fn emit(&self, event: &KeptnEvent) {
-        let d = &event.data;
-        let field = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
-        let mut line = format!(
-            "  {} {:<46} {:<10} {:<8}",
-            event.time.unwrap_or_else(Utc::now).format("%H:%M:%S%.3f"),
-            event.ty.to_string(),
-            field("stage"),
-            field("service"),
-        );
-        for key in ["result", "State"] {
-            if !field(key).is_empty() {
-                line.push(' ');
-                line.push_str(field(key));
-            }
-        }
-        if let Some(title) = d.get("ProblemTitle").and_then(Value::as_str) {
-            line.push_str(&format!(" \"{title}\""));
-        }
-        let _ = self.out.println(line);
-    }
-}
-
-struct Ui {
-    out: MultiProgress,
-}
-
-impl Ui {
-    fn new(progress: bool) -> Self {
-        let target = if progress && std::io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        Self {
-            out: MultiProgress::with_draw_target(target),
-        }
-    }
-
-    fn say(&self, line: impl AsRef<str>) {
-        if self.out.is_hidden() {
-            eprintln!("{}", line.as_ref());
-        } else {
-            let _ = self.out.println(line.as_ref());
-        }
-    }
-
-    fn bar(&self, template: &str) -> ProgressBar {
-        let bar = self.out.add(ProgressBar::new(0));
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar
-    }
-}
-
-/// The flag backend: the embedded store, or a real Unleash from the environment.
-struct Flags {
-    client: UnleashClient,
-    url: String,
-    client_token: SecretString,
-    store: Option<FlagStoreServer>,
-}
-
-async fn flags(ui: &Ui, listen: std::net::IpAddr) -> anyhow::Result<Flags> {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let (url, admin, client_token, store) = match env("UNLEASH_URL") {
-        Some(url) => {
-            let admin = env("UNLEASH_TOKEN")
-                .context("UNLEASH_URL is set but UNLEASH_TOKEN (an admin API token) is not")?;
-            let client = env("UNLEASH_CLIENT_TOKEN").context(
-                "UNLEASH_URL is set but UNLEASH_CLIENT_TOKEN (a client token of environment production) is not",
-            )?;
-            ui.say(format!("flags: Unleash at {url}"));
-            (
-                url,
-                SecretString::from(admin),
-                SecretString::from(client),
-                None,
-            )
-        }
-        None => {
-            let store = FlagStore::builder().build();
-            let server = store
-                .serve((listen, 0).into())
-                .await
-                .context("cannot start the embedded flag store")?;
-            let client_token = store
-                .client_token("production")
-                .context("the flag store has no production environment")?;
-            ui.say(format!(
-                "flags: embedded Unleash-compatible store at {}",
-                server.url()
-            ));
-            (
-                server.url(),
-                store.admin_token(),
-                client_token,
-                Some(server),
-            )
-        }
-    };
-    let client = UnleashClient::builder(&url)
-        .api_token(admin)
-        .project("default")
-        .environment("production")
-        .build()
-        .context("invalid Unleash settings")?;
-    for flag in ["EnableItemCache", "EnablePromotion"] {
-        if client.flag_state(flag).await.is_err() {
-            client
-                .create_flag(flag)
-                .await
-                .with_context(|| format!("cannot create flag {flag}"))?;
-        }
-        client
-            .set_flag(flag, FlagState::Off)
-            .await
-            .with_context(|| format!("cannot switch flag {flag} off"))?;
-    }
-    Ok(Flags {
-        client,
-        url,
-        client_token,
-        store,
-    })
-}
-
-/// What one delivery did in one stage.
-#[derive(Debug, Clone)]
-struct StageOutcome {
-    stage: String,
-    tasks: Vec<(String, String)>,
-    result: String,
-    evaluation: Option<Value>,
-    rollback: bool,
-    serving: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-struct ArtifactOutcome {
-    service: String,
-    version: String,
-    image: String,
-    context: String,
-    stages: Vec<StageOutcome>,
-}
-
-fn tag(image: &str) -> String {
-    image.rsplit(':').next().unwrap_or(image).to_owned()
-}
-
-fn p95_of(evaluation: &Value) -> Option<f64> {
-    evaluation["indicatorResults"]
-        .as_array()?
-        .iter()
-        .find(|r| r["value"]["metric"] == "response_time_p95")
-        .and_then(|r| {
-            r["value"]["success"]
-                .as_bool()
-                .filter(|s| *s)
-                .and(r["value"]["value"].as_f64())
-        })
-}
-
-async fn outcome_of(
-    deployer: &dyn Deployer,
-    shipyard: &Shipyard,
-    project: &ProjectName,
-    service: &ServiceName,
-    image: &str,
-    report: &DeliveryReport,
-) -> ArtifactOutcome {
-    let mut stages = Vec::new();
-    for stage in shipyard.stages() {
-        let name = stage.name.as_str();
-        let target = StageService::new(project.clone(), stage.name.clone(), service.clone());
-        let serving = deployer
-            .status(&target)
-            .await
-            .ok()
-            .and_then(|s| s.serving_image().map(tag));
-        let Some(seq) = report.sequence(name, "delivery") else {
-            stages.push(StageOutcome {
-                stage: name.to_owned(),
-                tasks: Vec::new(),
-                result: "not run".to_owned(),
-                evaluation: None,
-                rollback: false,
-                serving,
-            });
-            continue;
-        };
-        let evaluation = seq
-            .task("evaluation")
-            .map(|t| t.data.clone())
-            .filter(|d| d.get("result").is_some() || d.get("score").is_some());
-        stages.push(StageOutcome {
-            stage: name.to_owned(),
-            tasks: seq
-                .tasks
-                .iter()
-                .map(|t| (t.name.clone(), t.result.to_string()))
-                .collect(),
-            result: seq.result.to_string(),
-            evaluation,
-            rollback: report.sequence(name, "rollback").is_some(),
-            serving,
-        });
-    }
-    ArtifactOutcome {
-        service: service.to_string(),
-        version: tag(image),
-        image: image.to_owned(),
-        context: report.context.to_string(),
-        stages,
-    }
-}
-
-/// Keptn's jmeter-service ran tests only for services that have test files: carts has them
-/// (`basiccheck.jmx`, `load.jmx`), carts-db has none, so its tests pass without requests.
-///
-/// The deployment URIs are resolved through the backend first (the cluster's in-cluster names
-/// through `--kube-url`); a URI that cannot be reached stops the tests with an error that is
-/// also kept in `unreachable`, so the tour can stop with that message.
-#[derive(Debug)]
-struct ServiceTests {
-    tested: ServiceName,
-    runner: HttpTestRunner,
-    backend: Backend,
-    unreachable: Arc<std::sync::Mutex<Option<String>>>,
-}
-
-#[async_trait::async_trait]
-impl TestRunner for ServiceTests {
-    fn name(&self) -> &str {
-        "http"
-    }
-
-    async fn run(
-        &self,
-        request: &TestRequest,
-        progress: &Progress,
-    ) -> keptn_deploy::Result<TestReport> {
-        if request.target.service == self.tested {
-            let mut uris = Vec::with_capacity(request.uris.len());
-            for uri in &request.uris {
-                match self.backend.test_url(uri).await {
-                    Ok(url) => uris.push(url),
-                    Err(message) => {
-                        *self
-                            .unreachable
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                            Some(message.clone());
-                        return Err(keptn_deploy::Error::Test { message });
-                    }
-                }
-            }
-            let request = TestRequest::new(request.target.clone(), request.strategy.clone(), uris);
-            self.runner.run(&request, progress).await
-        } else {
-            Ok(TestReport::skipped(
-                request.strategy.clone(),
-                Utc::now(),
-                format!("no tests for {}", request.target.service),
-            ))
-        }
-    }
-}
-
-/// Where the tour deploys, and how it reaches what it deployed.
-#[derive(Debug, Clone)]
-enum Backend {
-    /// Local processes behind per-stage proxies (the embedded default).
-    Local(Arc<LocalDeployer>),
-    /// The cluster of the current KUBECONFIG context.
-    Kube {
-        deployer: Arc<KubeDeployer>,
-        reach: Arc<KubeReach>,
-    },
-}
-
-impl Backend {
-    /// `local` or `kubernetes`.
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Local(_) => "local",
-            Self::Kube { .. } => "kubernetes",
-        }
-    }
-
-    fn deployer(&self) -> Arc<dyn Deployer> {
-        match self {
-            Self::Local(d) => d.clone(),
-            Self::Kube { deployer, .. } => deployer.clone(),
-        }
-    }
-
-    /// The URL of the serving version of `target`, checked to answer for the cluster.
-    async fn public_url(&self, target: &StageService) -> anyhow::Result<String> {
-        match self {
-            Self::Local(d) => Ok(d.public_url(target).await?),
-            Self::Kube { reach, .. } => {
-                reach.check_public(target).await.map_err(anyhow::Error::msg)
-            }
-        }
-    }
-
-    /// The URL tests use for a deployment URI (`Err` with what to do when unreachable).
-    async fn test_url(&self, uri: &str) -> Result<String, String> {
-        match self {
-            Self::Local(_) => Ok(uri.to_owned()),
-            Self::Kube { reach, .. } => {
-                reach.check_uri(uri).await?;
-                Ok(reach.test_url(uri))
-            }
-        }
-    }
-
-    /// Where the tour's production users record their requests (client side), if it must.
-    fn production_recorder(&self, target: &StageService) -> Option<(ClientSideSli, StageService)> {
-        match self {
-            Self::Local(_) => None,
-            Self::Kube { reach, .. } => Some((reach.sli().clone(), target.clone())),
-        }
-    }
-
-    /// Stops what must not outlive the tour: local processes; in the cluster, a pending canary
-    /// (rolled back, so the serving version stays as it was). Returns what it did or failed.
-    async fn clean_up(&self, targets: &[StageService]) -> Vec<String> {
-        match self {
-            Self::Local(d) => d
-                .shutdown()
-                .await
-                .into_iter()
-                .map(|e| format!("warning: {e}"))
-                .collect(),
-            Self::Kube { deployer, .. } => {
-                let mut said = Vec::new();
-                for t in targets {
-                    match deployer.status(t).await {
-                        Ok(status) if status.canary.is_some() => match deployer.rollback(t).await {
-                            Ok(after) => said.push(format!(
-                                "rolled back the pending canary of {t}; serving {}",
-                                after.serving_image().unwrap_or("nothing")
-                            )),
-                            Err(e) => said.push(format!(
-                                "warning: cannot roll back the pending canary of {t}: {e}"
-                            )),
-                        },
-                        Ok(_) => {}
-                        Err(e) => said.push(format!("warning: cannot read the state of {t}: {e}")),
-                    }
-                }
-                said
-            }
-        }
-    }
-}
-
-struct ProblemOutcome {
-    problem: TourProblem,
-    report: Option<RemediationReport>,
-}
-
-/// Users on production: 3 add-to-cart requests and one cart view per round, until stopped.
-struct Traffic {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Traffic {
-    fn start(url: &str, users: u32, recorder: Option<&(ClientSideSli, StageService)>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicU64::new(0));
-        let failed = Arc::new(AtomicU64::new(0));
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
-        let tasks = (0..users)
-            .map(|user| {
-                let (stop, ok, failed, client, recorder) = (
-                    stop.clone(),
-                    ok.clone(),
-                    failed.clone(),
-                    client.clone(),
-                    recorder.cloned(),
-                );
-                let url = url.to_owned();
-                tokio::spawn(async move {
-                    let mut round = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        round += 1;
-                        let add = format!("{url}/carts/user{user}/items");
-                        for i in 0..4 {
-                            let at = Utc::now();
-                            let sent = Instant::now();
-                            let resp = if i < 3 {
-                                client
-                                    .post(&add)
-                                    .json(&json!({"itemId": format!("sock-{round}-{i}"), "quantity": 1, "unitPrice": 12.5}))
-                                    .send()
-                                    .await
-                            } else {
-                                client.get(format!("{url}/carts/user{user}")).send().await
-                            };
-                            let success = matches!(&resp, Ok(r) if r.status().is_success());
-                            if let Some((sli, target)) = &recorder {
-                                sli.record(target, "primary", at, sent.elapsed(), success);
-                            }
-                            let counter = if success { &ok } else { &failed };
-                            counter.fetch_add(1, Ordering::Relaxed);
-                        }
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                })
-            })
-            .collect();
-        Self {
-            stop,
-            ok,
-            failed,
-            tasks,
-        }
-    }
-
-    async fn stop(self) -> (u64, u64) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.tasks {
-            let _ = t.await;
-        }
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-        )
-    }
+/// What Ctrl-C and errors must reach: the backend to clean up, the control plane and the
+/// context of the running delivery to abort.
+#[derive(Default)]
+struct Running {
+    backend: tokio::sync::OnceCell<Backend>,
+    plane: tokio::sync::OnceCell<ControlPlane>,
+    context: std::sync::Mutex<Option<KeptnContext>>,
 }
 
 async fn tour_main(args: Args, dt: Option<DtSettings>) -> ExitCode {
     let ui = Arc::new(Ui::new(!args.no_progress));
-    // Created here so that Ctrl-C and errors can stop what the tour started.
-    let backend_slot: Arc<tokio::sync::OnceCell<Backend>> = Arc::default();
-    let abort = AbortHandle::new();
-    let run = tour(&args, dt, ui.clone(), backend_slot.clone(), abort.clone());
+    let running = Arc::new(Running::default());
+    let run = tour(&args, dt, ui.clone(), running.clone());
     tokio::pin!(run);
     let result = tokio::select! {
         r = &mut run => Some(r),
         _ = tokio::signal::ctrl_c() => None,
     };
     if result.is_none() {
-        // A running delivery stops at its next step and rolls back its pending canary.
-        abort.abort();
+        // The running delivery is aborted: no further task of it starts.
+        let context = *running
+            .context
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let (Some(plane), Some(context)) = (running.plane.get(), context) {
+            let _ = plane.control(context, None, SequenceControl::Abort).await;
+        }
         ui.say("interrupted: stopping the running delivery");
         let _ = tokio::time::timeout(Duration::from_secs(30), &mut run).await;
     }
-    if let Some(backend) = backend_slot.get() {
+    if let Some(backend) = running.backend.get() {
         let targets = if matches!(result, Some(Ok(_))) {
             Vec::new()
         } else {
@@ -788,89 +354,28 @@ async fn tour_main(args: Args, dt: Option<DtSettings>) -> ExitCode {
 
 /// Every service of the tour in every stage (what a clean-up looks at).
 fn tour_targets() -> Vec<StageService> {
-    let (Ok(project), Ok(shipyard)) = (
-        "sockshop".parse::<ProjectName>(),
-        Shipyard::parse(SHIPYARD, &ParseOptions::new()),
-    ) else {
-        return Vec::new();
+    let parse =
+        |p: &str, st: &str, sv: &str| Some((p.parse().ok()?, st.parse().ok()?, sv.parse().ok()?));
+    ["dev", "staging", "production"]
+        .iter()
+        .flat_map(|st| ["carts", "carts-db"].map(|sv| parse("sockshop", st, sv)))
+        .flatten()
+        .map(|(p, st, sv)| StageService::new(p, st, sv))
+        .collect()
+}
+
+/// The control plane's state: `--state FILE`, or a temporary file removed at the end.
+fn state_store(args: &Args) -> anyhow::Result<(SqliteStore, String, Option<tempfile::TempDir>)> {
+    let (path, dir) = match &args.state {
+        Some(path) => (path.clone(), None),
+        None => {
+            let dir = tempfile::tempdir().context("cannot create a temporary state directory")?;
+            (dir.path().join("keptn-state.db"), Some(dir))
+        }
     };
-    let mut targets = Vec::new();
-    for stage in shipyard.value.stages() {
-        for service in ["carts", "carts-db"] {
-            if let Ok(service) = service.parse() {
-                targets.push(StageService::new(
-                    project.clone(),
-                    stage.name.clone(),
-                    service,
-                ));
-            }
-        }
-    }
-    targets
-}
-
-/// The cluster of the current KUBECONFIG context, with the seed's service shapes.
-async fn kube_backend(args: &Args, ui: &Ui, flags: &Flags) -> anyhow::Result<Backend> {
-    let urls = kube_urls(args).map_err(anyhow::Error::msg)?;
-    let client = keptn_deploy::kube::Client::try_default()
-        .await
-        // kube's message already names every cause; chaining them would repeat them.
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "--kube: cannot connect to the cluster of the current KUBECONFIG context: {e}"
-            )
-        })?;
-    let mut deployer = KubeDeployer::new(client.clone())
-        .with_rollout_timeout(Duration::from_secs(args.kube_rollout_timeout))
-        .with_switch_drain(Duration::from_secs(10), Duration::from_secs(1));
-    let mut ports = BTreeMap::new();
-    for (service, mut template) in tour_kube::carts_templates() {
-        if service.as_str() == "carts"
-            && (flags.store.is_none() || args.kube_flags_listen.is_some())
-        {
-            template = template
-                .env("UNLEASH_URL", &flags.url)
-                .env("UNLEASH_CLIENT_TOKEN", flags.client_token.expose_secret())
-                .env("UNLEASH_REFRESH_MS", "500");
-        }
-        if let Some(port) = template.primary_port() {
-            ports.insert(service.clone(), port);
-        }
-        deployer = deployer.with_template(service, template);
-    }
-    let mut reach = KubeReach::new(urls, ports);
-    if args.kube_reach == KubeReachMode::ClusterIp {
-        ui.say("deployer: Kubernetes (current KUBECONFIG context); Services reached at their ClusterIPs");
-        reach = reach.with_cluster_ips(client.clone());
-    } else {
-        ui.say(format!(
-            "deployer: Kubernetes (current KUBECONFIG context); Services reached at {}",
-            args.kube_url
-        ));
-    }
-    Ok(Backend::Kube {
-        deployer: Arc::new(deployer),
-        reach: Arc::new(reach),
-    })
-}
-
-/// Local processes (this program in its service roles) behind per-stage proxies.
-fn local_backend(flags: &Flags, sli: &LocalSliProvider) -> anyhow::Result<Backend> {
-    let exe = std::env::current_exe().context("cannot find this program to start services")?;
-    let exe = exe.display().to_string();
-    let carts_template = keptn_examples::carts::service_template(&exe)
-        .env("UNLEASH_URL", &flags.url)
-        .env("UNLEASH_CLIENT_TOKEN", flags.client_token.expose_secret());
-    let db_template = CommandTemplate::new(&exe)
-        .args(["carts-db", "--port", "{port}", "--version", "{version}"])
-        .ready_path("/health");
-    Ok(Backend::Local(Arc::new(
-        LocalDeployer::new()
-            .with_sli_provider(sli.clone())
-            .with_service(&"carts".parse()?, carts_template)
-            .with_service(&"carts-db".parse()?, db_template)
-            .with_drain_timeout(Duration::from_secs(15)),
-    )))
+    let store = SqliteStore::open(&path)
+        .with_context(|| format!("cannot open the state file {}", path.display()))?;
+    Ok((store, path.display().to_string(), dir))
 }
 
 #[allow(clippy::too_many_lines)]
@@ -878,23 +383,19 @@ async fn tour(
     args: &Args,
     dt: Option<DtSettings>,
     ui: Arc<Ui>,
-    backend_slot: Arc<tokio::sync::OnceCell<Backend>>,
-    abort: AbortHandle,
+    running: Arc<Running>,
 ) -> anyhow::Result<bool> {
     let started = Instant::now();
     let started_at = Utc::now();
     let project: ProjectName = "sockshop".parse()?;
-    let carts: ServiceName = "carts".parse()?;
-    let carts_db: ServiceName = "carts-db".parse()?;
-    let production: StageName = "production".parse()?;
-    let staging: StageName = "staging".parse()?;
-
+    let (carts, carts_db): (ServiceName, ServiceName) = ("carts".parse()?, "carts-db".parse()?);
+    let (dev, staging, production): (StageName, StageName, StageName) =
+        ("dev".parse()?, "staging".parse()?, "production".parse()?);
     let shipyard = Shipyard::parse(SHIPYARD, &ParseOptions::new().file("shipyard.yaml"))
         .context("the tour's shipyard")?
         .value;
-    let slo = Slo::from_yaml_str(SLO).context("the tour's slo.yaml")?;
 
-    // Events: memory (for the report), one line each on the terminal, JSON lines on request.
+    // Events: memory (for the count), one line each on the terminal, JSON lines on request.
     let memory = MemoryEventSink::new();
     let mut fan = FanOut::new().with(memory.clone()).with(PrintSink {
         out: ui.out.clone(),
@@ -914,7 +415,6 @@ async fn tour(
     if let Some(n) = &notifier {
         fan.push(Arc::new(n.clone()));
     }
-    let sink: Arc<dyn EventSink> = Arc::new(fan);
 
     ui.say("== keptn-rs full tour: project sockshop (dev → staging → production)");
     let listen = args
@@ -932,11 +432,18 @@ async fn tour(
                  both reach)",
             );
         }
-        kube_backend(args, &ui, &flags).await?
+        let settings = KubeSettings {
+            urls: kube_urls(args).map_err(anyhow::Error::msg)?,
+            url_template: args.kube_url.clone(),
+            cluster_ip: args.kube_reach == KubeReachMode::ClusterIp,
+            rollout_timeout: Duration::from_secs(args.kube_rollout_timeout),
+            flags_for_pods: args.kube_flags_listen.is_some(),
+        };
+        kube_backend(&ui, &flags, settings).await?
     } else {
         local_backend(&flags, &local_sli)?
     };
-    let _ = backend_slot.set(backend.clone());
+    let _ = running.backend.set(backend.clone());
     let deployer = backend.deployer();
     // SLIs: the local proxies' recordings, or client-side measurements in the cluster.
     let sli: Arc<dyn SliProvider> = match &backend {
@@ -948,134 +455,65 @@ async fn tour(
             Arc::new(reach.sli().clone())
         }
     };
-
     // Dynatrace: monitoring set-up, the OneAgent stand-in, and the gate's SLIs from the tenant.
-    let mut dt_client = None;
-    let mut stand_in = None;
-    let gate_sli: Arc<dyn keptn_slo::SliProvider> = match &dt {
+    let (dt_client, stand_in, gate_sli) = match &dt {
         Some(settings) => {
-            let client = settings.client()?;
-            ui.say(format!(
-                "monitoring: Dynatrace at {} (SLIs of the staging gate, problems of production)",
-                client.base_url()
-            ));
-            let event = tour_dynatrace::metric_event(&project, &production, &carts);
-            let stages: Vec<StageName> = shipyard.stages().iter().map(|s| s.name.clone()).collect();
-            let report =
-                tour_dynatrace::configure_monitoring(&client, &project, stages.clone(), event)
-                    .await;
-            for item in &report.items {
-                ui.say(format!(
-                    "   {} \"{}\": {}",
-                    item.kind, item.name, item.action
-                ));
-            }
-            anyhow::ensure!(
-                report.is_success(),
-                "keptn configure monitoring dynatrace failed (see above)"
-            );
-            let scopes = stages
-                .iter()
-                .flat_map(|st| {
-                    [&carts, &carts_db].map(|sv| (project.clone(), st.clone(), sv.clone()))
-                })
-                .collect();
-            if let Backend::Local(_) = &backend {
-                stand_in = Some(OneAgentStandIn::spawn(
-                    client.clone(),
-                    local_sli.clone(),
-                    scopes,
-                    tour_dynatrace::INGEST_LAG,
-                ));
-                ui.say(format!(
-                    "   the tour sends the proxies' measurements to {}/api/v2/metrics/ingest once a second, {} s behind ({})",
-                    client.base_url(),
-                    tour_dynatrace::INGEST_LAG.as_secs(),
-                    tour_dynatrace::metric_keys().map(|(k, _)| k).join(", ")
-                ));
-            } else {
-                drop(scopes);
-                ui.say("   in the cluster, Dynatrace's OneAgent measures the pods; the tour sends nothing");
-            }
-            let provider = settings.sli_provider(client.clone())?;
-            dt_client = Some(client);
-            Arc::new(provider)
+            let (client, stand_in, provider) =
+                tour_dynatrace::set_up(settings, &ui, &shipyard, &backend, &local_sli).await?;
+            (Some(client), stand_in, provider)
         }
-        None => sli.clone(),
+        None => (None, None, sli.clone()),
     };
-    let gate = QualityGate::new(gate_sli, Arc::new(InMemoryHistory::new()));
-    let evaluator = GateEvaluator::new(gate).with_slo(staging.clone(), carts.clone(), slo);
-    let test_duration = Duration::from_secs_f64(args.test_duration);
-    let runner = HttpTestRunner::new()
-        .health_check(vec![HttpCheck::get("/health").expect_status(200)])
-        .workload(
-            TestStrategy::Functional,
-            Workload::functional(vec![
-                HttpCheck::get("/").expect_body("Version: v"),
-                HttpCheck::post_json(
-                    "/carts/1/items",
-                    r#"{"itemId":"03fef6ac-1896-4ce8-bd69-b798f85c6e0b","quantity":1,"unitPrice":99.9}"#,
-                )
-                .expect_status(201),
-                HttpCheck::get("/carts/1").expect_body("items"),
-            ]),
-        )
-        .workload(
-            TestStrategy::Performance,
-            Workload::performance(vec![
-                HttpCheck::post_json(
-                    "/carts/1/items",
-                    r#"{"itemId":"a0a4f044-b040-410d-8ead-4de0446aec7e","quantity":1,"unitPrice":7.99}"#,
-                ),
-                HttpCheck::get("/carts/1"),
-            ])
-            .users(args.users)
-            .duration(test_duration)
-            .think_time(Duration::from_millis(50)),
-        );
-    let runner = match &backend {
-        Backend::Kube { reach, .. } => {
-            let reach = reach.clone();
-            runner.observer(move |sample| reach.observe(sample))
-        }
-        Backend::Local(_) => runner,
-    };
-    let unreachable: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+
+    // The control plane: the shipyard, the gate's SLO, the remediation file, the executors.
     let load_bar = ui.bar("  {prefix:>10} [{bar:30}] {msg}");
     load_bar.set_prefix("tests");
-    let bar = load_bar.clone();
-    let progress = Progress::new(move |p: &TestProgress| {
-        let (done, total) = match (p.planned, p.total) {
-            (Some(planned), _) => (p.elapsed.as_millis() as u64, planned.as_millis() as u64),
-            (None, Some(total)) => (p.done, total),
-            (None, None) => (p.done, p.done.max(1)),
-        };
-        bar.set_length(total.max(1));
-        bar.set_position(done.min(total));
-        bar.set_message(format!(
-            "{} requests, {} errors, {:.1}s",
-            p.done,
-            p.errors,
-            p.elapsed.as_secs_f64()
-        ));
-    });
-    let delivery = Delivery::new(shipyard.clone(), deployer.clone(), sink.clone())
-        .with_test_runner(Arc::new(ServiceTests {
-            tested: carts.clone(),
-            runner,
-            backend: backend.clone(),
-            unreachable: unreachable.clone(),
-        }))
-        .with_evaluator(Arc::new(evaluator))
-        .with_strategy_override(carts_db.clone(), DeploymentStrategy::Direct)
-        .with_test_progress(progress);
+    let tests = Arc::new(test_runner(
+        args.users,
+        Duration::from_secs_f64(args.test_duration),
+        &backend,
+        load_bar.clone(),
+    ));
+    let toggle = RecordedAction::new(FeatureToggleAction::new(flags.client.clone()));
+    let (store, state, _state_dir) = state_store(args)?;
+    let plane = ControlPlane::builder()
+        .store(Arc::new(store))
+        .project(project.clone(), SHIPYARD)
+        .sink(Arc::new(fan))
+        .executor(
+            DeploymentExecutor::new(deployer.clone())
+                .with_strategy_override(carts_db.clone(), DeploymentStrategy::Direct),
+        )
+        .executor(TestExecutor::new(tests.clone()))
+        .executor(ReleaseExecutor::new(deployer.clone()))
+        .executor(RollbackExecutor::new(deployer.clone()))
+        .executor(Lighthouse::new(gate_sli.name()))
+        .executor(SliProviderExecutor::new(gate_sli))
+        .executor(GetActionExecutor::new())
+        .executor(ActionExecutor::new(
+            ActionRegistry::new().with(toggle.clone()),
+        ))
+        .build()
+        .await
+        .with_context(|| format!("cannot start the control plane on {state}"))?;
+    let _ = running.plane.set(plane.clone());
+    let staging_carts = ResourceScope::service(project.clone(), staging, carts.clone());
+    plane.put_resource(&staging_carts, SLO_URI, SLO).await?;
+    let production_carts =
+        ResourceScope::service(project.clone(), production.clone(), carts.clone());
+    plane
+        .put_resource(&production_carts, REMEDIATION_URI, REMEDIATION)
+        .await?;
 
-    // --- deliveries -------------------------------------------------------------------------
+    // --- deliveries: `keptn trigger delivery` into dev; triggeredOn carries them on ---------
     let mut artifacts = Vec::new();
     let carts_images: Vec<String> = ["0.11.1", "0.11.2", "0.11.3"]
         .iter()
         .map(|v| format!("{}:{v}", args.carts_image))
         .collect();
+    // every stage: a rollout, tests and (with Dynatrace) the ingest wait, with room to spare
+    let per_stage = args.kube_rollout_timeout as f64 + args.test_duration + args.dt_settle + 120.0;
+    let delivery_wait = Duration::from_secs_f64(3.0 * per_stage);
     for (service, image) in [
         (&carts_db, args.carts_db_image.as_str()),
         (&carts, carts_images[0].as_str()),
@@ -1083,20 +521,19 @@ async fn tour(
         (&carts, carts_images[2].as_str()),
     ] {
         ui.say(format!("\n== keptn send event new-artifact --project=sockshop --service={service} --image={image}"));
-        let trigger = DeliveryTrigger::new(project.clone(), service.clone(), Artifact::new(image)?);
-        let report = delivery
-            .deliver_with_abort(trigger, &abort)
+        let context = plane
+            .trigger_delivery(&project, &dev, "delivery", service, image)
+            .await?;
+        *running
+            .context
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(context);
+        let sequences = plane
+            .wait(context, delivery_wait)
             .await
             .with_context(|| format!("delivery of {image}"))?;
-        let outcome = outcome_of(
-            deployer.as_ref(),
-            &shipyard,
-            &project,
-            service,
-            image,
-            &report,
-        )
-        .await;
+        let outcome =
+            ArtifactOutcome::read(service, image, &shipyard, &sequences, deployer.as_ref()).await;
         for s in &outcome.stages {
             ui.say(format!(
                 "   {:<10} {:<8} serving {}",
@@ -1106,14 +543,10 @@ async fn tour(
             ));
         }
         artifacts.push(outcome);
-        if report.aborted() || abort.is_aborted() {
+        if sequences.iter().any(|s| s.state == SequenceState::Aborted) {
             anyhow::bail!("interrupted during the delivery of {image}");
         }
-        let unreachable = unreachable
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(message) = unreachable {
+        if let Some(message) = tests.take_unreachable() {
             load_bar.finish_and_clear();
             anyhow::bail!("the tour cannot test what it deployed: {message}");
         }
@@ -1140,224 +573,39 @@ async fn tour(
             .unwrap_or_default()
     ));
 
-    // --- self-healing ----------------------------------------------------------------------
+    // --- self-healing through the shipyard's remediation sequence ---------------------------
     let remediation_enabled = shipyard
         .stage(production.as_str())
         .is_some_and(|s| s.sequence("remediation").is_some());
-    let mut problems: Vec<ProblemOutcome> = Vec::new();
+    let mut problems = Vec::new();
     let mut traffic_counts = (0, 0);
     let mut flag_after = None;
     if remediation_enabled {
         ui.say(
             "\n== self-healing with feature flags: users on production, then EnablePromotion on",
         );
-        let remediator = Remediator::builder(
-            ActionRegistry::new().with(FeatureToggleAction::new(flags.client.clone())),
-        )
-        .verifier(ResolvedEventVerifier::new(Duration::from_secs_f64(
-            args.remediation_timeout,
-        )))
-        .event_sink(sink.clone())
-        .wait(Duration::ZERO)
-        .build();
-        remediator
-            .add_remediation_yaml(
-                project.clone(),
-                production.clone(),
-                Some(carts.clone()),
-                REMEDIATION,
-                Some("remediation.yaml"),
-            )
-            .context("the tour's remediation.yaml")?;
-
-        let traffic = Traffic::start(
-            &prod_url,
-            4,
-            backend.production_recorder(&prod_carts).as_ref(),
-        );
-        let users_bar = ui.bar("  {prefix:>10} {spinner} {msg}");
-        users_bar.set_prefix("users");
-        users_bar.enable_steady_tick(Duration::from_millis(200));
-        let monitor = Monitor::new(
-            sli.clone(),
-            MonitorConfig::new(project.clone(), production.clone(), carts.clone())
-                .with_deployment("primary")
-                .with_timing(Duration::from_secs(1), Duration::from_secs(4))
-                .with_streaks(3, 3)
-                .with_watches(vec![
-                    Watch::above("error_rate", 10.0, "Failure rate increase"),
-                    Watch::above("response_time_p95", 1000.0, "Response time degradation"),
-                ]),
-        )
-        .with_event_sink(sink.clone());
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ProblemSignal>();
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        // Problems come from Dynatrace's metric event in Dynatrace mode, else from the monitor.
-        let (problem_errors, mut problem_error_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (monitor, dt_problems) = match &dt_client {
-            Some(client) => {
-                ui.say(format!(
-                    "   problems: Dynatrace metric event \"{}\" (error rate > {} %), polled every {} s from {}/api/v2/problems",
-                    tour_dynatrace::PROBLEM_TITLE,
-                    tour_dynatrace::ERROR_RATE_THRESHOLD,
-                    args.dt_poll,
-                    client.base_url()
-                ));
-                let source = DtProblemSource::spawn(
-                    client.clone(),
-                    (project.clone(), production.clone(), carts.clone()),
-                    Utc::now(),
-                    Duration::from_secs_f64(args.dt_poll),
-                    sink.clone(),
-                    tx,
-                    problem_errors,
-                );
-                (None, Some(source))
-            }
-            None => {
-                drop(problem_errors);
-                let (mtx, mut mrx) = tokio::sync::mpsc::unbounded_channel();
-                tokio::spawn(async move {
-                    while let Some(e) = mrx.recv().await {
-                        let signal = match e {
-                            MonitorEvent::Opened(p) => ProblemSignal::Opened(p.into()),
-                            MonitorEvent::Resolved(p) => ProblemSignal::Resolved(p.into()),
-                            _ => continue,
-                        };
-                        if tx.send(signal).is_err() {
-                            break;
-                        }
-                    }
-                });
-                (Some(monitor.spawn(mtx)), None)
-            }
+        let recorder = backend.production_recorder(&prod_carts);
+        let traffic = Traffic::start(&prod_url, 4, recorder.as_ref());
+        let timing = HealingTiming {
+            remediation_timeout: Duration::from_secs_f64(args.remediation_timeout),
+            dt_poll: Duration::from_secs_f64(args.dt_poll),
         };
-        flags
-            .client
-            .set_flag("EnablePromotion", FlagState::On)
-            .await
-            .context("cannot turn EnablePromotion on")?;
-        ui.say(format!(
-            "   {} EnablePromotion turned on in production (the promotional campaign starts)",
-            Utc::now().format("%H:%M:%S%.3f")
-        ));
-        let deadline =
-            tokio::time::Instant::now() + Duration::from_secs_f64(args.remediation_timeout);
-        let mut running: Vec<(String, tokio::task::JoinHandle<RemediationReport>)> = Vec::new();
-        loop {
-            users_bar.set_message(format!(
-                "{} ok, {} failed requests; open problems: {}",
-                traffic.ok.load(Ordering::Relaxed),
-                traffic.failed.load(Ordering::Relaxed),
-                problems
-                    .iter()
-                    .filter(|p| p.problem.resolved_at.is_none())
-                    .count()
-            ));
-            let all_resolved =
-                !problems.is_empty() && problems.iter().all(|p| p.problem.resolved_at.is_some());
-            if all_resolved {
-                break;
-            }
-            let event = tokio::select! {
-                e = rx.recv() => e,
-                Some(msg) = problem_error_rx.recv() => {
-                    ui.say(format!("   warning: Dynatrace problems: {msg}"));
-                    continue;
-                }
-                () = tokio::time::sleep_until(deadline) => {
-                    ui.say("   the problem did not open and resolve in time (--remediation-timeout)");
-                    break;
-                }
-                () = tokio::time::sleep(Duration::from_millis(250)) => continue,
-                () = abort.aborted() => break,
-            };
-            match event {
-                Some(ProblemSignal::Opened(p)) => {
-                    ui.say(format!(
-                        "   {} problem {} \"{}\" opened: {} = {:.1} (threshold {})",
-                        p.opened_at.format("%H:%M:%S%.3f"),
-                        p.problem_id,
-                        p.title,
-                        p.sli,
-                        p.value_at_open,
-                        p.threshold
-                    ));
-                    let r = remediator.clone();
-                    let problem = p.to_problem();
-                    running.push((
-                        p.pid.clone(),
-                        tokio::spawn(async move { r.on_problem_open(problem).await }),
-                    ));
-                    problems.push(ProblemOutcome {
-                        problem: p,
-                        report: None,
-                    });
-                }
-                Some(ProblemSignal::Resolved(p)) => {
-                    ui.say(format!(
-                        "   {} problem {} \"{}\" resolved: {} = {:.1}",
-                        p.resolved_at
-                            .unwrap_or_else(Utc::now)
-                            .format("%H:%M:%S%.3f"),
-                        p.problem_id,
-                        p.title,
-                        p.sli,
-                        p.value_at_resolve.unwrap_or(f64::NAN)
-                    ));
-                    remediator.on_problem_resolved(&p.pid);
-                    if let Some(slot) = problems.iter_mut().find(|o| o.problem.pid == p.pid) {
-                        slot.problem = p;
-                    }
-                }
-                None => break,
-            }
-        }
-        for (pid, task) in running {
-            let report = match tokio::time::timeout(Duration::from_secs(5), task).await {
-                Ok(Ok(r)) => Some(r),
-                _ => None,
-            };
-            if let Some(slot) = problems.iter_mut().find(|o| o.problem.pid == pid) {
-                slot.report = report;
-            }
-        }
-        if let Some(m) = monitor {
-            m.stop();
-        }
-        if let Some(d) = dt_problems {
-            d.stop();
-        }
+        let source = match &dt_client {
+            Some(client) => ProblemSource::Dynatrace(client.clone()),
+            None => ProblemSource::Monitor(sli.clone()),
+        };
+        let healed = self_healing(timing, &ui, &plane, &flags, &toggle, &traffic, source).await;
         traffic_counts = traffic.stop().await;
-        users_bar.finish_and_clear();
+        problems = healed?;
         flag_after = flags.client.flag_state("EnablePromotion").await.ok();
     }
 
-    let mut dt_summary = Value::Null;
-    if let Some(s) = stand_in.take() {
-        let st = s.stop();
-        ui.say(format!(
-            "\n== sent to Dynatrace: {} data points accepted, {} rejected, {} failed ingest calls{}",
-            st.lines_ok,
-            st.lines_invalid,
-            st.failed_calls,
-            st.last_error
-                .as_ref()
-                .map(|e| format!(" (last: {e})"))
-                .unwrap_or_default()
-        ));
-        dt_summary = json!({
-            "tenant": dt_client.as_ref().map(keptn_dynatrace::DynatraceClient::base_url),
-            "linesOk": st.lines_ok,
-            "linesInvalid": st.lines_invalid,
-            "failedIngestCalls": st.failed_calls,
-        });
+    let mut monitoring = json!(sli.name());
+    if let Some(s) = stand_in {
+        monitoring = tour_dynatrace::finish_ingest(s, dt_client.as_ref(), &ui);
     }
 
     // --- report ------------------------------------------------------------------------------
-    print_timeline(&ui, &shipyard, &artifacts, &problems);
-    print_gate_reports(&ui, &artifacts);
-
     let checks = story_checks(
         &artifacts,
         shows_v3,
@@ -1366,12 +614,8 @@ async fn tour(
         remediation_enabled,
     );
     let ok = checks.iter().all(|(_, pass, _)| *pass);
-    ui.say("\n== did the story end as the seed says?");
-    for (name, pass, detail) in &checks {
-        ui.say(format!(
-            "   [{}] {name}: {detail}",
-            if *pass { "ok" } else { "FAILED" }
-        ));
+    for line in tour_report::report(&shipyard, &artifacts, &problems, &checks) {
+        ui.say(line);
     }
     let wall = started.elapsed();
     ui.say(format!(
@@ -1402,412 +646,23 @@ async fn tour(
         ui.say(format!("warning: the events file is incomplete: {e}"));
     }
     if let Some(path) = &args.summary {
-        let mut summary = summary_json(
+        let facts = RunFacts {
             started_at,
             wall,
-            &artifacts,
-            &problems,
-            &checks,
-            ok,
-            traffic_counts,
-            flags.store.is_some(),
-            backend.name(),
-        );
-        summary["monitoring"] = if dt_summary.is_null() {
-            json!(sli.name())
-        } else {
-            json!({"dynatrace": dt_summary})
+            traffic: traffic_counts,
+            flags: if flags.store.is_some() {
+                "embedded"
+            } else {
+                "unleash"
+            },
+            deployer: backend.name(),
+            monitoring,
+            state,
         };
+        let summary = tour_report::summary_json(&facts, &artifacts, &problems, &checks);
         std::fs::write(path, serde_json::to_string_pretty(&summary)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     drop(flags);
     Ok(ok)
-}
-
-fn mark(result: &str) -> &'static str {
-    match result {
-        "pass" => "✓",
-        "warning" => "!",
-        "fail" => "✗",
-        _ => "?",
-    }
-}
-
-fn print_timeline(
-    ui: &Ui,
-    shipyard: &Shipyard,
-    artifacts: &[ArtifactOutcome],
-    problems: &[ProblemOutcome],
-) {
-    ui.say("\n== timeline per stage (like Keptn's Bridge)");
-    for stage in shipyard.stages() {
-        ui.say(format!("  {}", stage.name));
-        for a in artifacts {
-            let Some(s) = a.stages.iter().find(|s| s.stage == stage.name.as_str()) else {
-                continue;
-            };
-            if s.tasks.is_empty() {
-                ui.say(format!(
-                    "    {:<9} {:<7} not delivered",
-                    a.service, a.version
-                ));
-                continue;
-            }
-            let mut line = format!("    {:<9} {:<7}", a.service, a.version);
-            for (task, result) in &s.tasks {
-                line.push_str(&format!(" {task} {}", mark(result)));
-                if task == "evaluation"
-                    && let Some(e) = &s.evaluation
-                    && e["indicatorResults"]
-                        .as_array()
-                        .is_some_and(|r| !r.is_empty())
-                {
-                    let score = e["score"].as_f64().unwrap_or(0.0);
-                    match p95_of(e) {
-                        Some(p95) => line.push_str(&format!(" ({score:.0}, p95 {p95:.0} ms)")),
-                        None => line.push_str(&format!(" ({score:.0})")),
-                    }
-                }
-            }
-            if s.rollback {
-                line.push_str(" → rollback ✓");
-            }
-            line.push_str(&format!(
-                "   serving {}",
-                s.serving.as_deref().unwrap_or("-")
-            ));
-            ui.say(line);
-        }
-        if stage.sequence("remediation").is_some() {
-            for p in problems {
-                let actions: Vec<String> = p
-                    .report
-                    .iter()
-                    .flat_map(|r| &r.steps)
-                    .map(|s| {
-                        format!(
-                            "{} {} {}",
-                            s.step.action,
-                            s.step
-                                .value
-                                .as_ref()
-                                .and_then(|v| serde_json::to_value(v).ok())
-                                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                                .unwrap_or_default(),
-                            if s.outcome.status.as_str() == "succeeded" {
-                                "✓"
-                            } else {
-                                "✗"
-                            }
-                        )
-                    })
-                    .collect();
-                ui.say(format!(
-                    "    problem {} \"{}\" opened {} → {} → {}",
-                    p.problem.problem_id,
-                    p.problem.title,
-                    p.problem.opened_at.format("%H:%M:%S"),
-                    if actions.is_empty() {
-                        "no action".to_owned()
-                    } else {
-                        actions.join(", ")
-                    },
-                    match (&p.problem.resolved_at, &p.report) {
-                        (Some(t), Some(r)) => format!("{} at {}", r.status, t.format("%H:%M:%S")),
-                        (Some(t), None) => format!("resolved at {}", t.format("%H:%M:%S")),
-                        (None, _) => "still open".to_owned(),
-                    }
-                ));
-            }
-        }
-    }
-}
-
-fn print_gate_reports(ui: &Ui, artifacts: &[ArtifactOutcome]) {
-    ui.say("\n== quality gate reports");
-    for a in artifacts {
-        for s in &a.stages {
-            let Some(e) = &s.evaluation else { continue };
-            let Some(results) = e["indicatorResults"].as_array().filter(|r| !r.is_empty()) else {
-                continue;
-            };
-            ui.say(format!(
-                "  {} {} in {}: {} (score {:.0}/100)",
-                a.service,
-                a.version,
-                s.stage,
-                e["result"].as_str().unwrap_or("?"),
-                e["score"].as_f64().unwrap_or(0.0)
-            ));
-            for r in results {
-                let targets = |key: &str| {
-                    r[key]
-                        .as_array()
-                        .map(|ts| {
-                            ts.iter()
-                                .map(|t| {
-                                    format!(
-                                        "{} {}",
-                                        t["criteria"].as_str().unwrap_or("?"),
-                                        if t["violated"].as_bool().unwrap_or(true) {
-                                            "✗"
-                                        } else {
-                                            "✓"
-                                        }
-                                    )
-                                })
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .unwrap_or_else(|| "-".to_owned())
-                };
-                let value = &r["value"];
-                let shown = if value["success"].as_bool().unwrap_or(false) {
-                    format!("{:.1}", value["value"].as_f64().unwrap_or(f64::NAN))
-                } else {
-                    format!("no value ({})", value["message"].as_str().unwrap_or(""))
-                };
-                ui.say(format!(
-                    "    {:<18} = {:<10} pass: {:<22} warning: {:<12} → {}",
-                    value["metric"].as_str().unwrap_or("?"),
-                    shown,
-                    targets("passTargets"),
-                    targets("warningTargets"),
-                    r["status"].as_str().unwrap_or("?")
-                ));
-            }
-        }
-    }
-}
-
-fn stage<'a>(a: &'a ArtifactOutcome, name: &str) -> Option<&'a StageOutcome> {
-    a.stages.iter().find(|s| s.stage == name)
-}
-
-fn artifact<'a>(
-    artifacts: &'a [ArtifactOutcome],
-    service: &str,
-    version: &str,
-) -> Option<&'a ArtifactOutcome> {
-    artifacts
-        .iter()
-        .find(|a| a.service == service && a.version == version)
-}
-
-fn story_checks(
-    artifacts: &[ArtifactOutcome],
-    shows_v3: bool,
-    problems: &[ProblemOutcome],
-    flag_after: Option<FlagState>,
-    remediation_enabled: bool,
-) -> Vec<(String, bool, String)> {
-    let mut checks = Vec::new();
-    let mut check =
-        |name: &str, pass: bool, detail: String| checks.push((name.to_owned(), pass, detail));
-    let results = |a: Option<&ArtifactOutcome>| {
-        a.map(|a| {
-            a.stages
-                .iter()
-                .map(|s| format!("{} {}", s.stage, s.result))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_else(|| "not delivered".into())
-    };
-    // one carts-db delivery: the seed's 4.2.2, or the tag of --carts-db-image
-    let db = artifacts.iter().find(|a| a.service == "carts-db");
-    let db_version = db.map_or("4.2.2", |a| a.version.as_str());
-    check(
-        &format!("carts-db {db_version} runs in every stage"),
-        db.is_some_and(|a| {
-            a.stages
-                .iter()
-                .all(|s| s.result == "pass" && s.serving.as_deref() == Some(db_version))
-        }),
-        results(db),
-    );
-    let v1 = artifact(artifacts, "carts", "0.11.1");
-    check(
-        "carts 0.11.1 is delivered to all stages",
-        v1.is_some_and(|a| a.stages.iter().all(|s| s.result == "pass")),
-        results(v1),
-    );
-    let v2 = artifact(artifacts, "carts", "0.11.2");
-    let v2_staging = v2.and_then(|a| stage(a, "staging"));
-    let v2_eval = v2_staging.and_then(|s| s.evaluation.as_ref());
-    let v2_p95 = v2_eval.and_then(p95_of);
-    check(
-        "carts 0.11.2 fails the staging gate on response_time_p95",
-        v2_eval.is_some_and(|e| e["result"] == "fail") && v2_p95.is_some_and(|p| p >= 600.0),
-        format!(
-            "evaluation {}, p95 {}",
-            v2_eval
-                .and_then(|e| e["result"].as_str())
-                .unwrap_or("missing"),
-            v2_p95.map_or("missing".to_owned(), |p| format!(
-                "{p:.0} ms (SLO < 600 ms)"
-            ))
-        ),
-    );
-    check(
-        "carts 0.11.2 is rolled back in staging and never reaches production",
-        v2_staging.is_some_and(|s| s.rollback && s.serving.as_deref() == Some("0.11.1"))
-            && v2
-                .and_then(|a| stage(a, "production"))
-                .is_some_and(|s| s.tasks.is_empty() && s.serving.as_deref() == Some("0.11.1")),
-        format!(
-            "staging serving {}, production serving {}",
-            v2_staging
-                .and_then(|s| s.serving.clone())
-                .unwrap_or_else(|| "-".into()),
-            v2.and_then(|a| stage(a, "production"))
-                .and_then(|s| s.serving.clone())
-                .unwrap_or_else(|| "-".into())
-        ),
-    );
-    let v3 = artifact(artifacts, "carts", "0.11.3");
-    check(
-        "carts 0.11.3 is promoted to production and shows Version: v3",
-        v3.is_some_and(|a| a.stages.iter().all(|s| s.result == "pass"))
-            && v3
-                .and_then(|a| stage(a, "production"))
-                .and_then(|s| s.serving.as_deref())
-                == Some("0.11.3")
-            && shows_v3,
-        format!("{}; page shows v3: {shows_v3}", results(v3)),
-    );
-    if remediation_enabled {
-        let promo = problems
-            .iter()
-            .find(|p| p.problem.title == "Failure rate increase");
-        let toggled = promo.and_then(|p| p.report.as_ref()).is_some_and(|r| {
-            r.status == RemediationStatus::Resolved
-                && r.steps.iter().any(|s| {
-                    s.outcome.status.as_str() == "succeeded"
-                        && s.outcome
-                            .changes
-                            .iter()
-                            .any(|c| c.target.ends_with("EnablePromotion") && c.after == "off")
-                })
-        });
-        check(
-            "EnablePromotion raises \"Failure rate increase\", remediation turns it off, the problem resolves",
-            promo.is_some_and(|p| p.problem.resolved_at.is_some())
-                && toggled
-                && flag_after == Some(FlagState::Off),
-            match promo {
-                Some(p) => format!(
-                    "{} opened at {:.1} % errors, remediation {}, flag now {}",
-                    p.problem.problem_id,
-                    p.problem.value_at_open,
-                    p.report
-                        .as_ref()
-                        .map_or("did not finish".to_owned(), |r| r.status.to_string()),
-                    flag_after.map_or("unknown", FlagState::as_str)
-                ),
-                None => "no problem opened".to_owned(),
-            },
-        );
-    }
-    checks
-}
-
-#[allow(clippy::too_many_arguments)]
-fn summary_json(
-    started_at: DateTime<Utc>,
-    wall: Duration,
-    artifacts: &[ArtifactOutcome],
-    problems: &[ProblemOutcome],
-    checks: &[(String, bool, String)],
-    ok: bool,
-    traffic: (u64, u64),
-    embedded_flags: bool,
-    deployer: &str,
-) -> Value {
-    let artifacts: Vec<Value> = artifacts
-        .iter()
-        .map(|a| {
-            let stages: BTreeMap<&str, Value> = a
-                .stages
-                .iter()
-                .map(|s| {
-                    let evaluation = s.evaluation.as_ref().map(|e| {
-                        json!({
-                            "result": e["result"],
-                            "score": e["score"],
-                            "response_time_p95": p95_of(e),
-                        })
-                    });
-                    (
-                        s.stage.as_str(),
-                        json!({
-                            "result": s.result,
-                            "tasks": s.tasks.iter().map(|(t, r)| json!({"task": t, "result": r})).collect::<Vec<_>>(),
-                            "evaluation": evaluation,
-                            "rolledBack": s.rollback,
-                            "servingAfter": s.serving,
-                        }),
-                    )
-                })
-                .collect();
-            json!({
-                "service": a.service,
-                "version": a.version,
-                "image": a.image,
-                "keptnContext": a.context,
-                "stages": stages,
-            })
-        })
-        .collect();
-    let problems: Vec<Value> = problems
-        .iter()
-        .map(|p| {
-            json!({
-                "problemId": p.problem.problem_id,
-                "pid": p.problem.pid,
-                "title": p.problem.title,
-                "stage": p.problem.stage,
-                "service": p.problem.service,
-                "sli": p.problem.sli,
-                "threshold": p.problem.threshold,
-                "valueAtOpen": p.problem.value_at_open,
-                "openedAt": p.problem.opened_at,
-                "valueAtResolve": p.problem.value_at_resolve,
-                "resolvedAt": p.problem.resolved_at,
-                "outcome": p.report.as_ref().map_or("unfinished".to_owned(), |r| r.status.to_string()),
-                "actions": p.report.as_ref().map(|r| r.steps.iter().map(|s| json!({
-                    "action": s.step.action,
-                    "value": s.step.value,
-                    "status": s.outcome.status.as_str(),
-                    "message": s.outcome.message,
-                    "changes": s.outcome.changes,
-                })).collect::<Vec<_>>()).unwrap_or_default(),
-            })
-        })
-        .collect();
-    json!({
-        "project": "sockshop",
-        "startedAt": started_at,
-        "wallSeconds": wall.as_secs_f64(),
-        "ok": ok,
-        "flags": if embedded_flags { "embedded" } else { "unleash" },
-        "deployer": deployer,
-        "artifacts": artifacts,
-        "problems": problems,
-        "productionTraffic": {"ok": traffic.0, "failed": traffic.1},
-        "checks": checks.iter().map(|(n, p, d)| json!({"check": n, "ok": p, "detail": d})).collect::<Vec<_>>(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Image tags are the versions the tour reports.
-    #[test]
-    fn tags() {
-        assert_eq!(tag("docker.io/keptnexamples/carts:0.11.2"), "0.11.2");
-        assert_eq!(tag("docker.io/mongo:4.2.2"), "4.2.2");
-    }
 }

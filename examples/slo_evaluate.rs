@@ -7,7 +7,8 @@
 //!     --previous examples/fixtures/slo/previous.json --format table
 //! ```
 //!
-//! Exit codes: 0 pass or warning (1 on warning with `--fail-on-warning`), 1 fail, 2 invalid input.
+//! Exit codes: 0 pass or warning (1 on warning with `--fail-on-warning`), 1 fail, 2 invalid input,
+//! 3 inconclusive.
 //! See `keptn_examples::slo_cli` for the full contract.
 
 use std::io::{IsTerminal, Write};

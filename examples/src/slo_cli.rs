@@ -3,6 +3,7 @@
 //! ```text
 //! slo_evaluate [--slo SLO.yaml] --sli SLI.json [--previous PREV.json]
 //!              [--format json|table|junit] [--fail-on-warning]
+//! slo_evaluate --replay HISTORY --slo NEW.yaml [--format json|table]
 //! ```
 //!
 //! * `--slo` absent means "no SLO file" (Keptn passes without evaluating).
@@ -14,7 +15,17 @@
 //!   with the explanation, `junit` JUnit XML. Default: `table` when stdout is a terminal,
 //!   `json` otherwise (so pipes and scripts get machine-readable output).
 //! * Exit codes: 0 pass or warning (1 on warning with `--fail-on-warning`), 1 fail, 2 invalid
-//!   input, with a located message (`file:line:column: …`) on stderr.
+//!   input, with a located message (`file:line:column: …`) on stderr, 3 inconclusive (an
+//!   objective with `no_data: inconclusive` had no data; the JSON says `result: fail` and
+//!   `"keptn-rs": {"inconclusive": true}`).
+//!
+//! * `--replay HISTORY` (with `--slo NEW.yaml`): re-evaluates a recorded history under the new
+//!   SLO in time order, each evaluation against the baselines it would have had, and prints which
+//!   verdicts change (`table`: a summary line and one line per change; `json`: every evaluation
+//!   with `before`/`after`, plus `total`, `changed` and `newlyBlocked`). HISTORY is a
+//!   `FileHistory` JSON-lines file, Keptn's datastore `GET /event` answer or a JSON array / JSON
+//!   lines of `evaluation.finished` events (see `keptn_slo::replay`). Exit 0 (2 on invalid
+//!   input).
 //!
 //! The logic is a function ([`run`]) so it is tested without spawning the binary.
 
@@ -49,8 +60,12 @@ pub struct Args {
     #[arg(long, value_name = "SLO.yaml")]
     pub slo: Option<PathBuf>,
     /// SLI values: a JSON array of {metric,value,success,message} or a get-sli.finished object.
-    #[arg(long, value_name = "SLI.json")]
-    pub sli: PathBuf,
+    #[arg(long, value_name = "SLI.json", required_unless_present = "replay")]
+    pub sli: Option<PathBuf>,
+    /// Replay a recorded history (FileHistory JSON lines, a datastore export or evaluation.finished
+    /// events) under the SLO given with --slo, and print which verdicts change.
+    #[arg(long, value_name = "HISTORY", requires = "slo", conflicts_with_all = ["sli", "previous"])]
+    pub replay: Option<PathBuf>,
     /// Previous evaluation.finished data objects, newest first (JSON array).
     #[arg(long, value_name = "PREV.json")]
     pub previous: Option<PathBuf>,
@@ -137,35 +152,91 @@ fn json_error(path: &Path, e: &serde_json::Error) -> String {
     format!("{}:{}:{}: {text}", path.display(), e.line(), e.column())
 }
 
+fn read_slo(path: &Path) -> Result<(Slo, String), String> {
+    let text = read(path)?;
+    let slo = Slo::from_yaml_str(&text).map_err(|e| match e {
+        keptn_spec::Error::Parse {
+            location: Some(l),
+            message,
+            ..
+        } => format!(
+            "{}:{}:{}: {}",
+            path.display(),
+            l.line,
+            l.column,
+            short_message(&message)
+        ),
+        other => format!("{}: {other}", path.display()),
+    })?;
+    Ok((slo, text))
+}
+
+/// The JSON answer of `--replay`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplayJson<'a> {
+    total: usize,
+    changed: usize,
+    newly_blocked: usize,
+    evaluations: &'a [keptn_slo::replay::Replayed],
+}
+
+fn run_replay(history: &Path, slo_path: &Path, format: Format) -> Result<Output, String> {
+    let (slo, _) = read_slo(slo_path)?;
+    let text = read(history)?;
+    let recorded = keptn_slo::replay::read_recorded(&text)
+        .map_err(|e| format!("{}:{e}", history.display()))?;
+    let replay = keptn_slo::replay::replay(&slo, &recorded);
+    let stdout = match format {
+        Format::Table => replay.to_string(),
+        Format::Json => {
+            let body = ReplayJson {
+                total: replay.evaluations.len(),
+                changed: replay.changed().count(),
+                newly_blocked: replay.newly_blocked(),
+                evaluations: &replay.evaluations,
+            };
+            // Plain data with string keys: serializing cannot fail.
+            let mut s = serde_json::to_string_pretty(&body).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        Format::Junit => return Err("--replay prints json or table, not junit".into()),
+    };
+    Ok(Output {
+        stdout,
+        stderr: String::new(),
+        code: 0,
+    })
+}
+
 fn run_args(args: &Args, stdout_is_terminal: bool) -> Result<Output, String> {
+    let format = args.format.unwrap_or(if stdout_is_terminal {
+        Format::Table
+    } else {
+        Format::Json
+    });
+    if let (Some(history), Some(slo)) = (&args.replay, &args.slo) {
+        return run_replay(history, slo, format);
+    }
     let (slo, raw) = match &args.slo {
         None => (None, None),
         Some(path) => {
-            let text = read(path)?;
-            let slo = Slo::from_yaml_str(&text).map_err(|e| match e {
-                keptn_spec::Error::Parse {
-                    location: Some(l),
-                    message,
-                    ..
-                } => format!(
-                    "{}:{}:{}: {}",
-                    path.display(),
-                    l.line,
-                    l.column,
-                    short_message(&message)
-                ),
-                other => format!("{}: {other}", path.display()),
-            })?;
+            let (slo, text) = read_slo(path)?;
             (Some(slo), Some(text))
         }
     };
-    let sli_text = read(&args.sli)?;
-    let report = SliReport::from_json_str(&sli_text).map_err(|e| json_error(&args.sli, &e))?;
+    let Some(sli_path) = &args.sli else {
+        return Err("--sli is required".into());
+    };
+    let sli_text = read(sli_path)?;
+    let report = SliReport::from_json_str(&sli_text).map_err(|e| json_error(sli_path, &e))?;
     let previous: Vec<PreviousEvaluation> = match &args.previous {
         None => Vec::new(),
         Some(path) => {
             let text = read(path)?;
-            serde_json::from_str(&text).map_err(|e| json_error(path, &e))?
+            // Only what the evaluation reads: large histories load several times faster.
+            PreviousEvaluation::baselines_from_json_str(&text).map_err(|e| json_error(path, &e))?
         }
     };
     let mut ctx = EvaluationContext::default();
@@ -173,11 +244,6 @@ fn run_args(args: &Args, stdout_is_terminal: bool) -> Result<Output, String> {
         ctx = ctx.with_slo_file(raw);
     }
     let evaluation = evaluate(slo.as_ref(), &report, &previous, &ctx);
-    let format = args.format.unwrap_or(if stdout_is_terminal {
-        Format::Table
-    } else {
-        Format::Json
-    });
     let empty = Slo::default();
     let slo_ref = slo.as_ref().unwrap_or(&empty);
     let stdout = match format {
@@ -186,6 +252,7 @@ fn run_args(args: &Args, stdout_is_terminal: bool) -> Result<Output, String> {
         Format::Junit => keptn_slo::render::junit(&evaluation, slo_ref),
     };
     let code = match evaluation.verdict() {
+        _ if evaluation.is_inconclusive() => 3,
         Verdict::Pass => 0,
         Verdict::Warning if args.fail_on_warning => 1,
         Verdict::Warning => 0,

@@ -29,13 +29,16 @@ use keptn_dynatrace::{
 };
 use keptn_local::LocalSliProvider;
 use keptn_local::monitor::DetectedProblem;
-use keptn_remediate::Problem;
 use keptn_spec::event::EventSink;
+use keptn_spec::shipyard::Shipyard;
 use keptn_spec::sli::SliConfig;
 use keptn_spec::{ProjectName, ServiceName, StageName};
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use crate::tour_backend::Backend;
+use crate::tour_ui::Ui;
 
 /// The tour's Dynatrace `sli.yaml` (queries over the metrics the [`OneAgentStandIn`] sends).
 pub const TOUR_SLI: &str = include_str!("../fixtures/tour/dynatrace-sli.yaml");
@@ -363,24 +366,6 @@ pub struct TourProblem {
     pub url: Option<String>,
 }
 
-impl TourProblem {
-    /// The remediation workflow's view of this problem.
-    pub fn to_problem(&self) -> Problem {
-        let mut p = Problem::new(
-            self.pid.clone(),
-            self.title.clone(),
-            self.project.clone(),
-            self.stage.clone(),
-        )
-        .with_service(self.service.clone())
-        .with_problem_id(self.problem_id.clone());
-        if let Some(url) = &self.url {
-            p = p.with_url(url.clone());
-        }
-        p
-    }
-}
-
 impl From<DetectedProblem> for TourProblem {
     fn from(p: DetectedProblem) -> Self {
         Self {
@@ -579,6 +564,94 @@ async fn error_rate_before(
         .fetch_one("error_rate", &q)
         .await
         .unwrap_or(f64::NAN)
+}
+
+/// Dynatrace: monitoring configured for sockshop, the OneAgent stand-in for local processes,
+/// and the gate's SLI provider over the tenant.
+///
+/// # Errors
+/// When monitoring cannot be configured or the SLI file is invalid.
+pub async fn set_up(
+    settings: &DtSettings,
+    ui: &Ui,
+    shipyard: &Shipyard,
+    backend: &Backend,
+    local_sli: &LocalSliProvider,
+) -> anyhow::Result<(
+    DynatraceClient,
+    Option<OneAgentStandIn>,
+    Arc<dyn keptn_slo::SliProvider>,
+)> {
+    let (project, production, carts): (ProjectName, StageName, ServiceName) =
+        ("sockshop".parse()?, "production".parse()?, "carts".parse()?);
+    let client = settings.client()?;
+    ui.say(format!(
+        "monitoring: Dynatrace at {} (SLIs of the staging gate, problems of production)",
+        client.base_url()
+    ));
+    let event = metric_event(&project, &production, &carts);
+    let stages: Vec<StageName> = shipyard.stages().iter().map(|s| s.name.clone()).collect();
+    let report = configure_monitoring(&client, &project, stages.clone(), event).await;
+    for item in &report.items {
+        ui.say(format!(
+            "   {} \"{}\": {}",
+            item.kind, item.name, item.action
+        ));
+    }
+    anyhow::ensure!(
+        report.is_success(),
+        "keptn configure monitoring dynatrace failed (see above)"
+    );
+    let mut stand_in = None;
+    if let Backend::Local(_) = backend {
+        let carts_db: ServiceName = "carts-db".parse()?;
+        let scopes = stages
+            .iter()
+            .flat_map(|st| [&carts, &carts_db].map(|sv| (project.clone(), st.clone(), sv.clone())))
+            .collect();
+        stand_in = Some(OneAgentStandIn::spawn(
+            client.clone(),
+            local_sli.clone(),
+            scopes,
+            INGEST_LAG,
+        ));
+        ui.say(format!(
+            "   the tour sends the proxies' measurements to {}/api/v2/metrics/ingest once a second, {} s behind ({})",
+            client.base_url(),
+            INGEST_LAG.as_secs(),
+            metric_keys().map(|(k, _)| k).join(", ")
+        ));
+    } else {
+        ui.say("   in the cluster, Dynatrace's OneAgent measures the pods; the tour sends nothing");
+    }
+    let provider = settings.sli_provider(client.clone())?;
+    Ok((client, stand_in, Arc::new(provider)))
+}
+
+/// Stops the OneAgent stand-in, says what it sent to the tenant, and returns the summary's
+/// `monitoring` value.
+pub fn finish_ingest(
+    stand_in: OneAgentStandIn,
+    client: Option<&DynatraceClient>,
+    ui: &Ui,
+) -> serde_json::Value {
+    let st = stand_in.stop();
+    ui.say(format!(
+        "\n== sent to Dynatrace: {} data points accepted, {} rejected, {} failed ingest calls{}",
+        st.lines_ok,
+        st.lines_invalid,
+        st.failed_calls,
+        st.last_error
+            .as_ref()
+            .map(|e| format!(" (last: {e})"))
+            .unwrap_or_default()
+    ));
+    serde_json::json!({"dynatrace": {
+        "tenant": client.map(DynatraceClient::base_url),
+        "linesOk": st.lines_ok,
+        "linesInvalid": st.lines_invalid,
+        "failedIngestCalls": st.failed_calls,
+    }})
 }
 
 #[cfg(test)]

@@ -217,3 +217,144 @@ fn keptn_written_history_with_null_values_is_read() {
         400
     );
 }
+
+/// Beyond Keptn: with `no_data: inconclusive`, a failed SLI exits 3; the JSON says `fail` with
+/// a message and the `keptn-rs` extension. With data, the same SLO passes (exit 0).
+#[test]
+fn inconclusive_exits_3() {
+    let out = cli(&[
+        "--slo",
+        "$F/slo-inconclusive.yaml",
+        "--sli",
+        "$F/sli-no-data.json",
+    ]);
+    assert_eq!(out.code, 3, "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["result"], "fail");
+    assert_eq!(
+        v["message"],
+        "evaluation inconclusive: no data for response_time_p95"
+    );
+    assert_eq!(v["keptn-rs"], serde_json::json!({"inconclusive": true}));
+    let out = cli(&[
+        "--slo",
+        "$F/slo-inconclusive.yaml",
+        "--sli",
+        "$F/sli-0.11.1.json",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    // Keptn's rule without the key: the same data fails the build
+    let out = cli(&["--slo", "$F/slo.yaml", "--sli", "$F/sli-no-data.json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+}
+
+/// Issue 16: `--format table` on a criterion longer than 65,535 characters exited 101 (panic).
+#[test]
+fn table_with_a_huge_criterion_does_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let slo = dir.path().join("slo.yaml");
+    std::fs::write(
+        &slo,
+        format!(
+            "objectives:\n  - sli: response_time_p95\n    pass: [{{criteria: [\"<={}600\"]}}]\ntotal_score: {{pass: \"90%\"}}\n",
+            "0".repeat(70_000)
+        ),
+    )
+    .unwrap();
+    let out = cli(&[
+        "--slo",
+        slo.to_str().unwrap(),
+        "--sli",
+        "$F/sli-0.11.1.json",
+        "--format",
+        "table",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("target 600"));
+}
+
+/// Replay of the recorded tour history (Keptn's datastore export, newest first): 0.11.2 failed
+/// under the tour's SLO; it also fails under a stricter SLO (which additionally blocks 0.11.1)
+/// and passes under a looser one.
+#[test]
+fn replay_the_tour_history() {
+    let out = cli(&[
+        "--replay",
+        "$F/tour-history.json",
+        "--slo",
+        "$F/slo.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["total"], 4);
+    assert_eq!(v["changed"], 0);
+    let evaluations = v["evaluations"].as_array().unwrap();
+    assert_eq!(evaluations[0]["id"], "tour-0.11.0");
+    assert_eq!(evaluations[2]["id"], "tour-0.11.2");
+    assert_eq!(evaluations[2]["before"], "fail");
+
+    let out = cli(&[
+        "--replay",
+        "$F/tour-history.json",
+        "--slo",
+        "$F/slo-stricter.yaml",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let after: Vec<&str> = v["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["after"].as_str().unwrap())
+        .collect();
+    assert_eq!(after, ["pass", "fail", "fail", "pass"], "{}", out.stdout);
+    assert_eq!(v["changed"], 1);
+    assert_eq!(v["newlyBlocked"], 1);
+
+    let out = cli(&[
+        "--replay",
+        "$F/tour-history.json",
+        "--slo",
+        "$F/slo-looser.yaml",
+        "--format",
+        "table",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.starts_with(
+            "1 of 4 verdicts change; the new SLO would have blocked 0 that were not blocked\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("tour-0.11.2  2026-11-26T12:01:00+00:00  fail -> pass"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// `--replay` needs `--slo`, excludes `--sli`, and locates bad history input.
+#[test]
+fn replay_usage_and_bad_input() {
+    assert_eq!(cli(&["--replay", "$F/tour-history.json"]).code, 2);
+    assert_eq!(
+        cli(&[
+            "--replay",
+            "$F/tour-history.json",
+            "--slo",
+            "$F/slo.yaml",
+            "--sli",
+            "$F/sli-0.11.1.json"
+        ])
+        .code,
+        2
+    );
+    let out = cli(&["--replay", "$F/sli-0.11.1.json", "--slo", "$F/slo.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("sli-0.11.1.json:"), "{}", out.stderr);
+}

@@ -80,6 +80,7 @@ pub mod executors;
 #[cfg(feature = "http")]
 pub mod http;
 mod ids;
+mod ingress;
 mod merge;
 mod model;
 mod plane;
@@ -89,6 +90,7 @@ pub use bus::{EventBus, InProcessBus, Subscription, Topic};
 pub use controller::{CONTROLLER_SOURCE, REMEDIATION_SEQUENCE};
 pub use error::{Error, Result};
 pub use executor::{ApprovalDesk, ExecutorContext, TaskExecutor};
+pub use ingress::EventIngress;
 pub use model::{
     ResourceScope, SequenceControl, SequenceOutcome, SequenceRecord, SequenceState, TaskResult,
     TaskRun,

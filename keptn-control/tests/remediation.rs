@@ -193,3 +193,44 @@ async fn a_closed_problem_finishes_its_remediation() {
     assert_eq!(out.len(), 1, "no further loop");
     assert_eq!(out[0].state, SequenceState::Finished);
 }
+
+/// A problem emitted into an `EventIngress` (a synchronous sink, as a monitor holds one)
+/// reaches the control plane with the context of its PID and runs the remediation sequence;
+/// the closing event emitted the same way finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn problems_emitted_into_an_ingress_are_remediated() {
+    use keptn_spec::event::EventSink;
+    let flags = Flags::default();
+    let plane = plane(&flags).await;
+    let ingress = keptn_control::EventIngress::new(&plane);
+    ingress.emit(&problem("OPEN"));
+    let ctx = KeptnContext::from_ingress("PID-4711");
+    plane
+        .wait_until(ctx, Duration::from_secs(20), |o| {
+            o.first().is_some_and(|s| s.task("action").is_some())
+        })
+        .await
+        .unwrap();
+    assert_eq!(flags.0.lock().unwrap()[0], "{EnablePromotion: off}");
+    ingress.emit(&problem("RESOLVED"));
+    let out = plane.wait(ctx, Duration::from_secs(20)).await.unwrap();
+    assert!(
+        out.iter()
+            .all(|s| s.sequence == REMEDIATION_SEQUENCE && s.state.is_done())
+    );
+    let last = out.last().unwrap();
+    assert_eq!(
+        (last.status, last.result, last.message.as_str()),
+        (Status::Succeeded, Verdict::Pass, "the problem was closed")
+    );
+    let logged = plane
+        .store()
+        .events(&keptn_control::store::EventQuery::context(ctx).of_type(EventType::ProblemOpen))
+        .await
+        .unwrap();
+    assert_eq!(
+        logged.len(),
+        1,
+        "the problem.open event is in the event log once"
+    );
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::StageService;
 
-/// Errors from deployers, test runners and the delivery sequence.
+/// Errors from deployers and test runners.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -93,12 +93,6 @@ pub enum Error {
         /// Which backend.
         backend: String,
         /// What went wrong.
-        message: String,
-    },
-    /// The delivery sequence cannot run as asked.
-    #[error("delivery: {message}")]
-    Sequence {
-        /// What is wrong.
         message: String,
     },
 }

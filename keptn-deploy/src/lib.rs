@@ -1,5 +1,6 @@
-//! Keptn-style delivery: deployer and test-runner traits, Kubernetes blue/green and the
-//! shipyard delivery sequence.
+//! Keptn-style delivery: deployer and test-runner traits and Kubernetes blue/green. The shipyard
+//! sequences that use them run in `keptn-control` (its deployment, test, release and rollback
+//! executors).
 //!
 //! - [`Deployer`] deploys one service in one stage with a [`DeploymentStrategy`] (`direct`,
 //!   `blue_green_service`, `user_managed`), promotes or rolls back the canary, reports which
@@ -11,15 +12,13 @@
 //!   `http-runner`, default) is the built-in HTTP load tester.
 //!
 //! Features: `http-runner` and `rustls` (TLS for it) are on by default; with
-//! `default-features = false` the crate is the traits, the delivery sequence and the event sinks,
+//! `default-features = false` the crate is the traits and the event sinks,
 //! with no HTTP or TLS stack. `kube` is opt-in, and k8s-openapi needs its Kubernetes version
 //! chosen by the application (a library must not): add
 //! `k8s-openapi = { version = "0.29", features = ["latest"] }` (or the `v1_*` feature of your
 //! cluster) next to `keptn-deploy = { features = ["kube"] }`, otherwise k8s-openapi's build
 //! script stops the build. `testing` adds in-memory doubles.
-//! - [`delivery::Delivery`] walks a shipyard (0.1 or 0.2) stage by stage for a new artifact —
-//!   deployment, test, evaluation, approval, release or rollback, next stage — with Keptn 0.8+
-//!   rules, emitting Keptn CloudEvents to an event sink such as [`JsonLinesSink`].
+//! - [`JsonLinesSink`] writes Keptn CloudEvents as JSON lines.
 //! - `testing` (feature `testing`) has in-memory doubles: `InMemoryDeployer`,
 //!   `StaticTestRunner`.
 //! - The embedded local deployer (each service version a local process behind a per-stage
@@ -47,7 +46,6 @@ mod deployer;
 mod error;
 mod strategy;
 
-pub mod delivery;
 pub mod runner;
 mod sink;
 

@@ -236,23 +236,38 @@ fn append_line(path: &Path, line: &Line) -> Result<(), HistoryError> {
         .truncate(false)
         .open(path)
         .map_err(io(path))?;
-    // Cut off a torn last line left by a crash, so the new entry starts on a fresh line.
+    // Cut off a torn last line left by a crash, so the new entry starts on a fresh line. Only
+    // the tail is read: appending stays independent of the history's size.
     let len = file.metadata().map_err(io(path))?.len();
     if len > 0 {
-        let mut content = Vec::new();
-        file.read_to_end(&mut content).map_err(io(path))?;
-        if content.last() != Some(&b'\n') {
-            let keep = content
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |p| p + 1);
-            file.set_len(keep as u64).map_err(io(path))?;
+        let keep = complete_length(&mut file, len).map_err(io(path))?;
+        if keep < len {
+            file.set_len(keep).map_err(io(path))?;
         }
     }
     file.seek(SeekFrom::End(0)).map_err(io(path))?;
     file.write_all(text.as_bytes()).map_err(io(path))?;
     file.sync_data().map_err(io(path))?;
     Ok(())
+}
+
+/// The length of `file` (of `len` bytes) up to and including its last newline: `len` when it
+/// ends with one, 0 when it has none. Reads backwards from the end in blocks.
+fn complete_length(file: &mut File, len: u64) -> std::io::Result<u64> {
+    const BLOCK: u64 = 64 * 1024;
+    let mut end = len;
+    let mut buf = vec![0u8; BLOCK as usize];
+    while end > 0 {
+        let start = end.saturating_sub(BLOCK);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(p) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + p as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 /// Reads all entries, oldest first, applying invalidation markers.
@@ -348,5 +363,29 @@ impl EvaluationHistory for FileHistory {
             self.path(key),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The complete part of a file is found from its tail, also when the torn line is longer
+    /// than one block or there is no newline at all.
+    #[test]
+    fn complete_length_reads_backwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        let torn = "x".repeat(150_000);
+        for (content, want) in [
+            (format!("a\nbb\n{torn}"), 5u64),
+            (format!("a\n{torn}\n"), 150_003),
+            (torn.clone(), 0),
+            ("a\n".to_owned(), 2),
+        ] {
+            fs::write(&path, &content).unwrap();
+            let mut f = File::open(&path).unwrap();
+            assert_eq!(complete_length(&mut f, content.len() as u64).unwrap(), want);
+        }
     }
 }

@@ -12,6 +12,38 @@
 //!   crash-safe `FileHistory`), and `QualityGate` — provider + history + engine, with a
 //!   timeout. These need tokio and async-trait.
 //!
+//! * Beyond Keptn, opt-in through `slo.yaml` keys Keptn ignores: the no-data policy
+//!   (`no_data: fail|warn|ignore|inconclusive`, see [`keptn_spec::slo::NoDataPolicy`] and
+//!   [`Evaluation::is_inconclusive`]), shadow objectives (`shadow: true`: evaluated and
+//!   reported, never counted), shadow SLOs (top-level `shadow: true`, see
+//!   [`Evaluation::shadow_verdict`]) and [`replay`] (backtest an SLO on a recorded history):
+//!
+//! ```
+//! use keptn_slo::{evaluate, EvaluationContext, SliReport};
+//! use keptn_spec::{Slo, SliValue, Verdict};
+//! use keptn_spec::evaluation::IndicatorStatus;
+//!
+//! // Trial a stricter response-time objective before it blocks anyone.
+//! let slo = Slo::from_yaml_str(r#"
+//! objectives:
+//!   - sli: response_time_p95
+//!     pass: [{ criteria: ["<600"] }]
+//!   - sli: response_time_p95
+//!     displayName: stricter (trial)
+//!     shadow: true
+//!     pass: [{ criteria: ["<300"] }]
+//! total_score: { pass: "90%" }
+//! "#)?;
+//! let sli = SliReport::succeeded(vec![SliValue::ok("response_time_p95", 420.0)]);
+//! let e = evaluate(Some(&slo), &sli, &[], &EvaluationContext::default());
+//! assert_eq!(e.verdict(), Verdict::Pass);
+//! assert_eq!(e.score(), 100.0);
+//! // the shadow would have failed this build
+//! assert_eq!(e.data.evaluation.indicator_results()[1].status, IndicatorStatus::Fail);
+//! assert_eq!(e.data.keptn_rs.shadow_objectives, ["stricter (trial)"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! For the engine alone (no async runtime, no tokio, no async-trait, no clap), depend on the
 //! crate with `default-features = false`:
 //!
@@ -65,6 +97,7 @@ mod multi;
 #[cfg(feature = "gate")]
 mod provider;
 pub mod render;
+pub mod replay;
 mod report;
 
 pub use engine::{

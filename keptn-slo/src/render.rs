@@ -113,7 +113,7 @@ pub(crate) fn objective(
     let width = x
         .targets
         .iter()
-        .map(|t| t.criteria.len())
+        .map(|t| t.criteria.chars().count())
         .max()
         .unwrap_or(0);
     for t in &x.targets {
@@ -126,12 +126,14 @@ pub(crate) fn objective(
             .map(|m| format!("  margin {}", num(m)))
             .unwrap_or_default();
         let met = if t.met { "met" } else { "violated" };
-        writeln!(
-            out,
-            "  {kind}   {:<width$}  target {}{margin}  {met}",
-            t.criteria,
-            num(t.target)
-        )?;
+        // Padded by hand: `{:<width$}` panics when the width exceeds u16::MAX, and a criterion
+        // in an SLO file may be that long.
+        let pad = width.saturating_sub(t.criteria.chars().count());
+        write!(out, "  {kind}   {}", t.criteria)?;
+        for _ in 0..pad {
+            out.write_char(' ')?;
+        }
+        writeln!(out, "  target {}{margin}  {met}", num(t.target))?;
     }
     if let Some(c) = x.would_pass_when {
         writeln!(out, "  would pass with a value {c}")?;
@@ -250,4 +252,37 @@ pub fn junit(e: &Evaluation, slo: &Slo) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EvaluationContext, SliReport, evaluate};
+    use keptn_spec::SliValue;
+
+    /// Issue 16: a criterion longer than 65,535 characters made `table` panic (a `{:<width$}`
+    /// width above `u16::MAX`). Every renderer now handles it, and the columns still line up.
+    #[test]
+    fn criterion_longer_than_u16_max_does_not_panic() {
+        let long = format!("<={}5", "0".repeat(70_000));
+        let slo = Slo::from_yaml_str(&format!(
+            "objectives:\n  - sli: rt\n    pass: [{{criteria: [\"{long}\", \"<9\"]}}]\ntotal_score: {{pass: \"90%\"}}\n"
+        ))
+        .unwrap();
+        let sli = SliReport::succeeded(vec![SliValue::ok("rt", 7.0)]);
+        let e = evaluate(Some(&slo), &sli, &[], &EvaluationContext::default());
+        let table = table(&e, &slo);
+        let lines: Vec<&str> = table.lines().filter(|l| l.starts_with("  pass ")).collect();
+        let brief: Vec<String> = lines.iter().map(|l| l.chars().take(60).collect()).collect();
+        assert_eq!(lines.len(), 2, "{brief:?}");
+        assert!(lines[0].starts_with(&format!("  pass      {long}  target 5")));
+        let short = format!("  pass      <9{}  target 9", " ".repeat(long.len() - 2));
+        assert!(lines[1].starts_with(&short), "{:.300}", lines[1]);
+        assert!(lines[0].ends_with("violated") && lines[1].ends_with("met"));
+        assert!(junit(&e, &slo).contains(&format!(
+            "pass &lt;={}5 target 5 violated",
+            "0".repeat(70_000)
+        )));
+        assert!(json(&e).contains(&long));
+    }
 }

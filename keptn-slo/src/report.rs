@@ -5,8 +5,11 @@ use keptn_spec::SliValue;
 use std::collections::BTreeMap;
 
 use keptn_spec::Verdict;
-use keptn_spec::evaluation::{EvaluationDetails, EvaluationFinishedData, Status};
+use keptn_spec::evaluation::{
+    EvaluationDetails, EvaluationFinishedData, IndicatorResult, IndicatorStatus, SliResult, Status,
+};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::sync::Arc;
 
 /// The outcome of `get-sli`: Keptn's `get-sli.finished` data (`status`, `result`, `message`,
 /// `indicatorValues`), the engine's SLI input.
@@ -185,6 +188,104 @@ impl PreviousEvaluation {
         Self {
             id: Some(id.into()),
             invalidated: false,
+            data,
+        }
+    }
+}
+
+impl PreviousEvaluation {
+    /// Reads a JSON array of previous evaluations (as [`PreviousEvaluation`]'s own
+    /// `Deserialize` does), keeping only what an evaluation reads from them: `id`,
+    /// `invalidated`, `result` and every indicator result's `value` (`metric`, `value`,
+    /// `success`; a `null` value stays a placeholder, since the engine matches results by
+    /// position too). Everything else is skipped without being built, which makes reading a
+    /// large history several times faster; the other fields are left at their defaults, so
+    /// use the full `Deserialize` to show or re-send the evaluations.
+    ///
+    /// ```
+    /// use keptn_slo::{evaluate, EvaluationContext, PreviousEvaluation, SliReport};
+    /// use keptn_spec::{Slo, SliValue};
+    ///
+    /// let text = r#"[{"id": "e1", "result": "pass", "status": "succeeded", "message": "",
+    ///   "evaluation": {"result": "pass", "score": 100, "indicatorResults": [
+    ///     {"score": 1, "status": "pass", "displayName": "RT", "passTargets": [],
+    ///      "value": {"metric": "rt", "value": 400, "comparedValue": 0, "success": true}}]}}]"#;
+    /// let lean = PreviousEvaluation::baselines_from_json_str(text)?;
+    /// let full: Vec<PreviousEvaluation> = serde_json::from_str(text)?;
+    /// let slo = Slo::from_yaml_str("objectives:\n  - sli: rt\n    pass: [{criteria: [\"<=+10%\"]}]\ntotal_score: {pass: \"90%\"}\n")?;
+    /// let sli = SliReport::succeeded(vec![SliValue::ok("rt", 430.0)]);
+    /// let ctx = EvaluationContext::default();
+    /// assert_eq!(evaluate(Some(&slo), &sli, &lean, &ctx), evaluate(Some(&slo), &sli, &full, &ctx));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The JSON error (with line and column) when the text is not such an array.
+    pub fn baselines_from_json_str(text: &str) -> Result<Vec<Self>, serde_json::Error> {
+        let lean: Vec<LeanWire> = serde_json::from_str(text)?;
+        Ok(lean.into_iter().map(Self::from).collect())
+    }
+}
+
+/// What [`PreviousEvaluation::baselines_from_json_str`] reads of a previous evaluation.
+#[derive(Deserialize)]
+struct LeanWire {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    invalidated: bool,
+    result: Verdict,
+    #[serde(default)]
+    evaluation: LeanDetails,
+}
+
+#[derive(Deserialize, Default)]
+struct LeanDetails {
+    #[serde(rename = "indicatorResults", default)]
+    indicator_results: Option<Vec<LeanResult>>,
+}
+
+#[derive(Deserialize)]
+struct LeanResult {
+    #[serde(default)]
+    value: Option<LeanValue>,
+}
+
+#[derive(Deserialize)]
+struct LeanValue {
+    metric: Box<str>,
+    #[serde(default)]
+    value: f64,
+    #[serde(default)]
+    success: bool,
+}
+
+impl From<LeanWire> for PreviousEvaluation {
+    fn from(w: LeanWire) -> Self {
+        let mut data = EvaluationFinishedData::new(Status::Succeeded, w.result, "");
+        data.evaluation.indicator_results = w.evaluation.indicator_results.map(|results| {
+            results
+                .into_iter()
+                .map(|r| IndicatorResult {
+                    score: 0.0,
+                    value: r.value.map(|v| SliResult {
+                        metric: Arc::from(v.metric),
+                        value: v.value,
+                        compared_value: 0.0,
+                        success: v.success,
+                        message: String::new(),
+                    }),
+                    display_name: String::new(),
+                    pass_targets: None,
+                    warning_targets: None,
+                    key_sli: false,
+                    status: IndicatorStatus::Pass,
+                })
+                .collect()
+        });
+        Self {
+            id: w.id,
+            invalidated: w.invalidated,
             data,
         }
     }

@@ -233,4 +233,66 @@ proptest! {
         let back: Criterion = c.to_string().parse().unwrap();
         prop_assert_eq!(back, c);
     }
+
+    /// Shadow objectives never change a verdict: adding any (on new or existing SLIs, key
+    /// SLIs, with or without data, any no-data policy) leaves verdict, score and message of
+    /// both engines as they were.
+    #[test]
+    fn shadows_never_change_a_verdict(
+        (slo, vals, previous) in case(),
+        shadows in prop::collection::vec((sets(), any::<bool>(), 0usize..8, prop::option::of(0.0f64..1200.0)), 1..4),
+    ) {
+        let plain = evaluate(Some(&slo), &sli(&vals), &previous, &ctx());
+        let mut shadowed = slo.clone();
+        let mut values = sli(&vals);
+        for (j, (pass, key, target, value)) in shadows.into_iter().enumerate() {
+            // an existing SLI or a new one
+            let name = if target < slo.objectives.len() {
+                slo.objectives[target].sli.clone()
+            } else {
+                let name = format!("shadow_{j}");
+                if let Some(v) = value {
+                    values.values.push(SliValue::ok(name.clone(), v));
+                }
+                name
+            };
+            let mut o = Objective::new(name);
+            o.pass = pass;
+            o.key_sli = key;
+            o.shadow = true;
+            o.no_data = Some(keptn_spec::slo::NoDataPolicy::Inconclusive);
+            let at = target.min(shadowed.objectives.len());
+            shadowed.objectives.insert(at, o);
+        }
+        for e in [
+            evaluate(Some(&shadowed), &values, &previous, &ctx()),
+            CompiledSlo::new(&shadowed).evaluate(&values, &previous, &ctx()),
+        ] {
+            prop_assert_eq!(e.verdict(), plain.verdict());
+            prop_assert_eq!(e.score(), plain.score());
+            prop_assert_eq!(&e.data.message, &plain.data.message);
+            prop_assert_eq!(e.is_inconclusive(), plain.is_inconclusive());
+        }
+    }
+
+    /// A shadow SLO never blocks, and reports exactly the verdict and score the same SLO
+    /// gives when it gates (both engines).
+    #[test]
+    fn shadow_slo_reports_the_gating_verdict((slo, vals, previous) in case()) {
+        let gating = evaluate(Some(&slo), &sli(&vals), &previous, &ctx());
+        let mut shadow = slo.clone();
+        shadow.shadow = true;
+        for e in [
+            evaluate(Some(&shadow), &sli(&vals), &previous, &ctx()),
+            CompiledSlo::new(&shadow).evaluate(&sli(&vals), &previous, &ctx()),
+        ] {
+            prop_assert_eq!(e.verdict(), Verdict::Pass);
+            prop_assert_eq!(e.shadow_verdict(), Some(gating.verdict()));
+            prop_assert_eq!(e.data.keptn_rs.shadow_score, Some(gating.score()));
+            prop_assert_eq!(
+                e.data.evaluation.indicator_results,
+                gating.data.evaluation.indicator_results.clone()
+            );
+        }
+    }
 }

@@ -166,6 +166,65 @@ pub struct EvaluationFinishedData {
     /// The evaluation details.
     #[serde(default)]
     pub evaluation: EvaluationDetails,
+    /// What keptn-rs found beyond Keptn (the `keptn-rs` key, absent when there is nothing to
+    /// say, so Keptn's own evaluations stay byte-exact).
+    #[serde(
+        rename = "keptn-rs",
+        default,
+        skip_serializing_if = "KeptnRsExtension::is_empty"
+    )]
+    pub keptn_rs: KeptnRsExtension,
+}
+
+/// keptn-rs's additions to an `evaluation.finished` event, under the `keptn-rs` key that
+/// Keptn's consumers ignore.
+///
+/// ```
+/// use keptn_spec::evaluation::{EvaluationFinishedData, KeptnRsExtension, Status};
+/// use keptn_spec::Verdict;
+///
+/// let mut data = EvaluationFinishedData::new(Status::Succeeded, Verdict::Fail, "no data");
+/// data.keptn_rs.inconclusive = true;
+/// let json = serde_json::to_string(&data)?;
+/// assert!(json.contains(r#""keptn-rs":{"inconclusive":true}"#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct KeptnRsExtension {
+    /// The evaluation was inconclusive (an objective with the `inconclusive` no-data policy
+    /// had no data): the event's `result` is `fail`, but the build is not to blame.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inconclusive: bool,
+    /// The names of the shadow objectives: reported in `indicatorResults` with their status,
+    /// never counted in the score or the result.
+    #[serde(
+        rename = "shadowObjectives",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub shadow_objectives: Vec<String>,
+    /// For a shadow SLO, the verdict it would have given (the event itself says `pass`).
+    #[serde(
+        rename = "shadowResult",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub shadow_result: Option<Verdict>,
+    /// For a shadow SLO, the score it would have given.
+    #[serde(
+        rename = "shadowScore",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub shadow_score: Option<f64>,
+}
+
+impl KeptnRsExtension {
+    /// Whether there is nothing to report (the key is then left out).
+    pub fn is_empty(&self) -> bool {
+        !self.inconclusive && self.shadow_objectives.is_empty() && self.shadow_result.is_none()
+    }
 }
 
 impl EvaluationFinishedData {
@@ -184,6 +243,7 @@ impl EvaluationFinishedData {
                 result: result.as_str().to_owned(),
                 ..EvaluationDetails::default()
             },
+            keptn_rs: KeptnRsExtension::default(),
         }
     }
 }

@@ -42,6 +42,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::criterion::{CriterionEntry, with_strict_criteria};
 use crate::error::{Error, Result};
 
+mod policy;
+pub use policy::NoDataPolicy;
+
 /// A service-level objective file (`slo.yaml`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -66,6 +69,19 @@ pub struct Slo {
     /// The score thresholds of the whole evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_score: Option<TotalScore>,
+    /// Beyond Keptn: what an objective without data means, SLO-wide (absent: Keptn's `fail`);
+    /// see [`NoDataPolicy`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_data: Option<NoDataPolicy>,
+    /// Beyond Keptn: a shadow SLO is evaluated and reported with the verdict it would give,
+    /// but blocks nothing: the event says `pass` and carries that verdict under
+    /// `"keptn-rs": {"shadowResult": ...}`. To trial a new SLO before it gates anyone.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub shadow: bool,
 }
 
 impl Slo {
@@ -205,6 +221,11 @@ impl Slo {
                 }
             }
         }
+    }
+
+    /// The no-data policy of `objective`: its own `no_data`, else the SLO's, else `fail`.
+    pub fn no_data_policy(&self, objective: &Objective) -> NoDataPolicy {
+        objective.no_data.or(self.no_data).unwrap_or_default()
     }
 
     /// The SLI names of all objectives in file order, duplicates kept (Keptn's `indicators`).
@@ -389,6 +410,19 @@ pub struct Objective {
     /// A failing key SLI fails the whole evaluation.
     #[serde(default, deserialize_with = "null_as_default")]
     pub key_sli: bool,
+    /// Beyond Keptn: this objective's own no-data policy (absent: the SLO's); see
+    /// [`Slo::no_data_policy`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_data: Option<NoDataPolicy>,
+    /// Beyond Keptn: a shadow objective is evaluated and reported with its status, but never
+    /// counts in the score or the result (a key SLI that is a shadow fails nothing): to trial
+    /// an objective before it blocks anyone.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub shadow: bool,
 }
 
 impl Objective {
@@ -401,6 +435,8 @@ impl Objective {
             warning: Vec::new(),
             weight_raw: None,
             key_sli: false,
+            no_data: None,
+            shadow: false,
         }
     }
 

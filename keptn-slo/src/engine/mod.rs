@@ -7,21 +7,24 @@
 
 mod baseline;
 mod objective;
+mod policy;
 mod text;
+mod values;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use keptn_spec::evaluation::{EvaluationFinishedData, IndicatorResult, IndicatorStatus, Status};
-use keptn_spec::slo::{ComparisonSettings, Objective, Slo, parse_score};
-use keptn_spec::{SliValue, Verdict};
+use keptn_spec::Verdict;
+use keptn_spec::evaluation::{EvaluationFinishedData, IndicatorResult, Status};
+use keptn_spec::slo::{ComparisonSettings, NoDataPolicy, Objective, Slo, parse_score};
 
 use crate::report::{PreviousEvaluation, SliReport, SliReportResult};
 pub use baseline::{aggregate, select_previous};
 use objective::{Crits, ObjectiveInput, PreparedCriterion, UnparsablePass};
 pub(crate) use text::GoFloat;
 pub use text::base64;
-use text::{FxMap, GoFixed, additional_slis_message, same_name};
+use text::{FxMap, GoFixed, same_name};
+use values::Values;
 
 /// Where an evaluation runs: the event fields copied into the result.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -143,6 +146,95 @@ impl Evaluation {
         self.failed_on
     }
 
+    /// Whether the evaluation was inconclusive (beyond Keptn: an objective whose no-data
+    /// policy is `inconclusive` had no data, or every scored objective was left out by
+    /// `ignore`). Its [`verdict`](Self::verdict) is then `fail` (what the event says, so Keptn
+    /// consumers stay safe) and [`failed_on`](Self::failed_on) the pipeline.
+    ///
+    /// ```
+    /// use keptn_slo::{evaluate, EvaluationContext, FailedOn, SliReport};
+    /// use keptn_spec::{Slo, SliValue, Verdict};
+    ///
+    /// let slo = Slo::from_yaml_str(r#"
+    /// no_data: inconclusive
+    /// objectives:
+    ///   - sli: error_rate
+    ///     pass: [{ criteria: ["<1"] }]
+    ///   - sli: rt
+    ///     pass: [{ criteria: ["<600"] }]
+    /// total_score: { pass: "90%" }
+    /// "#)?;
+    /// let sli = SliReport::succeeded(vec![SliValue::ok("rt", 420.0), SliValue::failed("error_rate", "timeout")]);
+    /// let e = evaluate(Some(&slo), &sli, &[], &EvaluationContext::default());
+    /// assert!(e.is_inconclusive());
+    /// assert_eq!(e.verdict(), Verdict::Fail);
+    /// assert_eq!(e.failed_on(), Some(FailedOn::Pipeline));
+    /// assert_eq!(e.data.message, "evaluation inconclusive: no data for error_rate");
+    /// assert!(keptn_slo::render::json(&e).contains(r#""keptn-rs": {
+    ///     "inconclusive": true
+    ///   }"#));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_inconclusive(&self) -> bool {
+        self.data.keptn_rs.inconclusive
+    }
+
+    /// The verdict a shadow SLO would have given (beyond Keptn: `shadow: true` at the top of
+    /// `slo.yaml`); `None` for an SLO that gates. The evaluation itself then passes.
+    ///
+    /// ```
+    /// use keptn_slo::{evaluate, EvaluationContext, SliReport};
+    /// use keptn_spec::{Slo, SliValue, Verdict};
+    ///
+    /// let slo = Slo::from_yaml_str("shadow: true\nobjectives:\n  - sli: rt\n    pass: [{criteria: [\"<300\"]}]\ntotal_score: {pass: \"90%\"}\n")?;
+    /// let e = evaluate(Some(&slo), &SliReport::succeeded(vec![SliValue::ok("rt", 420.0)]), &[], &EvaluationContext::default());
+    /// assert_eq!(e.verdict(), Verdict::Pass);
+    /// assert_eq!(e.shadow_verdict(), Some(Verdict::Fail));
+    /// assert_eq!(e.data.keptn_rs.shadow_score, Some(0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shadow_verdict(&self) -> Option<Verdict> {
+        self.data.keptn_rs.shadow_result
+    }
+
+    /// A shadow SLO's evaluation: the computed verdict and score move to the `keptn-rs`
+    /// extension and the message; the event passes with score 100 (nothing was gated).
+    fn into_shadow(mut self) -> Self {
+        let d = &mut self.data;
+        let would = if d.keptn_rs.inconclusive {
+            "inconclusive".to_owned()
+        } else {
+            d.result.to_string()
+        };
+        let why = if d.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", d.message)
+        };
+        d.message = format!(
+            "shadow SLO, blocks nothing: it would have given {would} with score {}{why}",
+            GoFloat(d.evaluation.score)
+        );
+        d.keptn_rs.shadow_result = Some(d.result);
+        d.keptn_rs.shadow_score = Some(d.evaluation.score);
+        d.keptn_rs.inconclusive = false;
+        d.status = Status::Succeeded;
+        d.result = Verdict::Pass;
+        d.evaluation.result = Verdict::Pass.as_str().to_owned();
+        d.evaluation.score = 100.0;
+        self.failed_on = None;
+        self
+    }
+
+    /// Makes a computed evaluation inconclusive: `fail` in the event, with `message`.
+    fn inconclusive(&mut self, message: String) {
+        self.data.result = Verdict::Fail;
+        self.data.evaluation.result = Verdict::Fail.as_str().to_owned();
+        self.data.message = message;
+        self.data.keptn_rs.inconclusive = true;
+        self.failed_on = Some(FailedOn::Pipeline);
+    }
+
     /// An evaluation that ended before any objective was scored.
     fn early(
         ctx: &EvaluationContext,
@@ -203,31 +295,35 @@ pub fn evaluate(
     previous: &[PreviousEvaluation],
     ctx: &EvaluationContext,
 ) -> Evaluation {
-    if let Some(failed) = provider_failure(sli, ctx) {
-        return failed;
-    }
     match slo {
         Some(slo) => CompiledSlo {
             slo,
             plan: Plan::new(slo, false),
         }
         .evaluate(sli, previous, ctx),
-        None => Evaluation::early(
-            ctx,
-            sli,
-            Status::Succeeded,
-            Verdict::Pass,
-            format!(
-                "no evaluation performed by lighthouse because no SLO file configured for project {}",
-                ctx.project
-            ),
-        ),
+        None => provider_failure(sli, ctx, None).unwrap_or_else(|| {
+            Evaluation::early(
+                ctx,
+                sli,
+                Status::Succeeded,
+                Verdict::Pass,
+                format!(
+                    "no evaluation performed by lighthouse because no SLO file configured for project {}",
+                    ctx.project
+                ),
+            )
+        }),
     }
 }
 
 /// The provider aborted or errored: `errored`, `fail`, the details' result left at its initial
-/// `pass`, score 0, no SLO file content.
-fn provider_failure(sli: &SliReport, ctx: &EvaluationContext) -> Option<Evaluation> {
+/// `pass`, score 0, no SLO file content. Inconclusive as well when the SLO-wide no-data policy
+/// is `inconclusive` (beyond Keptn; the event is otherwise Keptn's).
+fn provider_failure(
+    sli: &SliReport,
+    ctx: &EvaluationContext,
+    slo: Option<&Slo>,
+) -> Option<Evaluation> {
     let message = match sli.status {
         Status::Aborted => "evaluation performed by lighthouse was aborted".to_owned(),
         Status::Errored => format!(
@@ -240,6 +336,7 @@ fn provider_failure(sli: &SliReport, ctx: &EvaluationContext) -> Option<Evaluati
         .failing_on(FailedOn::Pipeline);
     e.data.evaluation.result = Verdict::Pass.as_str().to_owned();
     e.data.evaluation.slo_file_content = String::new();
+    e.data.keptn_rs.inconclusive = slo.and_then(|s| s.no_data) == Some(NoDataPolicy::Inconclusive);
     Some(e)
 }
 
@@ -299,6 +396,8 @@ struct Plan<'a> {
     /// plan serves one evaluation (each result then gets its own copy).
     shared_names: Vec<Arc<str>>,
     groups: usize,
+    /// Per group, whether a shadow objective reads it (beyond Keptn).
+    shadow_groups: Vec<bool>,
     settings: ComparisonSettings,
     /// Σ weight of the objectives with a pass block, summed in SLO order.
     max_score: f64,
@@ -318,6 +417,10 @@ struct Prepared {
     /// A `- criteria: []` block is always satisfied.
     pass_has_empty_block: bool,
     warning_has_empty_block: bool,
+    /// Beyond Keptn: evaluated, never counted.
+    shadow: bool,
+    /// Beyond Keptn: what no data means.
+    no_data: NoDataPolicy,
 }
 
 impl<'a> CompiledSlo<'a> {
@@ -342,7 +445,17 @@ impl<'a> CompiledSlo<'a> {
         previous: &[PreviousEvaluation],
         ctx: &EvaluationContext,
     ) -> Evaluation {
-        if let Some(failed) = provider_failure(sli, ctx) {
+        let e = self.evaluate_gated(sli, previous, ctx);
+        if self.slo.shadow { e.into_shadow() } else { e }
+    }
+
+    fn evaluate_gated(
+        &self,
+        sli: &SliReport,
+        previous: &[PreviousEvaluation],
+        ctx: &EvaluationContext,
+    ) -> Evaluation {
+        if let Some(failed) = provider_failure(sli, ctx, Some(self.slo)) {
             return failed;
         }
         match &self.plan {
@@ -424,7 +537,7 @@ impl<'a> Plan<'a> {
         for o in &slo.objectives {
             let next = index(names.len());
             let weight = f64::from(o.weight());
-            if !o.is_info() {
+            if !o.is_info() && !o.shadow {
                 max_score += weight;
             }
             let start = index(criteria.len());
@@ -445,11 +558,18 @@ impl<'a> Plan<'a> {
                 end: index(criteria.len()),
                 pass_has_empty_block,
                 warning_has_empty_block,
+                shadow: o.shadow,
+                no_data: slo.no_data_policy(o),
             });
+        }
+        let mut shadow_groups = vec![false; names.len()];
+        for p in objectives.iter().filter(|p| p.shadow) {
+            shadow_groups[p.group as usize] = true;
         }
         Ok(Self {
             objectives,
             criteria,
+            shadow_groups,
             groups: names.len(),
             names,
             shared_names,
@@ -512,16 +632,23 @@ impl<'a> Plan<'a> {
                     Some(name) => Arc::clone(name),
                     None => Arc::from(o.sli.as_str()),
                 };
+                // A shadow objective looks at its SLI's value without taking it, so it never
+                // changes which value a counted objective gets.
+                let k = if p.shadow {
+                    values.peek(p.group)
+                } else {
+                    values.take(p.group)
+                };
                 let input = ObjectiveInput {
                     weight: p.weight,
-                    value: values.take(p.group).map(|k| &sli.values[k]),
+                    value: k.map(|k| &sli.values[k]),
                     baseline: baseline[group],
                 };
                 objective::evaluate_objective(o, name, pass, warning, input)
                     .map_err(|UnparsablePass| i)
             })
             .collect();
-        let results = match results {
+        let mut results = match results {
             Ok(results) => results,
             Err(i) => {
                 let o = &objectives[i];
@@ -551,27 +678,18 @@ impl<'a> Plan<'a> {
             .map(|p| counts[p.group as usize])
             .collect();
 
-        let mut total = 0.0;
-        let mut key_sli_failure: Option<usize> = None;
-        for (i, (o, r)) in objectives.iter().zip(&results).enumerate() {
-            if r.status == IndicatorStatus::Fail && o.key_sli {
-                key_sli_failure = Some(i);
-            }
-            if !r.pass_targets().is_empty() {
-                total += r.score;
-            }
-        }
-        let (verdict, score, mut message) = if self.max_score == 0.0 {
+        let tally = policy::tally(&self.objectives, objectives, &mut results, self.max_score);
+        let (verdict, score, mut message) = if tally.max == 0.0 {
             (Verdict::Pass, 100.0, String::new())
         } else {
-            let score = 100.0 * (total / self.max_score);
+            let score = 100.0 * (tally.total / tally.max);
             self.decide(
                 score,
-                key_sli_failure.map(|k| (&objectives[k], &results[k])),
+                tally.key_sli_failure.map(|k| (&objectives[k], &results[k])),
             )
         };
         if message.is_empty() {
-            message = values.additional_message(&sli.values);
+            message = values.additional_message(&sli.values, &self.shadow_groups);
         }
         eval.data.result = verdict;
         eval.data.evaluation.result = verdict.as_str().to_owned();
@@ -590,6 +708,21 @@ impl<'a> Plan<'a> {
         eval.data.message = message;
         eval.data.evaluation.score = score;
         eval.data.evaluation.indicator_results = Some(results);
+        eval.data.keptn_rs.shadow_objectives = tally.shadows;
+        if tally.max == 0.0 && self.max_score != 0.0 {
+            // Every counted objective was left out for lack of data: nothing was scored.
+            eval.data.evaluation.score = 0.0;
+        }
+        if !tally.inconclusive.is_empty() {
+            eval.inconclusive(format!(
+                "evaluation inconclusive: no data for {}",
+                tally.inconclusive.join(", ")
+            ));
+        } else if tally.all_ignored {
+            eval.inconclusive(
+                "evaluation inconclusive: no scored objective had data (no_data: ignore)".into(),
+            );
+        }
         eval
     }
 
@@ -647,137 +780,5 @@ impl<'a> Plan<'a> {
                 ),
             ),
         }
-    }
-}
-
-/// The current SLI values, handed out to objectives as Keptn does: an objective takes the
-/// first value with its SLI name and removes it from the list (the last value moves into its
-/// place), so a second objective on the same SLI gets "no value" unless the provider sent the
-/// metric twice. What no objective took is reported as additional SLIs.
-struct Values {
-    /// Per group, the first value's index (`NONE`: none left). Enough when no SLI name occurs
-    /// twice among the values.
-    first: Vec<u32>,
-    /// Per value, its group (`NONE`: no objective asks for it).
-    group_of: Vec<u32>,
-    /// How many values were taken.
-    taken: usize,
-    /// When an SLI name occurs more than once among the values: the list as Keptn shuffles it.
-    shuffled: Option<Shuffled>,
-}
-
-/// Keptn's value list under swap-removal: the value at each position and the position of
-/// each value, plus each group's values.
-struct Shuffled {
-    at: Vec<u32>,
-    pos: Vec<u32>,
-    len: usize,
-    /// `members[offsets[g]..offsets[g + 1]]`: the values of group `g`.
-    offsets: Vec<u32>,
-    members: Vec<u32>,
-    taken: Vec<bool>,
-}
-
-impl Values {
-    fn new(plan: &Plan<'_>, objectives: &[Objective], values: &[SliValue]) -> Self {
-        let mut first = vec![NONE; plan.groups];
-        let mut group_of = Vec::with_capacity(values.len());
-        let mut duplicate = false;
-        for (k, v) in values.iter().enumerate() {
-            let g = plan.group(objectives, k, &v.metric).unwrap_or(NONE);
-            group_of.push(g);
-            if g != NONE {
-                let slot = &mut first[g as usize];
-                if *slot == NONE {
-                    *slot = index(k);
-                } else {
-                    duplicate = true;
-                }
-            }
-        }
-        let shuffled = duplicate.then(|| Shuffled::new(plan.groups, &group_of));
-        Self {
-            first,
-            group_of,
-            taken: 0,
-            shuffled,
-        }
-    }
-
-    /// The index of the value the next objective of `group` takes, if any is left.
-    fn take(&mut self, group: u32) -> Option<usize> {
-        let k = match &mut self.shuffled {
-            None => {
-                let slot = &mut self.first[group as usize];
-                let k = *slot;
-                *slot = NONE;
-                (k != NONE).then_some(k as usize)
-            }
-            Some(s) => s.take(group),
-        };
-        self.taken += usize::from(k.is_some());
-        k
-    }
-
-    /// The additional-SLIs message (empty when every value was taken), values in list order.
-    fn additional_message(&self, values: &[SliValue]) -> String {
-        if self.taken == values.len() {
-            return String::new();
-        }
-        let left = values.iter().enumerate().filter(|&(k, _)| {
-            let g = self.group_of[k];
-            match &self.shuffled {
-                _ if g == NONE => true,
-                None => self.first[g as usize] != NONE,
-                Some(s) => !s.taken[k],
-            }
-        });
-        additional_slis_message(left.map(|(_, v)| v.metric.as_str()))
-    }
-}
-
-impl Shuffled {
-    fn new(groups: usize, group_of: &[u32]) -> Self {
-        let n = group_of.len();
-        let mut offsets = vec![0u32; groups + 1];
-        for &g in group_of.iter().filter(|&&g| g != NONE) {
-            offsets[g as usize + 1] += 1;
-        }
-        for g in 0..groups {
-            offsets[g + 1] += offsets[g];
-        }
-        let mut cursor = offsets.clone();
-        let mut members = vec![0u32; offsets[groups] as usize];
-        for (k, &g) in group_of.iter().enumerate().filter(|&(_, &g)| g != NONE) {
-            let c = &mut cursor[g as usize];
-            members[*c as usize] = index(k);
-            *c += 1;
-        }
-        Self {
-            at: (0..index(n)).collect(),
-            pos: (0..index(n)).collect(),
-            len: n,
-            offsets,
-            members,
-            taken: vec![false; n],
-        }
-    }
-
-    fn take(&mut self, group: u32) -> Option<usize> {
-        let g = group as usize;
-        let members = &self.members[self.offsets[g] as usize..self.offsets[g + 1] as usize];
-        let k = members
-            .iter()
-            .map(|&k| k as usize)
-            .filter(|&k| !self.taken[k])
-            .min_by_key(|&k| self.pos[k])?;
-        // Swap-remove: the last value moves into the taken value's place.
-        let p = self.pos[k] as usize;
-        let last = self.at[self.len - 1];
-        self.at[p] = last;
-        self.pos[last as usize] = index(p);
-        self.len -= 1;
-        self.taken[k] = true;
-        Some(k)
     }
 }

@@ -325,11 +325,22 @@ impl<T: fmt::Display> fmt::Display for Parsed<T> {
 /// Equivalent to `ParseOptions::new().parse::<T>(src)` without the warnings; use
 /// [`ParseOptions`] to name the file, read the warnings or parse strictly.
 ///
+/// The document is read plainly first: the field-path recorder and the source map (which cost
+/// more than the parse itself on large files) are only built when that fails, to locate the
+/// error.
+///
 /// # Errors
 /// [`Error::Parse`] with the line, column and field path of the problem when the text is not
 /// YAML or does not match the shape of `T`.
 pub fn from_yaml_str<T: DeserializeOwned>(src: &str) -> Result<T> {
-    ParseOptions::new().parse(src).map(Parsed::into_value)
+    match serde_saphyr::with_deserializer_from_str_with_options(src, saphyr_options(), |de| {
+        T::deserialize(de)
+    }) {
+        Ok(value) => Ok(value),
+        // The located parse fails the same way and says where; should it succeed after all,
+        // its value is as good.
+        Err(_) => ParseOptions::new().parse(src).map(Parsed::into_value),
+    }
 }
 
 /// Reads `src` as the file `file` (the name only appears in messages), tolerating unknown keys
