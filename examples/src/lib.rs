@@ -7,5 +7,6 @@ pub mod tour_backend;
 pub mod tour_dynatrace;
 pub mod tour_healing;
 pub mod tour_kube;
+pub mod tour_prometheus;
 pub mod tour_report;
 pub mod tour_ui;

@@ -10,6 +10,10 @@
 //!   `SIGKILL`, never leak it;
 //! - [`StageProxy`] / [`Upstream`]: the reverse proxy and its routing target;
 //! - [`RequestRecorder`]: bounded-memory request statistics (latency histograms per time slice);
+//!   each proxy also serves its recorder's cumulative counts at [`METRICS_PATH`] (`/metrics`) in
+//!   Prometheus' text format: the counter [`REQUESTS_METRIC`] by `deployment` and `status` and the
+//!   histogram [`LATENCY_METRIC`] by `deployment`, the names keptn-prometheus' default queries
+//!   read (the scrape configuration adds their `job` label);
 //! - [`LocalSliProvider`]: a [`keptn_slo::SliProvider`] answering `response_time_p50/p90/p95`,
 //!   `throughput` and `error_rate` from the recorders;
 //! - [`LocalDeployer`]: the [`Deployer`](keptn_deploy::Deployer) for all of it: direct and blue/green
@@ -54,7 +58,8 @@ pub mod flagstore;
 pub mod monitor;
 
 pub use deploy::{
-    CommandTemplate, LocalDeployer, LocalError, LocalSliProvider, RequestRecorder,
+    CommandTemplate, LATENCY_BUCKETS_MS, LATENCY_METRIC, LocalDeployer, LocalError,
+    LocalSliProvider, METRICS_CONTENT_TYPE, METRICS_PATH, REQUESTS_METRIC, RequestRecorder,
     SUPERVISOR_PID_ENV, SUPPORTED_SLIS, ServiceProcess, StageProxy, Upstream, WindowStats,
     deployment, process_is_running,
 };

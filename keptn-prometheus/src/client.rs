@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use keptn_spec::retry::{Failure, RequestKind, RetryPolicy};
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use keptn_spec::retry::{Failure, RequestKind, RetryPolicy, parse_retry_after};
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -324,14 +324,18 @@ impl PrometheusClient {
                     req = req.header(AUTHORIZATION, auth.clone());
                 }
                 tracing::debug!(endpoint = QUERY_ENDPOINT, "prometheus request");
-                let resp = req.send().await.map_err(transport_error)?;
+                let resp = req.send().await.map_err(|e| (transport_error(e), None))?;
                 let status = resp.status();
-                let bytes = resp.bytes().await.map_err(transport_error)?;
-                let err = match decode_error(status, &bytes) {
-                    Some(e) => e,
-                    None => return Ok((status, bytes)),
-                };
-                Err(err)
+                let retry_after = resp
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, Utc::now()));
+                let bytes = resp.bytes().await.map_err(|e| (transport_error(e), None))?;
+                match decode_error(status, &bytes) {
+                    Some(e) => Err((e, retry_after)),
+                    None => Ok((status, bytes)),
+                }
             },
         )
         .await?;
@@ -340,7 +344,9 @@ impl PrometheusClient {
 }
 
 /// Runs `attempt` (given the time left) until it succeeds, the workspace's [`RetryPolicy`]
-/// gives up, or the total time `total` runs out.
+/// gives up, or the total time `total` runs out. A failed attempt gives its error and the
+/// server's `Retry-After`, which the policy honours (up to its limit) instead of its backoff;
+/// a wait that would end after the deadline gives up at once with the attempt's error.
 async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
     total: Duration,
@@ -349,7 +355,7 @@ async fn with_retries<T, F, Fut>(
 ) -> Result<T>
 where
     F: FnMut(Duration) -> Fut,
-    Fut: Future<Output = Result<T>>,
+    Fut: Future<Output = std::result::Result<T, (Error, Option<Duration>)>>,
 {
     let deadline = Instant::now() + total;
     let mut n = 0u32;
@@ -363,7 +369,7 @@ where
                 attempts: n - 1,
             });
         }
-        let err = match attempt(left).await {
+        let (err, retry_after) = match attempt(left).await {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
@@ -371,7 +377,7 @@ where
             n,
             failure(&err),
             RequestKind::Idempotent,
-            None,
+            retry_after,
             fastrand::f64(),
         ) else {
             return Err(err);

@@ -16,6 +16,10 @@
 //! - Problem intake: [`WebhookPayload`] reads Alertmanager's webhook (version 4) and turns each
 //!   alert group into a Keptn problem event (firing → open, resolved → closed, one Keptn
 //!   context per group).
+//! - With the `stack` feature: [`stack::MonitoringStack`] runs a real Prometheus and
+//!   Alertmanager as child processes with generated configuration (scraping keptn-local's stage
+//!   proxies, the SLO's rules, a webhook), and [`AlertReceiver`] is an embedded webhook
+//!   receiver turning notifications into problem events on a channel.
 //!
 //! ```no_run
 //! use keptn_prometheus::{Auth, PrometheusClient, PrometheusSliProvider};
@@ -47,7 +51,11 @@ mod client;
 mod error;
 mod provider;
 mod queries;
+#[cfg(feature = "stack")]
+mod receiver;
 mod rules;
+#[cfg(feature = "stack")]
+pub mod stack;
 
 pub use alertmanager::{Alert, AlertStatus, EVENT_SOURCE, WebhookPayload};
 pub use client::{
@@ -58,6 +66,8 @@ pub use error::{Error, Result};
 pub use keptn_spec::retry::RetryPolicy;
 pub use provider::{PROVIDER_NAME, PrometheusSliProvider, scope_of};
 pub use queries::{DEFAULT_SLIS, QueryScope};
+#[cfg(feature = "stack")]
+pub use receiver::{AlertReceiver, WEBHOOK_PATH};
 pub use rules::{
     ALERT_LABELS, AlertRule, AlertmanagerConfig, RuleFile, RuleGroup, RuleOptions,
     SkippedObjective, alert_rules, problem_title, write_monitoring_files,

@@ -188,6 +188,17 @@ impl LocalDeployer {
         Ok(self.slot(target).await?.public.url())
     }
 
+    /// The address to scrape for a service in a stage: its public proxy, whose
+    /// [`METRICS_PATH`](super::METRICS_PATH) carries the traffic of every deployment of the slot
+    /// (`primary`/`direct` on the public port and `canary` on the canary port share one
+    /// recorder), so one scrape target per slot sees everything and nothing twice.
+    ///
+    /// # Errors
+    /// [`LocalError::Proxy`] when a proxy cannot bind a port.
+    pub async fn metrics_addr(&self, target: &StageService) -> Result<SocketAddr, LocalError> {
+        Ok(self.slot(target).await?.public.addr())
+    }
+
     /// The canary URL of a service in a stage (answers `503` while there is no canary).
     ///
     /// # Errors

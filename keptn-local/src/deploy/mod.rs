@@ -4,6 +4,7 @@
 mod deployer;
 mod error;
 mod histogram;
+mod metrics;
 mod proxy;
 mod recorder;
 mod sli;
@@ -11,6 +12,10 @@ mod supervisor;
 
 pub use deployer::{LocalDeployer, deployment};
 pub use error::LocalError;
+pub use metrics::{
+    CONTENT_TYPE as METRICS_CONTENT_TYPE, LATENCY_BUCKETS_MS, LATENCY_METRIC, METRICS_PATH,
+    REQUESTS_METRIC,
+};
 pub use proxy::{StageProxy, Upstream};
 pub use recorder::{RequestRecorder, WindowStats};
 pub use sli::{LocalSliProvider, SUPPORTED_SLIS};

@@ -20,6 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::metrics::{CONTENT_TYPE, METRICS_PATH};
 use super::recorder::RequestRecorder;
 
 /// One running version a [`StageProxy`] can route to: its deployment label (`primary`, `canary`,
@@ -137,6 +138,10 @@ impl Shared {
 ///   deployment label, with its start time, its latency (until the whole response body was read
 ///   from the upstream) and its status; an unreachable upstream answers `502 Bad Gateway` and is
 ///   recorded as a failed request. With no upstream the proxy answers `503` and records nothing.
+/// - **`GET /metrics` is answered by the proxy itself** ([`METRICS_PATH`]): the recorder's
+///   cumulative counts in Prometheus' text format ([`RequestRecorder::metrics_text`]), with or
+///   without an upstream. Scrapes are not recorded, and an upstream's own `/metrics` is not
+///   reachable through the proxy.
 ///
 /// Dropping the proxy closes its port and every open connection.
 pub struct StageProxy {
@@ -249,6 +254,14 @@ async fn handle(
     shared: Arc<Shared>,
     mut req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.method() == hyper::Method::GET && req.uri().path() == METRICS_PATH {
+        let mut resp = Response::new(Full::new(Bytes::from(shared.recorder.metrics_text())));
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static(CONTENT_TYPE),
+        );
+        return Ok(resp);
+    }
     let started_at = Utc::now();
     let clock = Instant::now();
     let Some(upstream) = shared.current() else {

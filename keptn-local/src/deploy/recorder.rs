@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::histogram::{BUCKETS, LatencyHistogram, percentile_ms};
+use super::metrics::{self, Totals};
 
 /// One time slice of one deployment: request and error counts and a latency histogram.
 #[derive(Debug, Clone, Default)]
@@ -75,11 +76,19 @@ impl WindowStats {
 ///   window edges are exact to one slice width (1 s by default).
 /// - Requests older than `retention` are gone; a window reaching further back answers only for the
 ///   retained part.
+///
+/// # Prometheus
+///
+/// Beside the windows, the recorder keeps cumulative counts per deployment (a counter per status
+/// code and a latency histogram with [`LATENCY_BUCKETS_MS`](super::LATENCY_BUCKETS_MS), a few
+/// hundred bytes per deployment) that [`metrics_text`](Self::metrics_text) renders in
+/// Prometheus' text format.
 #[derive(Debug)]
 pub struct RequestRecorder {
     slice: Duration,
     retention: Duration,
     series: Mutex<BTreeMap<String, VecDeque<Slice>>>,
+    totals: Mutex<BTreeMap<String, Totals>>,
 }
 
 impl Default for RequestRecorder {
@@ -98,6 +107,7 @@ impl RequestRecorder {
             slice,
             retention: retention.max(slice),
             series: Mutex::new(BTreeMap::new()),
+            totals: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -120,7 +130,8 @@ impl RequestRecorder {
     }
 
     /// Records one request that started at `at` on `deployment`, took `latency` and was answered
-    /// with `status` (`None` when no answer came: counted as an error).
+    /// with `status` (`None` when no answer came: counted as an error, and as status `502` in
+    /// the Prometheus counts, the answer the proxy gives then).
     pub fn record(
         &self,
         deployment: &str,
@@ -131,6 +142,14 @@ impl RequestRecorder {
         let index = at.timestamp_millis().div_euclid(self.slice_ms());
         let max_slices = self.max_slices();
         let is_error = status.is_none_or(|s| s >= 500);
+        {
+            let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+            let t = match totals.get_mut(deployment) {
+                Some(t) => t,
+                None => totals.entry(deployment.to_owned()).or_default(),
+            };
+            t.record(status.unwrap_or(502), latency);
+        }
         let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
         let slices = match series.get_mut(deployment) {
             Some(s) => s,
@@ -207,6 +226,13 @@ impl RequestRecorder {
             p90_ms: percentile_ms(&dense, 90.0),
             p95_ms: percentile_ms(&dense, 95.0),
         }
+    }
+
+    /// Every request recorded since the recorder was created, in Prometheus' text exposition
+    /// format (see [`METRICS_PATH`](super::METRICS_PATH) for the metric names and labels).
+    pub fn metrics_text(&self) -> String {
+        let totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        metrics::render(&totals)
     }
 
     /// The deployments that have recorded requests (within retention).

@@ -5,5 +5,6 @@
 
 mod alerts;
 mod mixed;
+mod retry;
 mod sli;
 mod support;
