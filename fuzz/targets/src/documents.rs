@@ -57,22 +57,61 @@ pub fn remediation(data: &[u8]) {
     let _ = from_yaml_str::<RemediationFile>(src);
 }
 
-/// `webhook.yaml`, then every template of every request rendered against an event.
+/// `webhook.yaml`, then every template of every request rendered against an event, and the
+/// property of the safe renderers: a JSON payload that is valid JSON for harmless event data is
+/// valid JSON for hostile data too, and a header value never holds a control character.
+///
+/// # Panics
+/// When hostile event data breaks a JSON payload or a header.
 pub fn webhook_config(data: &[u8]) {
     let Some(src) = text(data) else { return };
     let Ok(config) = from_yaml_str::<WebhookConfig>(src) else {
         return;
     };
-    let event = json!({
-        "type": "sh.keptn.event.evaluation.finished",
-        "data": {"project": "sockshop", "stage": "staging", "service": "carts",
-                 "result": "fail", "message": "quote \" backslash \\ {{.data.project}}"},
-        "env": {"SECRET": "s3cr3t"},
-    });
+    let event = |message: &str| {
+        json!({
+            "type": "sh.keptn.event.evaluation.finished",
+            "id": message, "shkeptncontext": message,
+            "data": {"project": "sockshop", "stage": "staging", "service": "carts",
+                     "result": "fail", "message": message, "score": 50},
+            "env": {"secret": message, "token": message, "key": message, "SECRET": message},
+        })
+    };
+    let harmless = event("x");
+    let hostile = event("\" \\ \n\r {{.data.project}} }} \u{0}");
     for webhook in &config.spec.webhooks {
         for request in &webhook.requests {
             for template in request.templates() {
-                let _ = template.render(&event);
+                let _ = template.render(&hostile);
+            }
+            for header in &request.headers {
+                if let Ok(value) = header.value.render_header(&hostile) {
+                    let inserted_control = value.chars().filter(|c| c.is_control()).count();
+                    let literal_control = header
+                        .value
+                        .as_str()
+                        .chars()
+                        .filter(|c| c.is_control())
+                        .count();
+                    assert!(inserted_control <= literal_control, "{value:?}");
+                }
+            }
+            if !request.has_json_payload() {
+                let _ = request.render_payload(&hostile);
+                continue;
+            }
+            let parses = |root| {
+                request
+                    .render_payload(root)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|p| serde_json::from_str::<serde_json::Value>(&p).is_ok())
+            };
+            if parses(&harmless) {
+                assert!(
+                    parses(&hostile),
+                    "hostile event data broke the JSON payload"
+                );
             }
         }
     }
