@@ -94,12 +94,15 @@ curl -s -o "$OUT/cp-event.json" -H "x-token: $API_TOKEN" -H 'content-type: appli
 kill -TERM "$CP"; wait "$CP" 2>/dev/null || true
 grep -q '"keptnContext"' "$OUT/cp-event.json" || { echo "secrets-smoke: control_plane did not take the event" >&2; cat "$OUT/control.err" "$OUT/cp-event.json" >&2; exit 1; }
 
-# 5. the tour in embedded mode, notifying Slack (closed port) with a secret URL
+# 5. the tour in embedded mode, notifying Slack (closed port) with a secret URL. Its verdict is
+#    not the point here (full-tour-smoke.sh checks it; a short test phase on a loaded machine can
+#    tip a relative criterion): it must run through and write its events and summary.
 env -u UNLEASH_URL -u UNLEASH_TOKEN -u UNLEASH_CLIENT_TOKEN -u DT_TENANT -u DT_API_TOKEN \
   SLACK_WEBHOOK_URL="$SLACK" \
   "$BIN/full_tour" --no-progress --test-duration 4 --events "$OUT/tour-events.jsonl" \
-  --summary "$OUT/tour-summary.json" > "$OUT/tour.out" 2>"$OUT/tour.err" || {
-  echo "secrets-smoke: full_tour failed" >&2; tail -30 "$OUT/tour.err" >&2; exit 1; }
+  --summary "$OUT/tour-summary.json" > "$OUT/tour.out" 2>"$OUT/tour.err" || true
+[ -s "$OUT/tour-summary.json" ] && [ -s "$OUT/tour-events.jsonl" ] || {
+  echo "secrets-smoke: full_tour wrote no summary or events" >&2; tail -30 "$OUT/tour.out" "$OUT/tour.err" >&2; exit 1; }
 
 # every byte of every output and written file; the secrets as written and base64-encoded
 leaks=0
