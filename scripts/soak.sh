@@ -72,6 +72,6 @@ read -r e r f s er sb <<<"$line"
 printf '%-8s %-10s %-5s %-8s %-6s %s\n' "$e" "$r" "$f" "$s" "$er" "$sb"
 # growth from the first sample after one minute of warm-up (or the first) to the last
 first=${samples[0]}
-for l in "${samples[@]}"; do read -r e _ <<<"$l"; (( ${e%s} >= 60 )) && { first=$l; break; }; done
+for l in "${samples[@]}"; do read -r at _ <<<"$l"; (( ${at%s} >= 60 )) && { first=$l; break; }; done
 read -r e1 r1 f1 _ <<<"$first"
 echo "soak: $sent deliveries, $errors errors; RSS ${r1} KiB at $e1 -> ${r} KiB at $e ($(( r - r1 )) KiB), fds $f1 -> $f"
