@@ -3,8 +3,9 @@
 # 1. --print summary over the recorded tour gives exactly one message per meaningful event, in
 #    order (delivery started, evaluation, rollback, delivery finished, problem opened, remediation
 #    action, problem resolved, remediation finished).
-# 2. A webhook.yaml pointing at a closed loopback port: delivery fails, is retried, counted, and the
-#    program exits 1 without printing the webhook URL's secret part.
+# 2. A webhook.yaml pointing at a closed loopback port (with NOTIFY_ALLOW_INTERNAL_ADDRESSES=true):
+#    delivery fails, is retried, counted, and the program exits 1 without printing the webhook
+#    URL's secret part; without the opt-in the loopback URL is refused before connecting.
 # 3. A v1alpha1 webhook.yaml is rejected with exit code 2 and a located message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,13 +49,25 @@ spec:
           method: POST
           payload: '{"score": {{.data.evaluation.score}}}'
 YAML
+# a loopback receiver needs the explicit opt-in (NOTIFY_ALLOW_INTERNAL_ADDRESSES)
 set +e
-out=$(SMOKE_TOKEN=SUPERSECRET run --webhook "$tmp/webhook.yaml" --wait 30 2>&1)
+out=$(SMOKE_TOKEN=SUPERSECRET NOTIFY_ALLOW_INTERNAL_ADDRESSES=true run --webhook "$tmp/webhook.yaml" --wait 30 2>&1)
 code=$?
 set -e
 if [[ $code -ne 1 ]] || ! grep -q "webhook smoke: 0 delivered, 1 failed, 0 dropped, 3 retries" <<<"$out" \
    || grep -q SUPERSECRET <<<"$out"; then
   echo "notify_send against a closed port: expected exit 1, one failure after 3 retries, no secret; got $code:" >&2
+  echo "$out" >&2
+  exit 1
+fi
+# without it, the loopback URL is refused before connecting: no retries, no secret
+set +e
+out=$(SMOKE_TOKEN=SUPERSECRET run --webhook "$tmp/webhook.yaml" --wait 30 2>&1)
+code=$?
+set -e
+if [[ $code -ne 1 ]] || ! grep -q "webhook smoke: 0 delivered, 1 failed, 0 dropped, 0 retries" <<<"$out" \
+   || ! grep -q "refused to send: 127.0.0.1 is a loopback address" <<<"$out" || grep -q SUPERSECRET <<<"$out"; then
+  echo "notify_send to a loopback URL without the opt-in: expected exit 1, refused, no retries, no secret; got $code:" >&2
   echo "$out" >&2
   exit 1
 fi

@@ -87,6 +87,16 @@ if cargo tree -p keptn-slo --no-default-features -e normal --prefix none --locke
   echo "keptn-slo without default features must not depend on tokio, async-trait or clap" >&2
   exit 1
 fi
+# The dependency policy in deny.toml: licences, banned crates, duplicate versions (warnings),
+# crates.io as the only source. Advisories are not checked: their database cannot be fetched
+# here (see deny.toml). cargo-deny is installed when missing (`cargo install --locked`, about
+# 4 minutes of compiling on 2 cores).
+echo "== cargo deny (licenses, bans, sources)"
+if ! cargo deny --version >/dev/null 2>&1; then
+  cargo install --locked cargo-deny
+fi
+cargo deny --locked check licenses bans sources
+
 echo "== cargo test (all features)"
 cargo test --workspace --all-features --locked
 echo "== cargo doc"
@@ -150,6 +160,12 @@ scripts/spec-conformance.sh "$SHARED"
 # for "Failure rate increase" (read back from Unleash), dry run changes nothing, exit codes 1/2.
 echo "== example: remediate_unleash_toggle (real Unleash)"
 scripts/remediate-smoke.sh
+
+# Secrets never leak: the examples that take tokens and webhook URLs, and the tour in embedded
+# mode, at RUST_LOG=trace on success and failure paths; every byte of their output and of the
+# files they wrote is searched for each secret (plain and base64).
+echo "== secrets never leak (examples and tour at RUST_LOG=trace)"
+scripts/secrets-smoke.sh
 
 # full_tour: the seed's whole story on one machine (issue 7). Exits 0 only when 0.11.2 fails the
 # staging gate on response_time_p95 and is rolled back, 0.11.3 reaches production and the

@@ -358,6 +358,11 @@ async fn resource_service() {
         "",
         "a\u{0}b",
         "shipyard.yaml",
+        "a\u{FF0F}..\u{FF0F}b.yaml",
+        "\u{FF0E}\u{FF0E}/slo.yaml",
+        "slo\u{200B}.yaml",
+        "%2e%2e/slo.yaml",
+        "x".repeat(600).as_str(),
     ] {
         let body = json!({"resources": [
             {"resourceURI": "fine.yaml", "resourceContent": b64("ok")},
@@ -419,6 +424,13 @@ async fn hostile_bodies() {
         ),
         (
             br#"{"source":"","type":"sh.keptn.event.test.triggered","data":{}}"#.to_vec(),
+            400,
+        ),
+        // the controller's own source: it would ignore the event (found by fuzzing: was a 503
+        // after a 10 s wait)
+        (
+            br#"{"source":"shipyard-controller","type":"sh.keptn.event.test.triggered","data":{}}"#
+                .to_vec(),
             400,
         ),
         (

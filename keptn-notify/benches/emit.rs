@@ -61,6 +61,7 @@ fn benches(c: &mut Criterion) {
     let url = format!("http://{}/hook", dead.local_addr().unwrap());
     let full = runtime.block_on(async {
         Notifier::builder()
+            .allow_internal_addresses()
             .queue_capacity(16)
             .timeout(Duration::from_secs(600))
             .target(Target::slack(SecretString::from(url)).unwrap())

@@ -131,6 +131,18 @@ pub enum Error {
         /// `URL` or `header <name>`.
         what: String,
     },
+    /// The request's host is loopback, link-local or cluster-internal (see
+    /// [`NotifierBuilder::allow_internal_addresses`](crate::NotifierBuilder::allow_internal_addresses)).
+    #[error(
+        "{target}: refused to send: {reason} (loopback, link-local and cluster-internal hosts \
+         are refused unless the notifier allows internal addresses)"
+    )]
+    RefusedAddress {
+        /// The target's name.
+        target: String,
+        /// Which host or address, and what kind it is.
+        reason: String,
+    },
     /// Notifications were still queued or in flight when a shutdown's time ran out.
     #[error("{pending} notification(s) still pending after {waited:?}")]
     FlushTimeout {

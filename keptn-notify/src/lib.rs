@@ -15,6 +15,18 @@
 //! Delivery never slows or breaks the sender: bounded queues, one worker per target, timeouts,
 //! retries with backoff on 5xx/429 honouring `Retry-After`, failures logged and counted
 //! ([`Notifier::stats`]). Webhook URLs and secrets never appear in logs, errors or `Debug`.
+//! Values from the event are escaped for where they land: JSON payloads stay the JSON the
+//! template describes and header values stay one line ([`keptn_spec::webhook::Request::render_payload`]).
+//!
+//! # Where notifications may go
+//!
+//! Requests to loopback (`localhost`, 127.0.0.0/8, `::1`), link-local (169.254.0.0/16,
+//! `fe80::/10`), unspecified and cluster-internal hosts (the Kubernetes API's names and
+//! `KUBERNETES_SERVICE_HOST`, `*.svc`, `*.cluster.local`) are refused before connecting, on
+//! the host as written and on every address it resolves to, as Keptn's webhook-service refused
+//! the Kubernetes API: a refused request fails with [`Error::RefusedAddress`]. Tests and local
+//! set-ups opt in with [`NotifierBuilder::allow_internal_addresses`] (programs using
+//! [`from_env_and_file`]: `NOTIFY_ALLOW_INTERNAL_ADDRESSES=true`).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -39,6 +51,7 @@
 mod error;
 mod filter;
 pub mod format;
+mod guard;
 mod message;
 mod notifier;
 mod secrets;
@@ -67,6 +80,10 @@ pub const TEAMS_WEBHOOK_URL: &str = "TEAMS_WEBHOOK_URL";
 /// Environment variable forcing the Teams format: `messagecard` or `adaptivecard` (default: by
 /// URL, see [`ChatFormat::teams_for_url`]).
 pub const TEAMS_WEBHOOK_FORMAT: &str = "TEAMS_WEBHOOK_FORMAT";
+/// Environment variable that, set to `true`, lets [`from_env_and_file`]'s notifier send to
+/// loopback, link-local and cluster-internal hosts
+/// ([`NotifierBuilder::allow_internal_addresses`]).
+pub const NOTIFY_ALLOW_INTERNAL_ADDRESSES: &str = "NOTIFY_ALLOW_INTERNAL_ADDRESSES";
 /// Environment variable with a report-link template for chat messages, e.g.
 /// `https://bridge.example.com/project/{{.data.project}}/sequence/{{.shkeptncontext}}`.
 pub const KEPTN_REPORT_URL: &str = "KEPTN_REPORT_URL";
@@ -84,6 +101,19 @@ pub const KEPTN_REPORT_URL: &str = "KEPTN_REPORT_URL";
 pub fn from_env_and_file(webhook_file: Option<&Path>) -> Result<Option<Notifier>> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let mut builder = Notifier::builder();
+    match var(NOTIFY_ALLOW_INTERNAL_ADDRESSES)
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("false") => {}
+        Some("true") => builder = builder.allow_internal_addresses(),
+        Some(other) => {
+            return Err(Error::InvalidSetting {
+                setting: NOTIFY_ALLOW_INTERNAL_ADDRESSES.to_owned(),
+                message: format!("`{other}` is not `true` or `false`"),
+            });
+        }
+    }
     let mut any = false;
     if let Some(url) = var(SLACK_WEBHOOK_URL) {
         builder = builder.target(Target::slack(SecretString::from(url)).map_err(|_| {

@@ -152,6 +152,7 @@ pub struct NotifierBuilder {
     policy: Policy,
     report_link: Option<Template>,
     client: Option<reqwest::Client>,
+    allow_internal: bool,
 }
 
 impl fmt::Debug for NotifierBuilder {
@@ -161,6 +162,7 @@ impl fmt::Debug for NotifierBuilder {
             .field("queue_capacity", &self.queue_capacity)
             .field("policy", &self.policy)
             .field("report_link", &self.report_link)
+            .field("allow_internal", &self.allow_internal)
             .finish_non_exhaustive()
     }
 }
@@ -184,6 +186,7 @@ impl Default for NotifierBuilder {
             },
             report_link: None,
             client: None,
+            allow_internal: false,
         }
     }
 }
@@ -247,6 +250,14 @@ impl NotifierBuilder {
         self
     }
 
+    /// Lets requests go to loopback, link-local and cluster-internal hosts, which are refused
+    /// by default (see the [crate documentation](crate#where-notifications-may-go)): for
+    /// tests, local tours and receivers on the same machine.
+    pub fn allow_internal_addresses(mut self) -> Self {
+        self.allow_internal = true;
+        self
+    }
+
     /// Starts one worker task per target on the current Tokio runtime.
     ///
     /// # Errors
@@ -274,6 +285,7 @@ impl NotifierBuilder {
                 client: client.clone(),
                 policy: self.policy,
                 report_link: report_link.clone(),
+                allow_internal: self.allow_internal,
             };
             workers.push(runtime.spawn(worker.run(rx)));
             lanes.push(Lane { target, tx, shared });
@@ -453,6 +465,7 @@ struct Worker {
     client: reqwest::Client,
     policy: Policy,
     report_link: Option<Arc<Template>>,
+    allow_internal: bool,
 }
 
 impl Worker {
@@ -524,6 +537,15 @@ impl Worker {
     /// Sends with retries; `true` when delivered.
     async fn send(&self, out: &Outgoing, redact: &(dyn Fn(&str) -> String + Sync)) -> bool {
         let name = self.target.name();
+        if !self.allow_internal
+            && let Some(reason) = crate::guard::refused_url(&out.url).await
+        {
+            self.record_failure(&Error::RefusedAddress {
+                target: name.to_owned(),
+                reason: redact(&reason),
+            });
+            return false;
+        }
         let mut attempt: u32 = 1;
         loop {
             let mut request = self
@@ -626,7 +648,10 @@ fn render_request(
         .ok_or_else(|| RenderFailure::Invalid("URL".to_owned()))?;
     let mut headers = HeaderMap::new();
     for h in &request.headers {
-        let value = h.value.render(root).map_err(RenderFailure::Template)?;
+        let value = h
+            .value
+            .render_header(root)
+            .map_err(RenderFailure::Template)?;
         let name = HeaderName::from_bytes(h.key.trim().as_bytes())
             .map_err(|_| RenderFailure::Invalid(format!("header `{}`", h.key)))?;
         let mut value = HeaderValue::from_str(&value)
@@ -636,10 +661,9 @@ fn render_request(
         }
         headers.append(name, value);
     }
-    let body = match &request.payload {
-        Some(p) => Some(p.render(root).map_err(RenderFailure::Template)?),
-        None => None,
-    };
+    let body = request
+        .render_payload(root)
+        .map_err(RenderFailure::Template)?;
     Ok(Outgoing {
         method: method(request.method),
         url,

@@ -42,8 +42,10 @@ fn evaluation_failed() -> Value {
     })
 }
 
+/// The receivers here are on 127.0.0.1: the tests opt in to internal addresses.
 fn fast() -> NotifierBuilder {
     Notifier::builder()
+        .allow_internal_addresses()
         .retry(RetryPolicy::new(
             4,
             Duration::from_millis(1),
@@ -398,6 +400,7 @@ async fn dead_receiver_does_not_delay_the_sender() {
     let dead = DeadReceiver::start();
     let healthy = Receiver::start().await;
     let notifier = Notifier::builder()
+        .allow_internal_addresses()
         .queue_capacity(50)
         .timeout(Duration::from_secs(30))
         .target(

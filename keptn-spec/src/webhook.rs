@@ -68,8 +68,11 @@
 //! `.shkeptncontext`, `.triggeredid`, `.data…`) plus `.env` with the `envFrom` secrets, as in
 //! Keptn. A reference to a field the event does not have is an error at render time (Keptn
 //! executes templates with `missingkey=error` and fails the webhook; we do the same: the request
-//! is not sent and the failure is reported). Strings are inserted as they are (no JSON
-//! escaping, as in Keptn), numbers and booleans in their JSON form. Deliberate differences: a
+//! is not sent and the failure is reported). [`Template::render`] inserts strings as they are
+//! (no JSON escaping, as in Keptn), numbers and booleans in their JSON form; senders use
+//! [`Request::render_payload`] and [`Template::render_header`] instead, which escape inserted
+//! values for where they land so event data cannot change the JSON or add a header (a
+//! deliberate difference from Keptn). Other deliberate differences: a
 //! JSON `null` renders as an empty string (Go prints `<no value>`) and objects/arrays render as
 //! compact JSON (Go prints its `map[…]` debug form).
 
@@ -79,6 +82,8 @@ use std::str::FromStr;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+mod safe;
 
 /// The `apiVersion` keptn-rs reads and writes.
 pub const API_VERSION_V1BETA1: &str = "webhookconfig.keptn.sh/v1beta1";
@@ -617,6 +622,15 @@ pub enum RenderError {
         kind: &'static str,
         /// The segment that could not be read.
         next: String,
+    },
+    /// A field is placed where no value can be inserted safely (see
+    /// [`Template::render_json`]).
+    #[error("`{path}` cannot be inserted safely: {reason}")]
+    Unsafe {
+        /// The full path of the reference.
+        path: String,
+        /// Why.
+        reason: String,
     },
 }
 

@@ -55,6 +55,7 @@ spec:
     );
     let config = keptn_spec::from_yaml_str(&webhook_yaml).unwrap();
     let notifier = Notifier::builder()
+        .allow_internal_addresses()
         .target(Target::slack(SecretString::from(format!("http://{addr}/slack"))).unwrap())
         .targets(Target::webhooks(&config, &StaticSecrets::new()).unwrap())
         .build()

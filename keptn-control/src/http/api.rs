@@ -78,6 +78,15 @@ async fn send_event(
     if event.source.trim().is_empty() {
         return Err(ApiError::bad_request("event field `source` is empty"));
     }
+    // The controller ignores events of its own source (it wrote them), so such an event from
+    // outside would never be logged: refuse it instead of answering 503 after the wait.
+    if event.source == crate::CONTROLLER_SOURCE {
+        return Err(ApiError::bad_request(format!(
+            "event field `source`: `{}` is the control plane's own source; send the event under \
+             your service's name",
+            crate::CONTROLLER_SOURCE
+        )));
+    }
     if event.triggeredid.is_some() && event.shkeptncontext.is_none() {
         return Err(ApiError::bad_request(
             "an event with `triggeredid` must carry the `shkeptncontext` of the task it answers",

@@ -46,8 +46,45 @@ pub(super) fn routes() -> Router<ApiState> {
         )
 }
 
+/// The longest segment (file name) of a resource URI accepted, as most file systems.
+const MAX_SEGMENT_LEN: usize = 255;
+
+/// Invisible characters (zero-width, bidirectional controls, byte-order mark) and look-alikes
+/// of the path characters `/`, `\` and `.`: a URI with them reads as another path than it is.
+fn is_look_alike(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            // slashes and backslashes
+            | '\u{2044}'
+            | '\u{2215}'
+            | '\u{2216}'
+            | '\u{29F5}'
+            | '\u{29F8}'
+            | '\u{29F9}'
+            | '\u{FE68}'
+            | '\u{FF0F}'
+            | '\u{FF3C}'
+            // dots
+            | '\u{2024}'
+            | '\u{2025}'
+            | '\u{2026}'
+            | '\u{FE52}'
+            | '\u{FF0E}'
+            | '\u{3002}'
+            | '\u{FF61}'
+    )
+}
+
 /// Checks a resource URI: relative, no `.`/`..` segments, no empty segment, no NUL, backslash
-/// or control character; a leading `/` is dropped (Keptn's CLI sends both forms).
+/// or control character, no invisible or look-alike character, no percent-encoded separator,
+/// at most 512 bytes and 255 per segment; a leading `/` is dropped (Keptn's CLI sends both
+/// forms).
 pub(crate) fn check_uri(uri: &str) -> Result<String, ApiError> {
     let trimmed = uri.strip_prefix('/').unwrap_or(uri);
     let bad = |why: &str| {
@@ -64,6 +101,22 @@ pub(crate) fn check_uri(uri: &str) -> Result<String, ApiError> {
     }
     if trimmed.chars().any(|c| c.is_control() || c == '\\') {
         return bad("it contains a control character or a backslash");
+    }
+    if let Some(c) = trimmed.chars().find(|&c| is_look_alike(c)) {
+        return bad(&format!(
+            "it contains U+{:04X}, an invisible character or a look-alike of `/`, `\\` or `.`",
+            u32::from(c)
+        ));
+    }
+    let lower = trimmed.to_ascii_lowercase();
+    if ["%2e", "%2f", "%5c", "%00"]
+        .iter()
+        .any(|e| lower.contains(e))
+    {
+        return bad("it contains a percent-encoded `.`, `/`, `\\` or NUL (send the URI decoded)");
+    }
+    if trimmed.split('/').any(|s| s.len() > MAX_SEGMENT_LEN) {
+        return bad("a segment is longer than 255 bytes");
     }
     if trimmed
         .split('/')
@@ -322,6 +375,18 @@ mod tests {
             "a\\b",
             "./x",
             "shipyard.yaml",
+            // look-alikes and invisible characters
+            "a\u{FF0F}..\u{FF0F}b",
+            "a\u{2215}b",
+            "\u{FF0E}\u{FF0E}/x",
+            "a\u{200B}/b.yaml",
+            "slo\u{202E}lmay.exe",
+            "\u{FEFF}slo.yaml",
+            // encoded separators
+            "..%2F..%2Fshipyard.yaml",
+            "%2e%2e/x",
+            "a%5Cb",
+            "a%00b",
         ] {
             assert_eq!(
                 check_uri(bad).unwrap_err().status,
@@ -329,5 +394,14 @@ mod tests {
                 "{bad:?}"
             );
         }
+        // overlong: the whole URI and one segment
+        assert!(check_uri(&"a/".repeat(300)).is_err());
+        assert!(check_uri(&"x".repeat(256)).is_err());
+        assert!(check_uri(&"x".repeat(255)).is_ok());
+        // other non-ASCII names are fine
+        assert_eq!(
+            check_uri("déploiement/日本.yaml").unwrap(),
+            "déploiement/日本.yaml"
+        );
     }
 }
