@@ -16,6 +16,7 @@ use crate::bus::Topic;
 use crate::executor::{ExecutorContext, TaskExecutor};
 use crate::ids;
 use crate::model::ResourceScope;
+use crate::store::EventQuery;
 
 /// The `source` of the lighthouse's events.
 pub const LIGHTHOUSE_SOURCE: &str = "lighthouse-service";
@@ -28,7 +29,8 @@ pub const SLO_URI: &str = "slo.yaml";
 /// (`sliProvider`, `indicators`, `start`, `end`, `customFilters`), waits for the matching
 /// `get-sli.finished` and scores it with [`keptn_slo::evaluate`] against the stored evaluation
 /// history, to which the result is added. No answer within the SLI timeout fails the
-/// evaluation: a gate never passes on missing data.
+/// evaluation: a gate never passes on missing data. An evaluation run again after a restart
+/// takes a `get-sli.finished` already stored for its request instead of asking again.
 #[derive(Debug, Clone)]
 pub struct Lighthouse {
     provider: String,
@@ -64,14 +66,28 @@ impl Lighthouse {
         let ty = EventType::task(Task::GetSli, Phase::Triggered);
         let event = KeptnEvent::new(ty, LIGHTHOUSE_SOURCE, context, &request).with_id(id.clone());
         let finished_ty = EventType::task(Task::GetSli, Phase::Finished);
-        let mut answers = match cx.bus().subscribe(Topic::Type(finished_ty)).await {
+        let mut answers = match cx.bus().subscribe(Topic::Type(finished_ty.clone())).await {
             Ok(s) => s,
             Err(e) => return SliReport::errored(format!("cannot listen for SLIs: {e}")),
         };
-        if let Err(e) = cx.bus().publish(&event).await {
+        // After a restart the evaluation runs again with the same request id; an answer stored
+        // before the crash is the answer (no poller sees an answered request as open).
+        let mut stored = EventQuery::all().of_type(finished_ty);
+        stored.triggered_id = Some(id.clone());
+        stored.limit = Some(1);
+        let earlier = match cx.store().events(&stored).await {
+            Ok(mut found) => found.pop(),
+            Err(e) => return SliReport::errored(format!("cannot read earlier SLI answers: {e}")),
+        };
+        if earlier.is_none()
+            && let Err(e) = cx.bus().publish(&event).await
+        {
             return SliReport::errored(format!("cannot ask for SLIs: {e}"));
         }
         let wait = async {
+            if earlier.is_some() {
+                return earlier;
+            }
             while let Some(answer) = answers.next().await {
                 if answer.triggeredid.as_ref() == Some(&id) {
                     return Some(answer);
