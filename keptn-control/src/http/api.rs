@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, json_body};
+use super::paging::Paging;
 use super::{ApiState, MAX_PAGE_SIZE};
 use crate::store::EventQuery;
 
@@ -112,35 +113,14 @@ pub(crate) struct EventPage {
 }
 
 impl EventPage {
-    /// The page of `all` starting at `next_page_key` (an offset) with `page_size` items.
-    pub(crate) fn of(
-        all: Vec<KeptnEvent>,
-        page_size: Option<usize>,
-        next_page_key: Option<&str>,
-    ) -> Result<Self, ApiError> {
-        let size = page_size.unwrap_or(20);
-        if size == 0 || size > MAX_PAGE_SIZE {
-            return Err(ApiError::bad_request(format!(
-                "pageSize {size} is out of range: expected 1 to {MAX_PAGE_SIZE}"
-            )));
-        }
-        let start: usize = match next_page_key {
-            None | Some("") => 0,
-            Some(k) => k.parse().map_err(|_| {
-                ApiError::bad_request(format!(
-                    "nextPageKey `{}` is not a page key",
-                    k.escape_debug()
-                ))
-            })?,
-        };
-        let total = all.len();
-        let events: Vec<KeptnEvent> = all.into_iter().skip(start).take(size).collect();
-        let next = start + events.len();
+    /// The page of `all` that `paging` selects (20 events without `pageSize`).
+    pub(crate) fn of(all: Vec<KeptnEvent>, paging: &Paging) -> Result<Self, ApiError> {
+        let page = paging.page(all, 20)?;
         Ok(Self {
-            next_page_key: (next < total).then(|| next.to_string()),
-            page_size: events.len(),
-            total_count: total,
-            events,
+            next_page_key: page.next.map(|n| n.to_string()),
+            page_size: page.items.len(),
+            total_count: page.total,
+            events: page.items,
         })
     }
 }
@@ -208,11 +188,11 @@ async fn events(
             && from.is_none_or(|f| e.time.is_some_and(|t| t >= f))
     });
     all.reverse();
-    Ok(Json(EventPage::of(
-        all,
-        p.page_size,
-        p.next_page_key.as_deref(),
-    )?))
+    let paging = Paging {
+        page_size: p.page_size,
+        next_page_key: p.next_page_key,
+    };
+    Ok(Json(EventPage::of(all, &paging)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -316,5 +296,9 @@ async fn events_of_type(
         }
     }
     let size = p.limit.unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
-    Ok(Json(EventPage::of(matching, Some(size), None)?))
+    let paging = Paging {
+        page_size: Some(size),
+        next_page_key: None,
+    };
+    Ok(Json(EventPage::of(matching, &paging)?))
 }

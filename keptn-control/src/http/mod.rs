@@ -14,7 +14,10 @@ mod api;
 mod control;
 mod error;
 mod openapi;
+mod paging;
 mod resources;
+mod sequences;
+mod stages;
 
 use std::collections::HashMap;
 use std::fmt;
