@@ -85,8 +85,22 @@ async fn send_event(
         ));
     }
     let id = event.id.clone();
+    let context = send_logged(&state, event).await?;
+    let token = id.to_string();
+    Ok(Json(json!({"keptnContext": context, "token": token})))
+}
+
+/// Sends `event` to the control plane and returns its context once the control plane has logged
+/// it, so an accepted event survives a crash.
+///
+/// # Errors
+/// 503 when the event is not logged within [`STORE_WAIT`]; store errors.
+pub(crate) async fn send_logged(
+    state: &ApiState,
+    event: KeptnEvent,
+) -> Result<KeptnContext, ApiError> {
+    let id = event.id.clone();
     let context = state.plane.send(event).await?;
-    // Answer once the control plane has logged the event, so an accepted event survives a crash.
     let deadline = tokio::time::Instant::now() + STORE_WAIT;
     while !state.plane.store().has_event(&id).await? {
         if tokio::time::Instant::now() >= deadline {
@@ -97,8 +111,7 @@ async fn send_event(
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let token = id.to_string();
-    Ok(Json(json!({"keptnContext": context, "token": token})))
+    Ok(context)
 }
 
 /// One page of events, as the mongodb-datastore answers.
