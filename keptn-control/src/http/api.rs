@@ -159,6 +159,18 @@ pub(crate) fn data_str<'a>(event: &'a KeptnEvent, field: &str) -> Option<&'a str
     event.data.get(field).and_then(Value::as_str)
 }
 
+/// Whether `event`'s data has the given `project`, `stage` and `service` (each when given).
+pub(crate) fn in_scope(
+    event: &KeptnEvent,
+    project: Option<&str>,
+    stage: Option<&str>,
+    service: Option<&str>,
+) -> bool {
+    [("project", project), ("stage", stage), ("service", service)]
+        .into_iter()
+        .all(|(field, want)| want.is_none_or(|v| data_str(event, field) == Some(v)))
+}
+
 fn parse_time(value: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
@@ -188,16 +200,12 @@ async fn events(
     let from = p.from_time.as_deref().map(parse_time).transpose()?;
     let mut all = state.plane.store().events(&query).await?;
     all.retain(|e| {
-        p.project
-            .as_deref()
-            .is_none_or(|v| data_str(e, "project") == Some(v))
-            && p.stage
-                .as_deref()
-                .is_none_or(|v| data_str(e, "stage") == Some(v))
-            && p.service
-                .as_deref()
-                .is_none_or(|v| data_str(e, "service") == Some(v))
-            && p.event_id.as_deref().is_none_or(|v| e.id.as_str() == v)
+        in_scope(
+            e,
+            p.project.as_deref(),
+            p.stage.as_deref(),
+            p.service.as_deref(),
+        ) && p.event_id.as_deref().is_none_or(|v| e.id.as_str() == v)
             && from.is_none_or(|f| e.time.is_some_and(|t| t >= f))
     });
     all.reverse();

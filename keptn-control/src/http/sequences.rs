@@ -12,7 +12,7 @@ use keptn_spec::{ProjectName, StageName};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{EventPage, data_str};
+use super::api::{EventPage, data_str, in_scope};
 use super::control::shipyard_of;
 use super::error::{ApiError, json_body, name};
 use super::paging::Paging;
@@ -221,16 +221,12 @@ async fn open_triggered(
     };
     let mut open = Vec::new();
     for event in state.plane.open_triggered(task).await? {
-        let matches = p
-            .project
-            .as_deref()
-            .is_none_or(|v| data_str(&event, "project") == Some(v))
-            && p.stage
-                .as_deref()
-                .is_none_or(|v| data_str(&event, "stage") == Some(v))
-            && p.service
-                .as_deref()
-                .is_none_or(|v| data_str(&event, "service") == Some(v));
+        let matches = in_scope(
+            &event,
+            p.project.as_deref(),
+            p.stage.as_deref(),
+            p.service.as_deref(),
+        );
         if matches && open.len() < MAX_PAGE_SIZE && state.lease(&event.id) {
             open.push(event);
         }

@@ -14,7 +14,7 @@ use keptn_spec::{ProjectName, ServiceName, StageName};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::data_str;
+use super::api::{data_str, in_scope};
 use super::control::{services_of, shipyard_of};
 use super::error::{ApiError, json_body, name};
 use super::paging::Paging;
@@ -56,9 +56,12 @@ async fn scoped_events(
 ) -> Result<Vec<KeptnEvent>, ApiError> {
     let mut events = state.plane.store().events(&EventQuery::all()).await?;
     events.retain(|e| {
-        data_str(e, "project") == Some(project.as_str())
-            && data_str(e, "stage") == Some(stage.as_str())
-            && service.is_none_or(|s| data_str(e, "service") == Some(s.as_str()))
+        in_scope(
+            e,
+            Some(project.as_str()),
+            Some(stage.as_str()),
+            service.map(ServiceName::as_str),
+        )
     });
     Ok(events)
 }
