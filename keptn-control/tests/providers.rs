@@ -3,30 +3,19 @@
 //! prometheus-named one), merges the answers, and a failing provider fails only its own
 //! indicators.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use common::{EVALUATION_SHIPYARD, evaluation_event};
 use keptn_control::executors::{Lighthouse, SLO_URI, SliProviderExecutor};
 use keptn_control::store::EventQuery;
 use keptn_control::{ControlPlane, ResourceScope};
 use keptn_slo::{ProviderError, SliProvider, SliQuery};
 use keptn_spec::SliValue;
-use keptn_spec::event::{
-    EventType, GetSliTriggeredData, KeptnContext, KeptnEvent, Phase, Task, Verdict,
-};
-use serde_json::json;
-
-const SHIPYARD: &str = "apiVersion: spec.keptn.sh/0.2.2
-kind: Shipyard
-spec:
-  stages:
-    - name: staging
-      sequences:
-        - name: evaluation
-          tasks:
-            - name: evaluation
-";
+use keptn_spec::event::{EventType, GetSliTriggeredData, Phase, Task, Verdict};
 
 const SLO: &str = "objectives:
   - sli: response_time_p95
@@ -80,7 +69,7 @@ async fn two_providers_one_gate_each_failing_alone() {
     let prometheus = Fixed::new("prometheus", 0.01);
     let dynatrace = Fixed::new("dynatrace", 3.5);
     let plane = ControlPlane::builder()
-        .project("sockshop".parse().unwrap(), SHIPYARD)
+        .project("sockshop".parse().unwrap(), EVALUATION_SHIPYARD)
         .executor(Lighthouse::new("prometheus").sli_timeout(Duration::from_secs(20)))
         .executor(SliProviderExecutor::new(prometheus.clone()))
         .executor(SliProviderExecutor::new(dynatrace.clone()))
@@ -112,19 +101,7 @@ async fn two_providers_one_gate_each_failing_alone() {
         .unwrap();
 
     let evaluate = || async {
-        let ty = EventType::sequence("staging".parse().unwrap(), "evaluation", Phase::Triggered)
-            .unwrap();
-        let data = json!({"project": "sockshop", "stage": "staging", "service": "carts",
-                          "evaluation": {"timeframe": "5m"}});
-        let ctx = plane
-            .send(KeptnEvent::new(
-                ty,
-                "cli",
-                KeptnContext::new_random(),
-                &data,
-            ))
-            .await
-            .unwrap();
+        let ctx = plane.send(evaluation_event()).await.unwrap();
         let out = plane.wait(ctx, Duration::from_secs(20)).await.unwrap();
         (ctx, out[0].clone())
     };

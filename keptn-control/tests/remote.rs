@@ -2,9 +2,12 @@
 //! poller reads the open `.triggered` events and answers through `ControlPlane::send`, as a
 //! remote execution plane does over Keptn's API.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
+use common::{EVALUATION_SHIPYARD, evaluation_event};
 use keptn_control::executors::{Lighthouse, SLO_URI};
 use keptn_control::{ControlPlane, ResourceScope};
 use keptn_spec::event::{EventType, KeptnContext, KeptnEvent, Phase, Status, Task, Verdict};
@@ -143,16 +146,6 @@ async fn stored_get_sli_answer_is_used_after_restart() {
     use keptn_control::{MemoryStore, Store};
     use std::sync::Arc;
 
-    const EVALUATION_SHIPYARD: &str = "apiVersion: spec.keptn.sh/0.2.2
-kind: Shipyard
-spec:
-  stages:
-    - name: staging
-      sequences:
-        - name: evaluation
-          tasks:
-            - name: evaluation
-";
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let scope = ResourceScope::service(
         "sockshop".parse().unwrap(),
@@ -167,19 +160,7 @@ spec:
         .await
         .unwrap();
     first.put_resource(&scope, SLO_URI, SLO).await.unwrap();
-    let ty =
-        EventType::sequence("staging".parse().unwrap(), "evaluation", Phase::Triggered).unwrap();
-    let data = json!({"project": "sockshop", "stage": "staging", "service": "carts",
-                      "evaluation": {"timeframe": "5m"}});
-    let ctx = first
-        .send(KeptnEvent::new(
-            ty,
-            "cli",
-            KeptnContext::new_random(),
-            &data,
-        ))
-        .await
-        .unwrap();
+    let ctx = first.send(evaluation_event()).await.unwrap();
     let request = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             if let Some(t) = first.open_triggered(&Task::GetSli).await.unwrap().pop() {
