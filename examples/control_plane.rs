@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run -p keptn-examples --example control_plane -- --listen 127.0.0.1:8080 \
 //!     --state ./keptn-state.db [--token-file FILE] [--sli-provider dynatrace|local|remote] \
-//!     [--task-timeout SECS]
+//!     [--task-timeout SECS] [--dynatrace-webhook PATH] [--alertmanager-webhook PATH]
 //! ```
 //!
 //! The API token comes from `KEPTN_API_TOKEN` or `--token-file` and is never printed. Prints
@@ -17,6 +17,15 @@
 //! built-in deployers, so every SLI is missing and a gate with objectives fails). Restarting on
 //! the same state file keeps every project, resource, sequence and event and resumes what was
 //! in flight.
+//!
+//! Problems arrive as Keptn events at `POST /api/v1/event`, and, when asked for, as a monitoring
+//! tool's own notification: `--dynatrace-webhook /problems/dynatrace` takes Dynatrace's problem
+//! notification (configure it with `dynatrace_configure_monitoring --keptn-endpoint
+//! http://ADDR/problems/dynatrace` and `KEPTN_API_TOKEN`, which Dynatrace then sends as
+//! `x-token`); `--alertmanager-webhook /problems/alertmanager` takes Alertmanager's webhook
+//! (the receiver `keptn_prometheus::AlertmanagerConfig` writes, with the token in its
+//! `credentials_file`, sent as `Authorization: Bearer`). Open problems start the remediation
+//! sequence; resolved ones close it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,7 +34,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use keptn_control::executors::{Lighthouse, SliProviderExecutor};
-use keptn_control::http::{ApiConfig, ApiToken};
+use keptn_control::http::{ApiConfig, ApiToken, ProblemWebhook};
 use keptn_control::{ControlPlane, SqliteStore};
 
 /// Where the lighthouse's `get-sli` requests are answered.
@@ -57,6 +66,36 @@ struct Args {
     /// Seconds a triggered task may wait to be started, and how long one poller holds it.
     #[arg(long, default_value_t = 120)]
     task_timeout: u64,
+    /// Serve Dynatrace's problem notification at this path (such as /problems/dynatrace).
+    #[arg(long)]
+    dynatrace_webhook: Option<String>,
+    /// Serve Alertmanager's webhook at this path (such as /problems/alertmanager).
+    #[arg(long)]
+    alertmanager_webhook: Option<String>,
+}
+
+/// The API configuration: token, task lease and the problem webhooks asked for.
+fn api_config(args: &Args, token: ApiToken, lease: Duration) -> anyhow::Result<ApiConfig> {
+    let mut config = ApiConfig::new(token).task_lease(lease);
+    if let Some(path) = &args.dynatrace_webhook {
+        let hook = ProblemWebhook::new(path, |body| {
+            keptn_dynatrace::ProblemNotification::parse(body)
+                .and_then(|n| n.to_keptn_event())
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| anyhow::anyhow!("--dynatrace-webhook: {}", e.message))?;
+        config = config.problem_webhook(hook);
+    }
+    if let Some(path) = &args.alertmanager_webhook {
+        let hook = ProblemWebhook::new(path, |body| {
+            keptn_prometheus::WebhookPayload::parse(body)
+                .and_then(|p| p.to_problem_event())
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| anyhow::anyhow!("--alertmanager-webhook: {}", e.message))?;
+        config = config.problem_webhook(hook);
+    }
+    Ok(config)
 }
 
 fn token(args: &Args) -> anyhow::Result<ApiToken> {
@@ -110,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let token = token(&args)?;
     let timeout = Duration::from_secs(args.task_timeout.max(1));
+    let config = api_config(&args, token, timeout)?;
     let store = SqliteStore::open(&args.state)
         .with_context(|| format!("cannot open the state file {}", args.state.display()))?;
     let provider = match args.sli_provider {
@@ -132,7 +172,6 @@ async fn main() -> anyhow::Result<()> {
         "control plane listening on http://{}",
         listener.local_addr()?
     );
-    let config = ApiConfig::new(token).task_lease(timeout);
     keptn_control::http::serve(listener, plane, config, shutdown_signal()).await?;
     println!("control plane stopped");
     Ok(())

@@ -31,8 +31,9 @@ struct Args {
     /// Only report what would be done.
     #[arg(long)]
     dry_run: bool,
-    /// Where Dynatrace sends problem notifications (Keptn's `…/v1/event`); without it the
-    /// notification step is skipped.
+    /// Where Dynatrace sends problem notifications: the `control_plane` example's
+    /// `--dynatrace-webhook` path (such as `http://HOST:PORT/problems/dynatrace`), or Keptn's
+    /// `…/v1/event`; without it the notification step is skipped.
     #[arg(long)]
     keptn_endpoint: Option<String>,
 }

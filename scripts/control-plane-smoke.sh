@@ -5,6 +5,9 @@
 # 2. A project created over the API and a delivery event are still there after SIGTERM (clean
 #    exit 0) and a restart on the same file.
 # 3. A missing token is refused with a clear message and a non-zero exit.
+# 4. With --dynatrace-webhook / --alertmanager-webhook, a Dynatrace problem notification opens a
+#    remediation (x-token), an Alertmanager body is taken with `Authorization: Bearer`, and a
+#    body that is not a notification is 400.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
@@ -20,6 +23,7 @@ port=$(( 20000 + RANDOM % 20000 ))
 
 start() {
   "$bin" --listen "127.0.0.1:$port" --state "$tmp/state.db" --token-file "$tmp/token" --task-timeout 30 \
+    --dynatrace-webhook /problems/dynatrace --alertmanager-webhook /problems/alertmanager \
     > "$tmp/out" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
@@ -59,6 +63,25 @@ api "$url/api/mongodb-datastore/event?keptnContext=$ctx" | grep -q 'sh.keptn.eve
 api "$url/api/controlPlane/v1/event/triggered/sh.keptn.event.deployment.triggered?project=smoke" \
   | grep -q '"type":"sh.keptn.event.deployment.triggered"' \
   || { echo "the deployment task is not offered to remote executors" >&2; exit 1; }
+# Problem webhooks: Dynatrace's notification (x-token), Alertmanager's (bearer token).
+rem=$(printf 'apiVersion: spec.keptn.sh/0.2.3\nkind: Shipyard\nspec:\n  stages:\n    - name: production\n      sequences:\n        - name: remediation\n          tasks:\n            - name: get-action\n' | base64 -w0)
+code=$(api -o /dev/null -w '%{http_code}' -X POST "$url/api/controlPlane/v1/project" \
+  -d "{\"name\":\"hooks\",\"shipyard\":\"$rem\"}")
+[[ "$code" == 201 ]] || { echo "project hooks: $code" >&2; exit 1; }
+dt='{"specversion":"1.0","shkeptncontext":"-77_1V2","type":"sh.keptn.events.problem","source":"dynatrace","id":"-77_1V2","time":"","contenttype":"application/json","data":{"State":"OPEN","ProblemID":"77","PID":"-77_1V2","ProblemTitle":"Failure rate increase","ProblemURL":"https://dt/#problems","ProblemDetails":{},"Tags":"keptn_project:hooks, keptn_stage:production, keptn_service:carts","ImpactedEntities":[],"ImpactedEntity":"carts"}}'
+dctx=$(api -X POST "$url/problems/dynatrace" -d "$dt" | sed -n 's/.*"keptnContext":"\([^"]*\)".*/\1/p')
+[[ -n "$dctx" ]] || { echo "no keptnContext from the Dynatrace webhook" >&2; exit 1; }
+for _ in $(seq 50); do
+  api "$url/api/controlPlane/v1/sequence/hooks?keptnContext=$dctx" | grep -q '"name":"remediation"' && break
+  sleep 0.1
+done
+api "$url/api/controlPlane/v1/sequence/hooks?keptnContext=$dctx" | grep -q '"name":"remediation"' \
+  || { echo "the Dynatrace problem started no remediation" >&2; exit 1; }
+am='{"version":"4","groupKey":"{}:{alertname=\"error_rate\"}","status":"firing","receiver":"keptn","groupLabels":{"alertname":"error_rate"},"commonLabels":{"alertname":"error_rate","project":"hooks","stage":"production","service":"carts"},"commonAnnotations":{"summary":"Failure rate increase"},"externalURL":"http://am","alerts":[{"status":"firing","labels":{"alertname":"error_rate","project":"hooks","stage":"production","service":"carts"},"annotations":{},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"1"}]}'
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" -X POST "$url/problems/alertmanager" -d "$am")
+[[ "$code" == 200 ]] || { echo "Alertmanager webhook: $code" >&2; exit 1; }
+code=$(api -o /dev/null -w '%{http_code}' -X POST "$url/problems/dynatrace" -d '{"nope":1}')
+[[ "$code" == 400 ]] || { echo "a body that is not a notification: $code, expected 400" >&2; exit 1; }
 stop
 if grep -q "$token" "$tmp/out"; then echo "the token was printed" >&2; exit 1; fi
 

@@ -2,9 +2,12 @@
 //! poller reads the open `.triggered` events and answers through `ControlPlane::send`, as a
 //! remote execution plane does over Keptn's API.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
+use common::{EVALUATION_SHIPYARD, evaluation_event};
 use keptn_control::executors::{Lighthouse, SLO_URI};
 use keptn_control::{ControlPlane, ResourceScope};
 use keptn_spec::event::{EventType, KeptnContext, KeptnEvent, Phase, Status, Task, Verdict};
@@ -132,4 +135,81 @@ async fn remote_executors_answer_polled_tasks() {
                 .is_empty()
         );
     }
+}
+
+/// A remote `get-sli.finished` stored just before a crash: the restarted control plane re-runs
+/// the evaluation, which must take the stored answer instead of asking again under the same id
+/// (no poller would see that request open, and the gate would wait out its SLI timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_get_sli_answer_is_used_after_restart() {
+    use keptn_control::store::{Change, EventQuery};
+    use keptn_control::{MemoryStore, Store};
+    use std::sync::Arc;
+
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let scope = ResourceScope::service(
+        "sockshop".parse().unwrap(),
+        "staging".parse().unwrap(),
+        "carts".parse().unwrap(),
+    );
+    let first = ControlPlane::builder()
+        .store(store.clone())
+        .project("sockshop".parse().unwrap(), EVALUATION_SHIPYARD)
+        .executor(Lighthouse::new("remote").sli_timeout(Duration::from_secs(600)))
+        .build()
+        .await
+        .unwrap();
+    first.put_resource(&scope, SLO_URI, SLO).await.unwrap();
+    let ctx = first.send(evaluation_event()).await.unwrap();
+    let request = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(t) = first.open_triggered(&Task::GetSli).await.unwrap().pop() {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    drop(first); // the crash: the controller stops before it sees the answer
+    // ... which the remote provider had sent, and the store had written
+    let answer = request
+        .finished(
+            "remote-executor",
+            &json!({"status": "succeeded", "result": "pass",
+                    "get-sli": {"indicatorValues": [
+                        {"metric": "response_time_p95", "value": 250.0, "success": true}]}}),
+        )
+        .unwrap();
+    let mut change = Change::default();
+    change.events.push(answer);
+    store.commit(&change).await.unwrap();
+
+    let second = ControlPlane::builder()
+        .store(store.clone())
+        .executor(Lighthouse::new("remote").sli_timeout(Duration::from_secs(600)))
+        .build()
+        .await
+        .unwrap();
+    let out = second.wait(ctx, Duration::from_secs(10)).await.unwrap();
+    let evaluation = out[0].task("evaluation").unwrap();
+    assert_eq!(out[0].result, Verdict::Pass, "{out:#?}");
+    assert_eq!(
+        evaluation
+            .evaluation
+            .as_deref()
+            .unwrap()
+            .evaluation
+            .indicator_results()[0]
+            .value()
+            .unwrap()
+            .value,
+        250.0
+    );
+    // the request was not sent a second time
+    let requests = store
+        .events(&EventQuery::context(ctx).of_type(EventType::task(Task::GetSli, Phase::Triggered)))
+        .await
+        .unwrap();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
 }

@@ -6,16 +6,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keptn_slo::{EvaluationContext, PreviousEvaluation, SliReport, evaluate};
 use keptn_spec::event::{
-    CustomFilter, EvaluationTriggeredData, EventType, GetSliFinishedData, GetSliRequest,
+    CustomFilter, EvaluationTriggeredData, EventId, EventType, GetSliFinishedData, GetSliRequest,
     GetSliTriggeredData, KeptnEvent, Payload, Phase, Status, Task, Verdict,
 };
-use keptn_spec::{GoDuration, Slo};
+use keptn_spec::{GoDuration, SliValue, Slo};
 
 use super::answer::errored;
+use super::providers;
 use crate::bus::Topic;
 use crate::executor::{ExecutorContext, TaskExecutor};
 use crate::ids;
 use crate::model::ResourceScope;
+use crate::store::EventQuery;
 
 /// The `source` of the lighthouse's events.
 pub const LIGHTHOUSE_SOURCE: &str = "lighthouse-service";
@@ -28,7 +30,14 @@ pub const SLO_URI: &str = "slo.yaml";
 /// (`sliProvider`, `indicators`, `start`, `end`, `customFilters`), waits for the matching
 /// `get-sli.finished` and scores it with [`keptn_slo::evaluate`] against the stored evaluation
 /// history, to which the result is added. No answer within the SLI timeout fails the
-/// evaluation: a gate never passes on missing data.
+/// evaluation: a gate never passes on missing data. An evaluation run again after a restart
+/// takes a `get-sli.finished` already stored for its request instead of asking again.
+///
+/// Several providers in one gate (which Keptn could not do): an indicator named in another
+/// provider's `<provider>/sli.yaml` (service, stage or project level) and not in the
+/// lighthouse's own provider's is asked from that provider. `get-sli` then goes out once per
+/// provider, with its `sliProvider` and only its indicators, all before waiting; the answers are
+/// merged, and a provider that fails or does not answer fails only its own indicators.
 #[derive(Debug, Clone)]
 pub struct Lighthouse {
     provider: String,
@@ -51,60 +60,137 @@ impl Lighthouse {
         self
     }
 
+    /// Asks each provider of `groups` for its indicators (one `get-sli.triggered` each, all
+    /// sent before waiting) and merges the answers: a provider that fails or does not answer
+    /// in time fails only its own indicators; the report is errored when every provider failed.
     async fn fetch(
         &self,
         triggered: &KeptnEvent,
-        request: GetSliTriggeredData,
+        request: &GetSliTriggeredData,
+        groups: Vec<(String, Vec<String>)>,
         cx: &ExecutorContext,
     ) -> SliReport {
-        let id = ids::derive(&triggered.id, "get-sli");
         let Some(context) = triggered.shkeptncontext else {
             return SliReport::errored("the evaluation has no keptn context");
         };
         let ty = EventType::task(Task::GetSli, Phase::Triggered);
-        let event = KeptnEvent::new(ty, LIGHTHOUSE_SOURCE, context, &request).with_id(id.clone());
         let finished_ty = EventType::task(Task::GetSli, Phase::Finished);
-        let mut answers = match cx.bus().subscribe(Topic::Type(finished_ty)).await {
+        let mut answers = match cx.bus().subscribe(Topic::Type(finished_ty.clone())).await {
             Ok(s) => s,
             Err(e) => return SliReport::errored(format!("cannot listen for SLIs: {e}")),
         };
-        if let Err(e) = cx.bus().publish(&event).await {
-            return SliReport::errored(format!("cannot ask for SLIs: {e}"));
+        let single = groups.len() == 1;
+        let mut asked = Vec::new();
+        for (provider, indicators) in groups {
+            // One provider keeps Keptn's single request id; several get one id each.
+            let id = if single {
+                ids::derive(&triggered.id, "get-sli")
+            } else {
+                ids::derive(&triggered.id, &format!("get-sli:{provider}"))
+            };
+            let mut data = request.clone();
+            data.get_sli.sli_provider.clone_from(&provider);
+            data.get_sli.indicators.clone_from(&indicators);
+            let event =
+                KeptnEvent::new(ty.clone(), LIGHTHOUSE_SOURCE, context, &data).with_id(id.clone());
+            // After a restart the evaluation runs again with the same request ids; an answer
+            // stored before the crash is the answer (no poller sees an answered request as
+            // open).
+            let mut stored = EventQuery::all().of_type(finished_ty.clone());
+            stored.triggered_id = Some(id.clone());
+            stored.limit = Some(1);
+            let earlier = match cx.store().events(&stored).await {
+                Ok(mut found) => found.pop(),
+                Err(e) => {
+                    return SliReport::errored(format!("cannot read earlier SLI answers: {e}"));
+                }
+            };
+            if earlier.is_none()
+                && let Err(e) = cx.bus().publish(&event).await
+            {
+                return SliReport::errored(format!("cannot ask for SLIs: {e}"));
+            }
+            asked.push(Asked {
+                provider,
+                indicators,
+                id,
+                answer: earlier,
+            });
         }
         let wait = async {
-            while let Some(answer) = answers.next().await {
-                if answer.triggeredid.as_ref() == Some(&id) {
-                    return Some(answer);
+            while asked.iter().any(|a| a.answer.is_none()) {
+                let Some(answer) = answers.next().await else {
+                    return false;
+                };
+                if let Some(a) = asked
+                    .iter_mut()
+                    .find(|a| a.answer.is_none() && answer.triggeredid.as_ref() == Some(&a.id))
+                {
+                    a.answer = Some(answer);
                 }
             }
-            None
+            true
         };
-        let answer = match tokio::time::timeout(self.sli_timeout, wait).await {
-            Ok(Some(a)) => a,
-            Ok(None) => return SliReport::errored("the event bus closed while waiting for SLIs"),
-            Err(_) => {
-                return SliReport::errored(format!(
+        let bus_closed = matches!(
+            tokio::time::timeout(self.sli_timeout, wait).await,
+            Ok(false)
+        );
+        let mut values = Vec::new();
+        let mut failures = Vec::new();
+        let count = asked.len();
+        for a in asked {
+            let outcome = match &a.answer {
+                Some(answer) => answer_values(answer),
+                None if bus_closed => Err("the event bus closed while waiting for SLIs".to_owned()),
+                None => Err(format!(
                     "SLI provider `{}` did not answer get-sli within {:?}",
-                    self.provider, self.sli_timeout
-                ));
+                    a.provider, self.sli_timeout
+                )),
+            };
+            match outcome {
+                Ok(v) => values.extend(v),
+                Err(message) => {
+                    values.extend(
+                        a.indicators
+                            .iter()
+                            .map(|sli| SliValue::failed(sli, format!("{}: {message}", a.provider))),
+                    );
+                    failures.push(message);
+                }
             }
-        };
-        let data: GetSliFinishedData = match answer.data_as() {
-            Ok(d) => d,
-            Err(e) => return SliReport::errored(format!("malformed get-sli answer: {e}")),
-        };
-        let failed = data.common.status == Some(Status::Errored)
-            || data.common.status == Some(Status::Aborted)
-            || data.common.result == Some(Verdict::Fail);
-        if failed {
-            return SliReport::errored(
-                data.common
-                    .message
-                    .unwrap_or_else(|| format!("SLI provider `{}` failed", answer.source)),
-            );
         }
-        SliReport::succeeded(data.get_sli.indicator_values)
+        if failures.len() == count {
+            return SliReport::errored(failures.join("; "));
+        }
+        let position = |sli: &str| request.get_sli.indicators.iter().position(|i| i == sli);
+        values.sort_by_key(|v| position(&v.metric));
+        SliReport::succeeded(values)
     }
+}
+
+/// One `get-sli` request of an evaluation and its answer, once there.
+struct Asked {
+    provider: String,
+    indicators: Vec<String>,
+    id: EventId,
+    answer: Option<KeptnEvent>,
+}
+
+/// The values of a `get-sli.finished` answer, or why the provider failed.
+fn answer_values(answer: &KeptnEvent) -> Result<Vec<SliValue>, String> {
+    let data: GetSliFinishedData = answer
+        .data_as()
+        .map_err(|e| format!("malformed get-sli answer: {e}"))?;
+    let failed = data.common.status == Some(Status::Errored)
+        || data.common.status == Some(Status::Aborted)
+        || data.common.result == Some(Verdict::Fail);
+    if failed {
+        return Err(data
+            .common
+            .message
+            .unwrap_or_else(|| format!("SLI provider `{}` failed", answer.source)));
+    }
+    Ok(data.get_sli.indicator_values)
 }
 
 /// The evaluation window: `evaluation.start/end`, else the tests' `start/end`, else
@@ -191,8 +277,19 @@ impl TaskExecutor for Lighthouse {
             .deployment
             .as_ref()
             .and_then(|d| d.deployment_names.first().cloned());
+        let groups = match providers::assign(
+            cx.store().as_ref(),
+            &scope,
+            &self.provider,
+            &get_sli.get_sli.indicators,
+        )
+        .await
+        {
+            Ok(g) => g,
+            Err(e) => return errored(e),
+        };
         let report = self
-            .fetch(triggered, get_sli, cx)
+            .fetch(triggered, &get_sli, groups, cx)
             .await
             .with_window(start, end);
         // The id the runner gives this task's `.finished` event; a repeated task must not compare

@@ -4,6 +4,7 @@ mod answer;
 mod approval;
 mod deploy;
 mod lighthouse;
+mod providers;
 mod remediation;
 mod sli;
 

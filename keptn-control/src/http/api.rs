@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, json_body};
+use super::paging::Paging;
 use super::{ApiState, MAX_PAGE_SIZE};
 use crate::store::EventQuery;
 
@@ -93,8 +94,22 @@ async fn send_event(
         ));
     }
     let id = event.id.clone();
+    let context = send_logged(&state, event).await?;
+    let token = id.to_string();
+    Ok(Json(json!({"keptnContext": context, "token": token})))
+}
+
+/// Sends `event` to the control plane and returns its context once the control plane has logged
+/// it, so an accepted event survives a crash.
+///
+/// # Errors
+/// 503 when the event is not logged within [`STORE_WAIT`]; store errors.
+pub(crate) async fn send_logged(
+    state: &ApiState,
+    event: KeptnEvent,
+) -> Result<KeptnContext, ApiError> {
+    let id = event.id.clone();
     let context = state.plane.send(event).await?;
-    // Answer once the control plane has logged the event, so an accepted event survives a crash.
     let deadline = tokio::time::Instant::now() + STORE_WAIT;
     while !state.plane.store().has_event(&id).await? {
         if tokio::time::Instant::now() >= deadline {
@@ -105,8 +120,7 @@ async fn send_event(
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let token = id.to_string();
-    Ok(Json(json!({"keptnContext": context, "token": token})))
+    Ok(context)
 }
 
 /// One page of events, as the mongodb-datastore answers.
@@ -121,35 +135,14 @@ pub(crate) struct EventPage {
 }
 
 impl EventPage {
-    /// The page of `all` starting at `next_page_key` (an offset) with `page_size` items.
-    pub(crate) fn of(
-        all: Vec<KeptnEvent>,
-        page_size: Option<usize>,
-        next_page_key: Option<&str>,
-    ) -> Result<Self, ApiError> {
-        let size = page_size.unwrap_or(20);
-        if size == 0 || size > MAX_PAGE_SIZE {
-            return Err(ApiError::bad_request(format!(
-                "pageSize {size} is out of range: expected 1 to {MAX_PAGE_SIZE}"
-            )));
-        }
-        let start: usize = match next_page_key {
-            None | Some("") => 0,
-            Some(k) => k.parse().map_err(|_| {
-                ApiError::bad_request(format!(
-                    "nextPageKey `{}` is not a page key",
-                    k.escape_debug()
-                ))
-            })?,
-        };
-        let total = all.len();
-        let events: Vec<KeptnEvent> = all.into_iter().skip(start).take(size).collect();
-        let next = start + events.len();
+    /// The page of `all` that `paging` selects (20 events without `pageSize`).
+    pub(crate) fn of(all: Vec<KeptnEvent>, paging: &Paging) -> Result<Self, ApiError> {
+        let page = paging.page(all, 20)?;
         Ok(Self {
-            next_page_key: (next < total).then(|| next.to_string()),
-            page_size: events.len(),
-            total_count: total,
-            events,
+            next_page_key: page.next.map(|n| n.to_string()),
+            page_size: page.items.len(),
+            total_count: page.total,
+            events: page.items,
         })
     }
 }
@@ -173,6 +166,18 @@ struct EventsParams {
 /// The string at `data.<field>` of an event.
 pub(crate) fn data_str<'a>(event: &'a KeptnEvent, field: &str) -> Option<&'a str> {
     event.data.get(field).and_then(Value::as_str)
+}
+
+/// Whether `event`'s data has the given `project`, `stage` and `service` (each when given).
+pub(crate) fn in_scope(
+    event: &KeptnEvent,
+    project: Option<&str>,
+    stage: Option<&str>,
+    service: Option<&str>,
+) -> bool {
+    [("project", project), ("stage", stage), ("service", service)]
+        .into_iter()
+        .all(|(field, want)| want.is_none_or(|v| data_str(event, field) == Some(v)))
 }
 
 fn parse_time(value: &str) -> Result<DateTime<Utc>, ApiError> {
@@ -204,24 +209,20 @@ async fn events(
     let from = p.from_time.as_deref().map(parse_time).transpose()?;
     let mut all = state.plane.store().events(&query).await?;
     all.retain(|e| {
-        p.project
-            .as_deref()
-            .is_none_or(|v| data_str(e, "project") == Some(v))
-            && p.stage
-                .as_deref()
-                .is_none_or(|v| data_str(e, "stage") == Some(v))
-            && p.service
-                .as_deref()
-                .is_none_or(|v| data_str(e, "service") == Some(v))
-            && p.event_id.as_deref().is_none_or(|v| e.id.as_str() == v)
+        in_scope(
+            e,
+            p.project.as_deref(),
+            p.stage.as_deref(),
+            p.service.as_deref(),
+        ) && p.event_id.as_deref().is_none_or(|v| e.id.as_str() == v)
             && from.is_none_or(|f| e.time.is_some_and(|t| t >= f))
     });
     all.reverse();
-    Ok(Json(EventPage::of(
-        all,
-        p.page_size,
-        p.next_page_key.as_deref(),
-    )?))
+    let paging = Paging {
+        page_size: p.page_size,
+        next_page_key: p.next_page_key,
+    };
+    Ok(Json(EventPage::of(all, &paging)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -325,5 +326,9 @@ async fn events_of_type(
         }
     }
     let size = p.limit.unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
-    Ok(Json(EventPage::of(matching, Some(size), None)?))
+    let paging = Paging {
+        page_size: Some(size),
+        next_page_key: None,
+    };
+    Ok(Json(EventPage::of(matching, &paging)?))
 }

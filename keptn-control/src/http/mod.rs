@@ -8,13 +8,18 @@
 //! limited to [`ApiConfig::body_limit`] bytes; pages hold at most [`MAX_PAGE_SIZE`] items.
 //! Remote executors poll `GET /api/controlPlane/v1/event/triggered/<task>.triggered`: a task
 //! handed out is leased to that poller for [`ApiConfig::task_lease`] and is not handed out
-//! again before the lease ends or the server restarts.
+//! again before the lease ends or the server restarts. Monitoring tools post their own problem
+//! notifications to [`ProblemWebhook`] paths ([`ApiConfig::problem_webhook`]).
 
 mod api;
 mod control;
 mod error;
 mod openapi;
+mod paging;
 mod resources;
+mod sequences;
+mod stages;
+mod webhook;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -31,6 +36,7 @@ use keptn_spec::event::EventId;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use webhook::{ProblemConverter, ProblemWebhook};
 
 use crate::ControlPlane;
 
@@ -74,12 +80,13 @@ impl fmt::Debug for ApiToken {
     }
 }
 
-/// How the API behaves: its token, body limit and task lease.
+/// How the API behaves: its token, body limit, task lease and problem webhooks.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     token: ApiToken,
     body_limit: usize,
     task_lease: Duration,
+    webhooks: Vec<ProblemWebhook>,
 }
 
 impl ApiConfig {
@@ -89,7 +96,17 @@ impl ApiConfig {
             token,
             body_limit: DEFAULT_BODY_LIMIT,
             task_lease: crate::DEFAULT_TASK_START_TIMEOUT,
+            webhooks: Vec::new(),
         }
+    }
+
+    /// Also serves `hook`: `POST <path>` with a monitoring tool's problem notification. Like
+    /// every operation it needs the token, which a webhook may also send as
+    /// `Authorization: Bearer <token>` (what Alertmanager's `credentials_file` sends).
+    #[must_use]
+    pub fn problem_webhook(mut self, hook: ProblemWebhook) -> Self {
+        self.webhooks.push(hook);
+        self
     }
 
     /// Refuses request bodies over `bytes` with 413.
@@ -133,12 +150,21 @@ impl ApiState {
 /// The Keptn API over `plane` as an axum router (mount it at `/`).
 pub fn router(plane: ControlPlane, config: ApiConfig) -> Router {
     let limit = config.body_limit;
+    let hooks = config.webhooks.clone();
     let state = ApiState {
         plane,
         config: Arc::new(config),
         leases: Arc::default(),
     };
-    Router::new()
+    let mut router = Router::new();
+    for hook in hooks {
+        let path = hook.path().to_owned();
+        router = router.route(
+            &path,
+            axum::routing::post(move |state, body| webhook::receive(hook, state, body)),
+        );
+    }
+    router
         .nest("/api/v1", api::routes())
         .nest("/api/mongodb-datastore", api::datastore_routes())
         .nest("/api/controlPlane/v1", control::routes())
@@ -166,10 +192,20 @@ pub async fn serve(
 }
 
 async fn require_token(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    let ok = request
-        .headers()
+    let headers = request.headers();
+    let token = &state.config.token;
+    let ok = headers
         .get("x-token")
-        .is_some_and(|v| state.config.token.matches(v.as_bytes()));
+        .is_some_and(|v| token.matches(v.as_bytes()))
+        || state
+            .config
+            .webhooks
+            .iter()
+            .any(|h| h.serves(request.uri().path()))
+            && headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+                .is_some_and(|v| token.matches(v));
     if ok {
         next.run(request).await
     } else {

@@ -284,3 +284,26 @@ pub fn staging_carts() -> ResourceScope {
         "carts".parse().unwrap(),
     )
 }
+
+/// A shipyard whose `staging` stage has the `evaluation` sequence alone.
+pub const EVALUATION_SHIPYARD: &str = "apiVersion: spec.keptn.sh/0.2.2
+kind: Shipyard
+spec:
+  stages:
+    - name: staging
+      sequences:
+        - name: evaluation
+          tasks:
+            - name: evaluation
+";
+
+/// `sh.keptn.event.staging.evaluation.triggered` for sockshop/carts over the last 5 minutes,
+/// in a new context.
+pub fn evaluation_event() -> keptn_spec::event::KeptnEvent {
+    use keptn_spec::event::{EventType, KeptnContext, KeptnEvent, Phase};
+    let ty =
+        EventType::sequence("staging".parse().unwrap(), "evaluation", Phase::Triggered).unwrap();
+    let data = serde_json::json!({"project": "sockshop", "stage": "staging", "service": "carts",
+                                  "evaluation": {"timeframe": "5m"}});
+    KeptnEvent::new(ty, "cli", KeptnContext::new_random(), &data)
+}
