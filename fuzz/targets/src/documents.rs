@@ -5,7 +5,9 @@ use keptn_spec::remediation::RemediationFile;
 use keptn_spec::shipyard::Shipyard;
 use keptn_spec::sli::SliConfig;
 use keptn_spec::webhook::WebhookConfig;
-use keptn_spec::{ParseOptions, SliValue, Slo, Strictness, from_yaml_str};
+use keptn_spec::{
+    ParseOptions, ProjectName, ServiceName, SliValue, Slo, StageName, Strictness, from_yaml_str,
+};
 use serde_json::json;
 
 use crate::text;
@@ -30,7 +32,10 @@ pub fn slo(data: &[u8]) {
     let Ok(slo) = Slo::from_yaml_str(src) else {
         return;
     };
-    let ctx = EvaluationContext::new("sockshop", "staging", "carts");
+    let mut ctx = EvaluationContext::default();
+    ctx.project = ProjectName::new("sockshop").ok();
+    ctx.stage = StageName::new("staging").ok();
+    ctx.service = ServiceName::new("carts").ok();
     let values = |v: f64| -> SliReport {
         SliReport::succeeded(
             slo.objectives
@@ -48,7 +53,7 @@ pub fn slo(data: &[u8]) {
 /// `sli.yaml` (the SLI provider's queries).
 pub fn sli_config(data: &[u8]) {
     let Some(src) = text(data) else { return };
-    let _ = SliConfig::from_yaml(src);
+    let _ = SliConfig::from_yaml_str(src);
 }
 
 /// `remediation.yaml`, both generations.

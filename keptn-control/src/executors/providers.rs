@@ -49,7 +49,7 @@ async fn sli_names(
             else {
                 continue;
             };
-            let config = SliConfig::from_yaml(&src)
+            let config = SliConfig::from_yaml_str(&src)
                 .map_err(|e| format!("{uri} of {scope} is invalid: {e}"))?;
             names
                 .entry(provider.to_owned())
