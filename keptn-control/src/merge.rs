@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-/// Keptn's merge (§1.3 rule 7): maps merge recursively, for a key in both the value already in
-/// `into` wins, arrays are concatenated.
+/// Keptn's payload merge of task results: maps merge recursively, for a key in both the value
+/// already in `into` wins, arrays are concatenated.
 pub(crate) fn merge_earlier_wins(into: &mut Value, from: &Value) {
     match (into, from) {
         (Value::Object(a), Value::Object(b)) => {

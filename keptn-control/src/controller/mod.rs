@@ -1,5 +1,6 @@
 //! The shipyard controller: turns events into sequence state changes and the events that
-//! follow from them (§1.3 of the behaviour spec, with the 0.9+ queue and sequence control).
+//! follow from them, as Keptn's shipyard-controller does (with the 0.9+ queue and sequence
+//! control).
 //!
 //! The controller is one state machine driven by one task: each input (an event from the bus,
 //! a timer, a user's command) becomes one [`Effects`]: a [`Change`] the store writes in one

@@ -1,4 +1,4 @@
-//! Problems start and end the remediation sequence (§6.4): an open problem becomes
+//! Problems start and end the remediation sequence: an open problem becomes
 //! `sh.keptn.event.<stage>.remediation.triggered`; the problem's resolution finishes it.
 
 use keptn_spec::event::{

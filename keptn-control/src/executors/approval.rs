@@ -1,4 +1,4 @@
-//! The approval task, as Keptn's approval-service answers it (§8.1).
+//! The approval task, as Keptn's approval-service answers it.
 
 use async_trait::async_trait;
 use keptn_spec::event::{ApprovalTriggeredData, KeptnEvent, Payload, Status, Task, Verdict};

@@ -1,4 +1,4 @@
-//! The remediation sequence's tasks (§6.4): `get-action` chooses the next action from
+//! The remediation sequence's tasks, as in Keptn 1.x: `get-action` chooses the next action from
 //! `remediation.yaml`, `action` runs it with keptn-remediate's actions.
 
 use async_trait::async_trait;
