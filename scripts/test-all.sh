@@ -89,11 +89,11 @@ if cargo tree -p keptn-slo --no-default-features -e normal --prefix none --locke
 fi
 # The dependency policy in deny.toml: licences, banned crates, duplicate versions (warnings),
 # crates.io as the only source. Advisories are not checked: their database cannot be fetched
-# here (see deny.toml). cargo-deny is installed when missing (`cargo install --locked`, about
+# here (see deny.toml). cargo-deny 0.20.2 is installed when missing (`cargo install --locked`, about
 # 4 minutes of compiling on 2 cores).
 echo "== cargo deny (licenses, bans, sources)"
 if ! cargo deny --version >/dev/null 2>&1; then
-  cargo install --locked cargo-deny
+  cargo install --locked cargo-deny --version 0.20.2
 fi
 cargo deny --locked check licenses bans sources
 
