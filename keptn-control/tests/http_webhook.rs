@@ -6,7 +6,6 @@
 
 mod http_common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use http_common::{Api, TOKEN, b64, config, serve};
@@ -14,6 +13,7 @@ use keptn_control::ControlPlane;
 use keptn_control::http::{ApiConfig, ProblemWebhook};
 use keptn_dynatrace::testing::FakeTenant;
 use keptn_dynatrace::{DynatraceClient, KeptnEndpoint, MonitoringSetup, ProblemNotification};
+use keptn_prometheus::stack::{Binaries, MonitoringStack};
 use keptn_prometheus::{AlertmanagerConfig, WebhookPayload};
 use keptn_spec::event::KeptnEvent;
 use secrecy::SecretString;
@@ -194,24 +194,19 @@ async fn dynatrace_problem_notification_opens_and_closes_remediation() {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The real Alertmanager with the receiver keptn-prometheus generates (the token in a
 /// `credentials_file`, sent as `Authorization: Bearer`): a firing alert opens the remediation,
 /// its resolution closes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alertmanager_webhook_opens_and_closes_remediation() {
-    let Ok(bin) = std::env::var("ALERTMANAGER_BIN") else {
-        eprintln!(
-            "skipping alertmanager_webhook_opens_and_closes_remediation: set ALERTMANAGER_BIN (scripts/prometheus.sh up)"
-        );
-        return;
+    let binaries = match Binaries::find() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!(
+                "skipping alertmanager_webhook_opens_and_closes_remediation: {e} (scripts/prometheus.sh up sets both)"
+            );
+            return;
+        }
     };
     let api = server().await;
     let dir = tempfile::tempdir().unwrap();
@@ -224,31 +219,15 @@ async fn alertmanager_webhook_opens_and_closes_remediation() {
             Duration::from_secs(3600),
         );
     config.credentials_file = Some(token_file);
-    let config_file = dir.path().join("alertmanager.yml");
-    std::fs::write(&config_file, config.to_yaml().unwrap()).unwrap();
-    let port = free_port();
-    let am = format!("http://127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(bin)
-        .arg(format!("--config.file={}", config_file.display()))
-        .arg(format!("--storage.path={}", dir.path().display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !api
-        .http
-        .get(format!("{am}/-/ready"))
-        .send()
+    // keptn-prometheus' stack starts Alertmanager with this receiver (and an idle Prometheus)
+    // on free loopback ports and waits until both are ready.
+    let stack = MonitoringStack::builder()
+        .binaries(binaries)
+        .webhook_config(config)
+        .start()
         .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "Alertmanager did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .unwrap();
+    let am = stack.alertmanager_url();
     let started = chrono::Utc::now();
     let alert = |ends: Option<chrono::DateTime<chrono::Utc>>| {
         let mut a = json!({
@@ -276,5 +255,5 @@ async fn alertmanager_webhook_opens_and_closes_remediation() {
     post_alert(alert(Some(chrono::Utc::now()))).await;
     let closed = remediation(&api, "finished").await;
     assert_eq!(closed["shkeptncontext"], open["shkeptncontext"]);
-    child.kill().await.unwrap();
+    drop(stack); // stops Prometheus and Alertmanager
 }
