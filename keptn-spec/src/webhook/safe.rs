@@ -14,7 +14,8 @@
 
 use serde_json::Value;
 
-use super::{Part, RenderError, Request, Template, lookup, write_value};
+use super::Request;
+use super::template::{Part, RenderError, Template, lookup, write_value};
 
 /// Where the JSON scanner is in the template's literal text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
