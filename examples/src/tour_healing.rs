@@ -74,7 +74,7 @@ pub async fn self_healing(
                 .with_timing(Duration::from_secs(1), Duration::from_secs(4))
                 .with_streaks(3, 3)
                 .with_watches(vec![
-                    Watch::above("error_rate", 10.0, "Failure rate increase"),
+                    Watch::above("error_rate", 0.1, "Failure rate increase"),
                     Watch::above("response_time_p95", 1000.0, "Response time degradation"),
                 ]);
             let (mtx, mut mrx) = tokio::sync::mpsc::unbounded_channel();
@@ -129,7 +129,7 @@ pub async fn self_healing(
         match signal {
             Some(ProblemSignal::Opened(p)) => {
                 ui.say(format!(
-                    "   {} problem {} \"{}\" opened: {} = {:.1} (threshold {})",
+                    "   {} problem {} \"{}\" opened: {} = {:.3} (threshold {})",
                     p.opened_at.format("%H:%M:%S%.3f"),
                     p.problem_id,
                     p.title,
@@ -141,7 +141,7 @@ pub async fn self_healing(
             }
             Some(ProblemSignal::Resolved(p)) => {
                 ui.say(format!(
-                    "   {} problem {} \"{}\" resolved: {} = {:.1}",
+                    "   {} problem {} \"{}\" resolved: {} = {:.3}",
                     p.resolved_at
                         .unwrap_or_else(Utc::now)
                         .format("%H:%M:%S%.3f"),
