@@ -41,6 +41,16 @@
 //! takes the production problem from Dynatrace's Problems API (polled; see
 //! `keptn_examples::tour_dynatrace`).
 //!
+//! `--monitoring prometheus` (local deployer only): the tour starts a real Prometheus and
+//! Alertmanager (`PROMETHEUS_BIN` / `ALERTMANAGER_BIN`, else on `PATH`; when missing it says
+//! which Debian packages to install, `prometheus` and `prometheus-alertmanager`, and exits 2).
+//! Prometheus scrapes every stage proxy's `/metrics`; the staging gate's SLIs come from it with
+//! Keptn's default PromQL queries; the production problem is an alert rule generated from the
+//! production SLO (`error_rate` above 0.1), sent by Alertmanager to the tour's webhook receiver
+//! and from there into the control plane; when the alert resolves the problem closes (see
+//! `keptn_examples::tour_prometheus`). `--monitoring local` and `--monitoring dynatrace` choose
+//! the other two; without `--monitoring` the tour uses Dynatrace when `DT_TENANT` is set.
+//!
 //! `--kube` deploys to the current KUBECONFIG context instead (same delivery code path):
 //! namespaces `sockshop-dev/-staging/-production`, the seed's images (`keptnexamples/carts`,
 //! `mongo`), blue/green by switching the Service `carts` between `carts-primary` and the canary,
@@ -81,6 +91,7 @@ use keptn_examples::tour_backend::{
 use keptn_examples::tour_dynatrace::{self, DtSettings};
 use keptn_examples::tour_healing::{HealingTiming, ProblemSource, self_healing};
 use keptn_examples::tour_kube::{self, ServiceUrls};
+use keptn_examples::tour_prometheus::{SCRAPE_SETTLE, SettledPrometheus, TourMonitoring};
 use keptn_examples::tour_report::{self, ArtifactOutcome, RecordedAction, RunFacts, story_checks};
 use keptn_examples::tour_ui::{PrintSink, Ui};
 use keptn_local::LocalSliProvider;
@@ -174,6 +185,23 @@ struct Args {
     /// its APIs; the fake tenant does not, use 1 with it).
     #[arg(long, default_value_t = 5.0)]
     dt_poll: f64,
+    /// Where the staging gate's SLIs and production's problems come from: `local` (the proxies'
+    /// recordings and the embedded monitor), `dynatrace` (DT_TENANT + DT_API_TOKEN) or
+    /// `prometheus` (a real Prometheus and Alertmanager the tour starts; PROMETHEUS_BIN /
+    /// ALERTMANAGER_BIN or PATH). Default: dynatrace when DT_TENANT is set, else local.
+    #[arg(long, value_enum, value_name = "MODE")]
+    monitoring: Option<MonitoringMode>,
+}
+
+/// Where the staging gate's SLIs and production's problems come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MonitoringMode {
+    /// The proxies' recordings (or client-side measurements with --kube) and the tour's monitor.
+    Local,
+    /// A Dynatrace tenant.
+    Dynatrace,
+    /// A real Prometheus and Alertmanager, started by the tour.
+    Prometheus,
 }
 
 /// How `--kube` reaches the cluster's Services.
@@ -253,7 +281,28 @@ fn main() -> ExitCode {
         eprintln!("full_tour: --dt-settle must be a number of seconds ≥ 0");
         return ExitCode::from(2);
     }
-    let dt =
+    let mode = args.monitoring.unwrap_or(
+        if std::env::var_os("DT_TENANT").is_some_and(|v| !v.is_empty()) {
+            MonitoringMode::Dynatrace
+        } else {
+            MonitoringMode::Local
+        },
+    );
+    if mode == MonitoringMode::Prometheus {
+        if args.kube {
+            eprintln!(
+                "full_tour: --monitoring prometheus runs with the local deployer only (Prometheus scrapes the local stage proxies): leave out --kube"
+            );
+            return ExitCode::from(2);
+        }
+        if let Err(e) = keptn_prometheus::stack::Binaries::find() {
+            eprintln!("full_tour: --monitoring prometheus needs Prometheus and Alertmanager: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let dt = if mode != MonitoringMode::Dynatrace {
+        None
+    } else {
         match DtSettings::from_env(args.dt_sli.clone(), Duration::from_secs_f64(args.dt_settle))
             .and_then(|dt| {
                 if let Some(d) = &dt {
@@ -262,17 +311,23 @@ fn main() -> ExitCode {
                 }
                 Ok(dt)
             }) {
-            Ok(dt) => dt,
+            Ok(Some(dt)) => Some(dt),
+            Ok(None) => {
+                eprintln!("full_tour: --monitoring dynatrace needs DT_TENANT and DT_API_TOKEN");
+                return ExitCode::from(2);
+            }
             Err(e) => {
                 eprintln!("full_tour: {e:#}");
                 return ExitCode::from(2);
             }
-        };
+        }
+    };
     if !(args.test_duration.is_finite() && args.test_duration > 0.0) {
         eprintln!("full_tour: --test-duration must be a positive number of seconds");
         return ExitCode::from(2);
     }
-    runtime.block_on(tour_main(args, dt))
+    let prometheus = mode == MonitoringMode::Prometheus;
+    runtime.block_on(tour_main(args, dt, prometheus))
 }
 
 /// The `--kube-url` template with the `--kube-url-for` overrides.
@@ -303,10 +358,10 @@ struct Running {
     context: std::sync::Mutex<Option<KeptnContext>>,
 }
 
-async fn tour_main(args: Args, dt: Option<DtSettings>) -> ExitCode {
+async fn tour_main(args: Args, dt: Option<DtSettings>, prometheus: bool) -> ExitCode {
     let ui = Arc::new(Ui::new(!args.no_progress));
     let running = Arc::new(Running::default());
-    let run = tour(&args, dt, ui.clone(), running.clone());
+    let run = tour(&args, dt, prometheus, ui.clone(), running.clone());
     tokio::pin!(run);
     let result = tokio::select! {
         r = &mut run => Some(r),
@@ -382,6 +437,7 @@ fn state_store(args: &Args) -> anyhow::Result<(SqliteStore, String, Option<tempf
 async fn tour(
     args: &Args,
     dt: Option<DtSettings>,
+    prometheus: bool,
     ui: Arc<Ui>,
     running: Arc<Running>,
 ) -> anyhow::Result<bool> {
@@ -463,6 +519,39 @@ async fn tour(
             (Some(client), stand_in, provider)
         }
         None => (None, None, sli.clone()),
+    };
+    // Prometheus: the stack scrapes every stage proxy, the gate's SLIs and the production
+    // alert come from it.
+    let mut prom = None;
+    let gate_sli = match (&backend, prometheus) {
+        (Backend::Local(local), true) => {
+            ui.say("monitoring: starting Prometheus and Alertmanager");
+            let stages = [dev.clone(), staging.clone(), production.clone()];
+            let up = Instant::now();
+            let monitoring =
+                TourMonitoring::start(local, &project, &carts, &stages, &production).await?;
+            ui.say(format!(
+                "   ready and every stage scraped in {:.1} s: Prometheus {} scrapes each stage's /metrics; Alertmanager {} posts to {}",
+                up.elapsed().as_secs_f64(),
+                monitoring.stack().prometheus_url(),
+                monitoring.stack().alertmanager_url(),
+                monitoring.webhook_url()
+            ));
+            ui.say("   the staging gate's SLIs: Prometheus, Keptn's default queries");
+            for line in monitoring.rules_yaml().lines() {
+                ui.say(format!("   | {line}"));
+            }
+            let provider: Arc<dyn SliProvider> = Arc::new(SettledPrometheus::new(
+                monitoring.sli_provider()?,
+                SCRAPE_SETTLE,
+            ));
+            prom = Some(monitoring);
+            provider
+        }
+        (Backend::Kube { .. }, true) => {
+            anyhow::bail!("--monitoring prometheus runs with the local deployer only")
+        }
+        _ => gate_sli,
     };
 
     // The control plane: the shipyard, the gate's SLO, the remediation file, the executors.
@@ -590,9 +679,15 @@ async fn tour(
             remediation_timeout: Duration::from_secs_f64(args.remediation_timeout),
             dt_poll: Duration::from_secs_f64(args.dt_poll),
         };
-        let source = match &dt_client {
-            Some(client) => ProblemSource::Dynatrace(client.clone()),
-            None => ProblemSource::Monitor(sli.clone()),
+        let source = match (&dt_client, &mut prom) {
+            (Some(client), _) => ProblemSource::Dynatrace(client.clone()),
+            (None, Some(monitoring)) => ProblemSource::Prometheus {
+                problems: monitoring
+                    .take_problems()
+                    .context("the alerts' problems were taken already")?,
+                sli: monitoring.sli_provider()?,
+            },
+            (None, None) => ProblemSource::Monitor(sli.clone()),
         };
         let healed = self_healing(timing, &ui, &plane, &flags, &toggle, &traffic, source).await;
         traffic_counts = traffic.stop().await;
@@ -601,6 +696,14 @@ async fn tour(
     }
 
     let mut monitoring = json!(sli.name());
+    if let Some(m) = &prom {
+        monitoring = json!({"prometheus": {
+            "prometheusUrl": m.stack().prometheus_url(),
+            "alertmanagerUrl": m.stack().alertmanager_url(),
+            "webhookUrl": m.webhook_url(),
+            "rules": m.rules_yaml(),
+        }});
+    }
     if let Some(s) = stand_in {
         monitoring = tour_dynatrace::finish_ingest(s, dt_client.as_ref(), &ui);
     }

@@ -215,4 +215,11 @@ scripts/dynatrace-smoke.sh
 echo "== example: prometheus_fetch_slis (real Prometheus)"
 scripts/prometheus-smoke.sh
 
+# full_tour --monitoring prometheus: the tour starts its own Prometheus and Alertmanager (the
+# binaries exported above as PROMETHEUS_BIN / ALERTMANAGER_BIN, on free loopback ports, not the
+# pair above); the gate's SLIs from Prometheus' default queries, the production problem from the
+# generated alert rule through Alertmanager, remediation, resolved alert → problem closed.
+echo "== example: full_tour --monitoring prometheus"
+scripts/full-tour-prometheus-smoke.sh
+
 echo "== all checks passed"

@@ -352,9 +352,9 @@ pub struct TourProblem {
     pub service: ServiceName,
     /// The SLI (or metric) that breached.
     pub sli: String,
-    /// Its threshold.
+    /// Its threshold (for `error_rate` a ratio, 0..1, whatever unit the source uses).
     pub threshold: f64,
-    /// Its value when the problem opened (`NaN` when unknown).
+    /// Its value when the problem opened (`NaN` when unknown; same unit as the threshold).
     pub value_at_open: f64,
     /// When it opened.
     pub opened_at: DateTime<Utc>,
@@ -473,7 +473,8 @@ impl DtProblemSource {
                                     "avg",
                                     4,
                                 )
-                                .await,
+                                .await
+                                    / 100.0,
                             );
                             emit(&*sink, &p, &client, &tags, &errors);
                             let _ = tx.send(ProblemSignal::Resolved(tp));
@@ -510,8 +511,9 @@ fn tour_problem(
         stage: stage.clone(),
         service: service.clone(),
         sli: "error_rate".to_owned(),
-        threshold: ERROR_RATE_THRESHOLD,
-        value_at_open: value,
+        // Dynatrace's failure rate is in percent; tour problems carry ratios
+        threshold: ERROR_RATE_THRESHOLD / 100.0,
+        value_at_open: value / 100.0,
         opened_at: p.started_at().unwrap_or_else(Utc::now),
         value_at_resolve: None,
         resolved_at: None,

@@ -17,6 +17,7 @@ use crate::tour_backend::{Flags, Traffic};
 use crate::tour_dynatrace::{
     DtProblemSource, ERROR_RATE_THRESHOLD, PROBLEM_TITLE, ProblemSignal, TourProblem,
 };
+use crate::tour_prometheus::{self, AlertProblemSource};
 use crate::tour_report::{ProblemOutcome, RecordedAction};
 use crate::tour_ui::Ui;
 
@@ -52,7 +53,21 @@ pub async fn self_healing(
     let ingress: Arc<dyn EventSink> = Arc::new(EventIngress::new(plane));
     let scope = ("sockshop".parse()?, "production".parse()?, "carts".parse()?);
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let from_alerts = matches!(problems_from, ProblemSource::Prometheus { .. });
+    let mut alerts = None;
     let (monitor, dt_problems) = match problems_from {
+        ProblemSource::Prometheus { problems, sli } => {
+            drop(errors);
+            ui.say(format!(
+                "   problems: Prometheus alert \"{}\" (error_rate of carts primary in production > {} over {} s, for {} s), through Alertmanager",
+                tour_prometheus::TourMonitoring::problem_title(),
+                tour_prometheus::ERROR_RATE_THRESHOLD,
+                tour_prometheus::ALERT_WINDOW.as_secs(),
+                tour_prometheus::ALERT_FOR.as_secs(),
+            ));
+            alerts = Some(AlertProblemSource::spawn(problems, sli, ingress, tx));
+            (None, None)
+        }
         ProblemSource::Dynatrace(client) => {
             ui.say(format!(
                 "   problems: Dynatrace metric event \"{}\" (error rate > {} %), polled every {} s from {}/api/v2/problems",
@@ -74,7 +89,7 @@ pub async fn self_healing(
                 .with_timing(Duration::from_secs(1), Duration::from_secs(4))
                 .with_streaks(3, 3)
                 .with_watches(vec![
-                    Watch::above("error_rate", 10.0, "Failure rate increase"),
+                    Watch::above("error_rate", 0.1, "Failure rate increase"),
                     Watch::above("response_time_p95", 1000.0, "Response time degradation"),
                 ]);
             let (mtx, mut mrx) = tokio::sync::mpsc::unbounded_channel();
@@ -129,26 +144,30 @@ pub async fn self_healing(
         match signal {
             Some(ProblemSignal::Opened(p)) => {
                 ui.say(format!(
-                    "   {} problem {} \"{}\" opened: {} = {:.1} (threshold {})",
+                    "   {} problem {} \"{}\" opened: {} = {:.3} (threshold {}){}",
                     p.opened_at.format("%H:%M:%S%.3f"),
                     p.problem_id,
                     p.title,
                     p.sli,
                     p.value_at_open,
-                    p.threshold
+                    p.threshold,
+                    alert_lag(from_alerts, p.opened_at, "fired")
                 ));
                 problems.push(p);
             }
             Some(ProblemSignal::Resolved(p)) => {
                 ui.say(format!(
-                    "   {} problem {} \"{}\" resolved: {} = {:.1}",
+                    "   {} problem {} \"{}\" resolved: {} = {:.3}{}",
                     p.resolved_at
                         .unwrap_or_else(Utc::now)
                         .format("%H:%M:%S%.3f"),
                     p.problem_id,
                     p.title,
                     p.sli,
-                    p.value_at_resolve.unwrap_or(f64::NAN)
+                    p.value_at_resolve.unwrap_or(f64::NAN),
+                    p.resolved_at
+                        .map(|at| alert_lag(from_alerts, at, "resolved"))
+                        .unwrap_or_default()
                 ));
                 if let Some(slot) = problems.iter_mut().find(|o| o.pid == p.pid) {
                     *slot = p;
@@ -162,6 +181,9 @@ pub async fn self_healing(
     }
     if let Some(d) = dt_problems {
         d.stop();
+    }
+    if let Some(a) = alerts {
+        a.stop();
     }
     users_bar.finish_and_clear();
     let mut outcomes = Vec::new();
@@ -182,6 +204,19 @@ pub async fn self_healing(
     Ok(outcomes)
 }
 
+/// With problems from alerts: how long after the alert `what` (`fired`, `resolved`) at `at`
+/// the tour got its problem event, as ` (alert fired at …, problem event +1.2 s)`.
+fn alert_lag(from_alerts: bool, at: chrono::DateTime<Utc>, what: &str) -> String {
+    if !from_alerts {
+        return String::new();
+    }
+    let lag = (Utc::now() - at).num_milliseconds() as f64 / 1000.0;
+    format!(
+        " (alert {what} at {}, problem event +{lag:.1} s)",
+        at.format("%H:%M:%S%.3f")
+    )
+}
+
 /// Where production problems come from.
 #[derive(Debug)]
 pub enum ProblemSource {
@@ -189,4 +224,13 @@ pub enum ProblemSource {
     Monitor(Arc<dyn SliProvider>),
     /// Dynatrace's Problems API.
     Dynatrace(DynatraceClient),
+    /// Alertmanager's notifications of the tour's Prometheus alert rule
+    /// ([`tour_prometheus::TourMonitoring::take_problems`]); `sli` reads the error rate when a
+    /// problem opens and resolves.
+    Prometheus {
+        /// The problem events of the alert receiver.
+        problems: tokio::sync::mpsc::UnboundedReceiver<keptn_spec::event::KeptnEvent>,
+        /// The Prometheus the alerts come from.
+        sli: keptn_prometheus::PrometheusSliProvider,
+    },
 }

@@ -222,7 +222,7 @@ pub const CLIENT_SIDE_SLIS: [&str; 5] = keptn_local::SUPPORTED_SLIS;
 /// | --- | --- |
 /// | `response_time_p50/p90/p95` | client-side latency percentile in ms (includes the network) |
 /// | `throughput` | requests in the window |
-/// | `error_rate` | percentage of requests that failed (no answer, or not the expected answer) |
+/// | `error_rate` | ratio (0..1) of requests that failed (no answer, or not the expected answer) |
 ///
 /// A window without requests fails every indicator (never zero), as do unknown indicators, so
 /// a quality gate cannot pass on missing data. Clones share the recordings.
@@ -659,7 +659,7 @@ mod tests {
             0.0
         );
         let prod = sli.measure(&query("production", "primary", &["error_rate"]));
-        assert_eq!(prod[0].value, 30.0);
+        assert!((prod[0].value - 0.3).abs() < 1e-12, "{prod:?}");
     }
 
     /// No requests, another deployment, another stage or an unknown SLI never answer zero.

@@ -489,7 +489,7 @@ pub fn story_checks(
                 Some(p) => format!(
                     "{} opened at {:.1} % errors, remediation {}, flag now {}",
                     p.problem.problem_id,
-                    p.problem.value_at_open,
+                    p.problem.value_at_open * 100.0,
                     p.status(),
                     flag_after.map_or("unknown", FlagState::as_str)
                 ),

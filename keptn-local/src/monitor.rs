@@ -106,7 +106,8 @@ pub struct MonitorConfig {
 }
 
 impl MonitorConfig {
-    /// Watches `service` with Dynatrace-like defaults: `error_rate` above 10 % raises
+    /// Watches `service` with Dynatrace-like defaults: `error_rate` above 0.1 (a ratio: 10 % of
+    /// the requests failed, keptn-local's and Prometheus' unit) raises
     /// `Failure rate increase`, `response_time_p95` above 1000 ms raises
     /// `Response time degradation`.
     pub fn new(project: ProjectName, stage: StageName, service: ServiceName) -> Self {
@@ -120,7 +121,7 @@ impl MonitorConfig {
             open_after: 3,
             resolve_after: 3,
             watches: vec![
-                Watch::above("error_rate", 10.0, "Failure rate increase"),
+                Watch::above("error_rate", 0.1, "Failure rate increase"),
                 Watch::above("response_time_p95", 1000.0, "Response time degradation"),
             ],
         }
@@ -296,12 +297,12 @@ pub const MONITOR_SOURCE: &str = "keptn-rs-monitor";
 /// # #[async_trait] impl SliProvider for Failing {
 /// #     fn name(&self) -> &str { "fake" }
 /// #     async fn fetch_slis(&self, q: &SliQuery) -> Result<Vec<SliValue>, ProviderError> {
-/// #         Ok(vec![SliValue::ok("error_rate", 30.0)])
+/// #         Ok(vec![SliValue::ok("error_rate", 0.3)])
 /// #     }
 /// # }
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let config = MonitorConfig::new("sockshop".parse()?, "production".parse()?, "carts".parse()?)
-///     .with_watches(vec![Watch::above("error_rate", 10.0, "Failure rate increase")])
+///     .with_watches(vec![Watch::above("error_rate", 0.1, "Failure rate increase")])
 ///     .with_streaks(2, 2);
 /// let mut monitor = Monitor::new(Arc::new(Failing), config);
 /// assert!(monitor.check(chrono::Utc::now()).await?.is_empty());
@@ -523,7 +524,7 @@ mod tests {
         .with_deployment("primary")
         .with_watches(vec![Watch::above(
             "error_rate",
-            10.0,
+            0.1,
             "Failure rate increase",
         )])
         .with_streaks(3, 2);
@@ -547,14 +548,14 @@ mod tests {
     #[tokio::test]
     async fn opens_after_streak_and_resolves_after_recovery() {
         let (mut m, sink) = monitor(&[
-            Some(1.0),
-            Some(30.0),
-            Some(31.0),
-            Some(2.0), // breaks the streak
-            Some(30.0),
-            Some(30.0),
-            Some(29.0), // opens here (index 6)
-            Some(35.0),
+            Some(0.01),
+            Some(0.30),
+            Some(0.31),
+            Some(0.02), // breaks the streak
+            Some(0.30),
+            Some(0.30),
+            Some(0.29), // opens here (index 6)
+            Some(0.35),
             Some(0.0),
             Some(0.0), // resolves here (index 9)
         ]);
@@ -565,7 +566,7 @@ mod tests {
         };
         assert_eq!(*i, 6);
         assert_eq!(p.problem.title, "Failure rate increase");
-        assert_eq!(p.value_at_open, 29.0);
+        assert_eq!(p.value_at_open, 0.29);
         assert_eq!(p.problem.problem_id.as_deref(), Some("P-1"));
         assert_eq!(
             p.problem.impacted_entity.as_deref(),
@@ -596,11 +597,11 @@ mod tests {
     #[tokio::test]
     async fn missing_data_is_no_evidence() {
         let (mut m, _) = monitor(&[
-            Some(30.0),
+            Some(0.30),
             None,
-            Some(30.0),
+            Some(0.30),
             None,
-            Some(30.0), // third breach: opens (index 4)
+            Some(0.30), // third breach: opens (index 4)
             None,
             None,
             None,
@@ -616,7 +617,7 @@ mod tests {
     /// A provider error fails the check and leaves the state alone.
     #[tokio::test]
     async fn provider_errors_are_reported() {
-        let (mut m, _) = monitor(&[Some(30.0)]);
+        let (mut m, _) = monitor(&[Some(0.30)]);
         assert!(m.check(Utc::now()).await.unwrap().is_empty());
         let err = m.check(Utc::now()).await.unwrap_err();
         assert_eq!(err.message, "script ended");
@@ -625,7 +626,7 @@ mod tests {
     /// The spawned monitor delivers events on its channel and stops when dropped.
     #[tokio::test]
     async fn spawned_monitor_sends_events() {
-        let (m, _) = monitor(&[Some(30.0), Some(30.0), Some(30.0)]);
+        let (m, _) = monitor(&[Some(0.30), Some(0.30), Some(0.30)]);
         let mut m = m;
         m.config.interval = Duration::from_millis(10);
         let (tx, mut rx) = mpsc::unbounded_channel();

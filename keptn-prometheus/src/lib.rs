@@ -21,6 +21,13 @@
 //!   proxies, the SLO's rules, a webhook), and [`AlertReceiver`] is an embedded webhook
 //!   receiver turning notifications into problem events on a channel.
 //!
+//! The whole path runs in Keptn's tour: `cargo run -p keptn-examples --example full_tour --
+//! --monitoring prometheus` starts the stack over the tour's stage proxies, takes the staging
+//! gate's SLIs from it with the default queries (`error_rate` is a ratio, 0..1, and counts every
+//! non-2xx request) and the production problem from the rule generated from the production SLO,
+//! through Alertmanager, into the control plane; `scripts/full-tour-prometheus-smoke.sh` checks
+//! the story and prints the timings.
+//!
 //! ```no_run
 //! use keptn_prometheus::{Auth, PrometheusClient, PrometheusSliProvider};
 //! use keptn_slo::{SliProvider, SliQuery};

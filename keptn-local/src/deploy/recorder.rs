@@ -24,7 +24,8 @@ struct Slice {
 pub struct WindowStats {
     /// Number of requests in the window.
     pub requests: u64,
-    /// Requests answered with a 5xx status or not answered at all.
+    /// Failed requests: answered with a status outside 2xx, or not answered at all (what
+    /// keptn-prometheus' default `error_rate` query counts, `status!~'2..'`).
     pub errors: u64,
     /// Median latency in milliseconds (`None` without requests).
     pub p50_ms: Option<f64>,
@@ -35,14 +36,21 @@ pub struct WindowStats {
 }
 
 impl WindowStats {
-    /// Failed requests as a percentage of all requests (`None` without requests).
+    /// Failed requests as a ratio (0..1) of all requests, as Prometheus' default `error_rate`
+    /// query computes it (`None` without requests).
+    pub fn error_rate(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.errors as f64 / self.requests as f64)
+    }
+
+    /// [`error_rate`](Self::error_rate) as a percentage (0–100), the unit of Dynatrace's
+    /// failure rate (`None` without requests).
     pub fn error_rate_percent(&self) -> Option<f64> {
-        (self.requests > 0).then(|| self.errors as f64 * 100.0 / self.requests as f64)
+        self.error_rate().map(|r| r * 100.0)
     }
 
     /// The value of the SLI `name`, one of [`SUPPORTED_SLIS`](super::SUPPORTED_SLIS):
     /// `response_time_p50/p90/p95` in ms, `throughput` (requests in the window) or `error_rate`
-    /// (percent). `None` for any other name, and for percentiles and error rate without
+    /// (a ratio, 0..1). `None` for any other name, and for percentiles and error rate without
     /// requests.
     pub fn sli(&self, name: &str) -> Option<f64> {
         match name {
@@ -50,7 +58,7 @@ impl WindowStats {
             "response_time_p90" => self.p90_ms,
             "response_time_p95" => self.p95_ms,
             "throughput" => Some(self.requests as f64),
-            "error_rate" => self.error_rate_percent(),
+            "error_rate" => self.error_rate(),
             _ => None,
         }
     }
@@ -131,7 +139,8 @@ impl RequestRecorder {
 
     /// Records one request that started at `at` on `deployment`, took `latency` and was answered
     /// with `status` (`None` when no answer came: counted as an error, and as status `502` in
-    /// the Prometheus counts, the answer the proxy gives then).
+    /// the Prometheus counts, the answer the proxy gives then). Every status outside 2xx is an
+    /// error, as in Prometheus' default `error_rate` query.
     pub fn record(
         &self,
         deployment: &str,
@@ -141,7 +150,7 @@ impl RequestRecorder {
     ) {
         let index = at.timestamp_millis().div_euclid(self.slice_ms());
         let max_slices = self.max_slices();
-        let is_error = status.is_none_or(|s| s >= 500);
+        let is_error = status.is_none_or(|s| !(200..300).contains(&s));
         {
             let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
             let t = match totals.get_mut(deployment) {
@@ -257,7 +266,8 @@ mod tests {
         DateTime::from_timestamp(1_700_000_000, 0).unwrap()
     }
 
-    /// Statistics are split by deployment and by window, and errors are 5xx or unanswered requests.
+    /// Statistics are split by deployment and by window, and errors are non-2xx or unanswered
+    /// requests.
     #[test]
     fn summarizes_per_deployment_and_window() {
         let r = RequestRecorder::default();
@@ -276,7 +286,9 @@ mod tests {
         let primary = r.summarize(Some("primary"), t0(), end);
         assert_eq!(primary.requests, 101);
         assert_eq!(primary.errors, 26);
+        assert!((primary.error_rate().unwrap() - 0.2574).abs() < 0.0001);
         assert!((primary.error_rate_percent().unwrap() - 25.74).abs() < 0.01);
+        assert_eq!(primary.sli("error_rate"), primary.error_rate());
         let all = r.summarize(None, t0(), end);
         assert_eq!(all.requests, 201);
         let later = r.summarize(
@@ -287,6 +299,21 @@ mod tests {
         assert_eq!(later.requests, 0);
         assert_eq!(later.p95_ms, None);
         assert_eq!(later.error_rate_percent(), None);
+    }
+
+    /// Every status outside 2xx counts as an error, as `status!~'2..'` in Prometheus' default
+    /// `error_rate` query does; every 2xx counts as a success.
+    #[test]
+    fn errors_are_every_status_outside_2xx() {
+        let r = RequestRecorder::default();
+        let statuses = [200, 201, 204, 299, 101, 302, 304, 404, 429, 500, 503];
+        for s in statuses {
+            r.record("primary", t0(), Duration::from_millis(1), Some(s));
+        }
+        let stats = r.summarize(Some("primary"), t0(), t0() + TimeDelta::seconds(1));
+        assert_eq!(stats.requests, statuses.len() as u64);
+        assert_eq!(stats.errors, 7);
+        assert!((stats.error_rate().unwrap() - 7.0 / 11.0).abs() < 1e-12);
     }
 
     /// Hours of continuous load keep at most `retention / slice` slices per deployment.

@@ -29,7 +29,7 @@ type Key = (ProjectName, StageName, ServiceName);
 /// | --- | --- |
 /// | `response_time_p50`, `response_time_p90`, `response_time_p95` | latency percentile in milliseconds (nearest rank, ±1.6 %) |
 /// | `throughput` | number of requests in the window (Dynatrace's `requestCount.total:sum`) |
-/// | `error_rate` | percentage (0–100) of requests answered with a 5xx status or not at all |
+/// | `error_rate` | ratio (0..1) of requests answered with a status outside 2xx or not at all (as Prometheus' default query) |
 ///
 /// `query.deployment` selects the deployment (`primary`, `canary`, `direct`); without one, all
 /// deployments of the service count. A window without any request makes every indicator fail
@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(by_name["throughput"], 200.0);
         assert_eq!(by_name["error_rate"], 0.0);
         let primary = p.measure(&query(Some("primary"), 0, 1, &["error_rate"]));
-        assert_eq!(primary[0].value, 30.0);
+        assert!((primary[0].value - 0.3).abs() < 1e-12, "{primary:?}");
         let all = p.measure(&query(None, 0, 1, &["throughput"]));
         assert_eq!(all[0].value, 400.0);
     }
