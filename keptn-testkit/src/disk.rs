@@ -40,13 +40,11 @@ impl Tmpfs {
             .prefix("keptn-tmpfs-")
             .tempdir()
             .map_err(|e| format!("cannot create a mount point: {e}"))?;
-        run(
-            Command::new("mount")
-                .args(["-t", "tmpfs", "-o"])
-                .arg(format!("size={kib}k,mode=0755"))
-                .arg("tmpfs")
-                .arg(dir.path()),
-        )?;
+        run(Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size={kib}k,mode=0755"))
+            .arg("tmpfs")
+            .arg(dir.path()))?;
         Ok(Self { dir })
     }
 

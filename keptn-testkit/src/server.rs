@@ -328,7 +328,9 @@ async fn answer(stream: &mut TcpStream, fault: Fault) -> std::io::Result<()> {
 }
 
 async fn write_reply(stream: &mut TcpStream, reply: &Reply) -> std::io::Result<()> {
-    stream.write_all(&reply.head(Some(reply.body.len()))).await?;
+    stream
+        .write_all(&reply.head(Some(reply.body.len())))
+        .await?;
     stream.write_all(&reply.body).await?;
     stream.flush().await?;
     stream.shutdown().await
@@ -411,16 +413,21 @@ mod tests {
         routes
             .routes
             .push(("/api/*".into(), Arc::new(|_: &Request| Fault::Close)));
-        routes
-            .routes
-            .push(("/api/v1/query".into(), Arc::new(|_: &Request| Fault::HangAfterHeaders)));
-        let call = |p: &str| routes.handler(p).map(|h| h(&Request {
-            method: "GET".into(),
-            path: p.into(),
-            query: String::new(),
-            headers: BTreeMap::new(),
-            body: Vec::new(),
-        }));
+        routes.routes.push((
+            "/api/v1/query".into(),
+            Arc::new(|_: &Request| Fault::HangAfterHeaders),
+        ));
+        let call = |p: &str| {
+            routes.handler(p).map(|h| {
+                h(&Request {
+                    method: "GET".into(),
+                    path: p.into(),
+                    query: String::new(),
+                    headers: BTreeMap::new(),
+                    body: Vec::new(),
+                })
+            })
+        };
         assert_eq!(call("/api/v1/query"), Some(Fault::HangAfterHeaders));
         assert_eq!(call("/api/v2/x"), Some(Fault::Close));
         assert_eq!(call("/other"), None);
