@@ -254,6 +254,32 @@ async fn serving_version_unchanged_when_kubernetes_answers_409_conflicts() {
     .await;
 }
 
+/// Promote after a good deploy: the primary cannot be updated (409), so the public Service
+/// must end up on the old primary again.
+#[tokio::test]
+async fn serving_version_unchanged_when_kubernetes_answers_409_during_promote() {
+    let server = FaultServer::start().await;
+    let conflict = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let armed = Arc::clone(&conflict);
+    let objects = api_server(
+        &server,
+        true,
+        Arc::new(move |r| {
+            (armed.load(std::sync::atomic::Ordering::SeqCst)
+                && r.method == "PATCH"
+                && r.path == format!("{NS}/carts-primary"))
+            .then(|| status(409, "Conflict"))
+        }),
+    );
+    deploy(&server).await.0.unwrap();
+    conflict.store(true, std::sync::atomic::Ordering::SeqCst);
+    let started = Instant::now();
+    let result = deployer(&server).await.promote(&target()).await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(serving_image(&objects), OLD);
+    assert!(started.elapsed() < BOUND);
+}
+
 #[tokio::test]
 async fn serving_version_unchanged_when_kubernetes_answers_500_on_the_canary() {
     fails_and_keeps_serving(
