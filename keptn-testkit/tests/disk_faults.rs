@@ -79,6 +79,8 @@ async fn evaluation_history_on_a_full_disk_errors_clearly_and_is_never_left_corr
         "{err}"
     );
     assert_eq!(os_error(&err), Some(ENOSPC), "{err:?}");
+    // the write was cut off mid-line: the file ends in a torn entry
+    assert!(!std::fs::read(&path).unwrap().ends_with(b"\n"));
 
     // reopened (a new handle, as after a restart): the earlier entries, nothing torn
     let reopened = FileHistory::new(disk.path().join("history"));
