@@ -668,8 +668,17 @@ impl Deployer for KubeDeployer {
         self.switch_traffic(target, Role::Canary).await?;
         self.drain_switch(target, Role::Canary).await;
         let primary = manifest::primary_from_canary(target, &canary, replicas);
-        self.apply(&api, "Deployment", &primary_name, &primary)
-            .await?;
+        if let Err(e) = self
+            .apply(&api, "Deployment", &primary_name, &primary)
+            .await
+        {
+            // the primary was not touched and still runs the serving version: send the public
+            // traffic back to it (best effort; the apply error is what the caller must see)
+            if previous.is_some() && self.switch_traffic(target, Role::Primary).await.is_ok() {
+                self.drain_switch(target, Role::Primary).await;
+            }
+            return Err(e);
+        }
         if let Err(failure) = self.wait_rollout(target, &primary_name).await {
             let mut rolled_back = false;
             if let Some(prev) = &previous {
