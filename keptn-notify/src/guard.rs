@@ -17,8 +17,25 @@
 //! addresses as their IPv4 address). Private ranges (10/8, 192.168/16, …) are allowed: intranet
 //! chat servers are normal. A notifier that must reach such hosts (tests, a local tour) opts in
 //! with [`NotifierBuilder::allow_internal_addresses`](crate::NotifierBuilder::allow_internal_addresses).
+//!
+//! Operators add their own [`AddressRule`]s: deny rules (an address range such as
+//! `10.20.0.0/16`, a host, or `*.corp.example` for a domain) refuse more, and always win; allow
+//! rules let a host or range through the fixed list above (a receiver on `127.0.0.1/32`, say)
+//! without opening all of it.
+//!
+//! With the notifier's own HTTP client, a host name is resolved once per connection by a
+//! resolver that checks every address and hands the client exactly those addresses: an answer
+//! that changes between the check and the connection (DNS rebinding) cannot slip through. A
+//! client passed to [`NotifierBuilder::http_client`](crate::NotifierBuilder::http_client) does
+//! its own resolving: then the addresses are checked by a lookup just before the request, and
+//! a second, different answer to the client's own lookup is not seen. Behind an HTTP proxy the
+//! proxy resolves the target; the hosts of `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` are not
+//! checked (the operator chose them).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
 
 /// The Kubernetes API's names inside a cluster (Keptn's deny list).
 const KUBE_API_NAMES: &[&str] = &[
@@ -42,14 +59,6 @@ fn host_of(url: &reqwest::Url) -> Option<Host<'_>> {
         Ok(ip) => Host::Ip(ip),
         Err(_) => Host::Name(host),
     })
-}
-
-/// Why `url`'s host, as written, is refused, or `None`.
-pub(crate) fn refused_host(url: &reqwest::Url) -> Option<String> {
-    match host_of(url)? {
-        Host::Ip(ip) => refused_ip(ip),
-        Host::Name(name) => refused_name(name),
-    }
 }
 
 fn refused_name(name: &str) -> Option<String> {
@@ -131,24 +140,323 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
     }
 }
 
-/// Why `url` may not be requested, or `None`: its host as written, then every address it
-/// resolves to. A host that does not resolve is let through (the request then fails to
-/// connect, as any unreachable host).
-pub(crate) async fn refused_url(url: &reqwest::Url) -> Option<String> {
-    if let Some(why) = refused_host(url) {
-        return Some(why);
+/// An operator's rule for where notifications may go: an address range, one host name, or a
+/// domain with every name under it. Parsed from `10.0.0.0/8`, `fd00::/8`, `192.0.2.7` (one
+/// address), `chat.example.com` or `*.example.com`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressRule {
+    /// Every address whose first `prefix` bits equal `network`'s.
+    Network {
+        /// The network's address.
+        network: IpAddr,
+        /// How many leading bits must match (0–32 for IPv4, 0–128 for IPv6).
+        prefix: u8,
+    },
+    /// Exactly this host name (lowercase, without a trailing dot).
+    Host(String),
+    /// This domain and every name under it (lowercase, without the leading `*.`).
+    Domain(String),
+}
+
+/// Why a string is not an [`AddressRule`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{rule}` is not an address rule: {reason} (expected a range such as 10.0.0.0/8, an address, a host name or *.domain)"
+)]
+pub struct InvalidRule {
+    /// The rejected text.
+    pub rule: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+impl FromStr for AddressRule {
+    type Err = InvalidRule;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let fail = |reason| InvalidRule {
+            rule: s.chars().take(100).collect(),
+            reason,
+        };
+        let text = s.trim();
+        if text.is_empty() {
+            return Err(fail("it is empty"));
+        }
+        if let Some((addr, prefix)) = text.split_once('/') {
+            let network: IpAddr = addr
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .map_err(|_| fail("the part before `/` is not an IP address"))?;
+            let max = if network.is_ipv4() { 32 } else { 128 };
+            let prefix: u8 = prefix
+                .parse()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| fail("the prefix length is not 0 to 32 (IPv4) or 128 (IPv6)"))?;
+            return Ok(Self::Network { network, prefix });
+        }
+        if let Ok(ip) = text
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            let prefix = if ip.is_ipv4() { 32 } else { 128 };
+            return Ok(Self::Network {
+                network: ip,
+                prefix,
+            });
+        }
+        let (domain, name) = match text.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+            return Err(fail("it is not a host name"));
+        }
+        Ok(if domain {
+            Self::Domain(name)
+        } else {
+            Self::Host(name)
+        })
     }
-    let Host::Name(name) = host_of(url)? else {
-        return None;
-    };
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addrs = tokio::net::lookup_host((name, port)).await.ok()?;
-    for addr in addrs {
-        if let Some(why) = refused_ip(addr.ip()) {
-            return Some(format!("`{name}` resolves to {why}"));
+}
+
+impl fmt::Display for AddressRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Network { network, prefix } => write!(f, "{network}/{prefix}"),
+            Self::Host(h) => f.write_str(h),
+            Self::Domain(d) => write!(f, "*.{d}"),
         }
     }
+}
+
+impl AddressRule {
+    /// Whether `ip` is in this rule's range (never for a name rule). IPv4-mapped IPv6
+    /// addresses count as their IPv4 address.
+    pub fn matches_ip(&self, ip: IpAddr) -> bool {
+        let Self::Network { network, prefix } = self else {
+            return false;
+        };
+        match (canonical(*network), canonical(ip)) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the host name `name` is this rule's host or under its domain (never for a range).
+    pub fn matches_name(&self, name: &str) -> bool {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        match self {
+            Self::Network { .. } => false,
+            Self::Host(h) => *h == name,
+            Self::Domain(d) => {
+                name == *d
+                    || name
+                        .strip_suffix(d.as_str())
+                        .is_some_and(|rest| rest.ends_with('.'))
+            }
+        }
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 @ IpAddr::V4(_) => v4,
+    }
+}
+
+/// Parses a comma- or whitespace-separated list of rules (an environment variable's value).
+///
+/// # Errors
+/// The first entry that is not a rule.
+pub(crate) fn parse_rules(list: &str) -> Result<Vec<AddressRule>, InvalidRule> {
+    list.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::parse)
+        .collect()
+}
+
+/// Where a notifier may send: the fixed list (unless internal addresses are allowed) and the
+/// operator's rules.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AddressPolicy {
+    pub(crate) allow_internal: bool,
+    pub(crate) deny: Vec<AddressRule>,
+    pub(crate) allow: Vec<AddressRule>,
+}
+
+impl AddressPolicy {
+    /// Whether nothing is ever refused.
+    pub(crate) fn is_open(&self) -> bool {
+        self.allow_internal && self.deny.is_empty()
+    }
+
+    /// Why the host `name` (as written) is refused, or `None`.
+    fn refused_name(&self, name: &str) -> Option<String> {
+        if let Some(rule) = self.deny.iter().find(|r| r.matches_name(name)) {
+            return Some(format!("`{name}` matches the deny rule `{rule}`"));
+        }
+        if self.allow_internal || self.allow.iter().any(|r| r.matches_name(name)) {
+            return None;
+        }
+        refused_name(name)
+    }
+
+    /// Why the address `ip` is refused, or `None`; `allowed_host`: the name it came from has
+    /// an allow rule.
+    fn refused_ip(&self, ip: IpAddr, allowed_host: bool) -> Option<String> {
+        if let Some(rule) = self.deny.iter().find(|r| r.matches_ip(ip)) {
+            return Some(format!("{ip} matches the deny rule `{rule}`"));
+        }
+        if self.allow_internal || allowed_host || self.allow.iter().any(|r| r.matches_ip(ip)) {
+            return None;
+        }
+        refused_ip(ip)
+    }
+
+    /// Why `url`'s host, as written, is refused, or `None`.
+    pub(crate) fn refused_host(&self, url: &reqwest::Url) -> Option<String> {
+        match host_of(url)? {
+            Host::Ip(ip) => self.refused_ip(ip, false),
+            Host::Name(name) => self.refused_name(name),
+        }
+    }
+
+    /// Why the addresses `name` resolved to are refused, or `None`.
+    pub(crate) fn refused_addrs(
+        &self,
+        name: &str,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+    ) -> Option<String> {
+        let allowed_host = self.allow.iter().any(|r| r.matches_name(name));
+        addrs.into_iter().find_map(|addr| {
+            self.refused_ip(addr.ip(), allowed_host)
+                .map(|why| format!("`{name}` resolves to {why}"))
+        })
+    }
+
+    /// Why `url` may not be requested, or `None`: its host as written, then every address it
+    /// resolves to. A host that does not resolve is let through (the request then fails to
+    /// connect, as any unreachable host).
+    pub(crate) async fn refused_url(&self, url: &reqwest::Url) -> Option<String> {
+        if let Some(why) = self.refused_host(url) {
+            return Some(why);
+        }
+        let Host::Name(name) = host_of(url)? else {
+            return None;
+        };
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addrs = tokio::net::lookup_host((name, port)).await.ok()?;
+        self.refused_addrs(name, addrs)
+    }
+}
+
+/// A refusal by [`GuardedResolver`], found again in the HTTP client's error chain.
+#[derive(Debug)]
+pub(crate) struct Refusal(pub(crate) String);
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The refusal somewhere in `error`'s chain of sources, if the guard caused it.
+pub(crate) fn refusal_in(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(r) = e.downcast_ref::<Refusal>() {
+            return Some(r.0.clone());
+        }
+        next = e.source();
+    }
     None
+}
+
+/// The addresses a [`Lookup`] finds for a name, when they are ready.
+pub(crate) type BoxLookup =
+    std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Vec<SocketAddr>>> + Send>>;
+
+/// How host names are turned into addresses (the system resolver; tests answer themselves).
+pub(crate) type Lookup = Arc<dyn Fn(String) -> BoxLookup + Send + Sync>;
+
+/// The system resolver as a [`Lookup`].
+pub(crate) fn system_lookup() -> Lookup {
+    Arc::new(|name: String| -> BoxLookup {
+        Box::pin(async move {
+            // the port is replaced by the URL's when connecting
+            Ok(tokio::net::lookup_host((name.as_str(), 0)).await?.collect())
+        })
+    })
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The notifier's DNS resolver: resolves once, checks every address against the policy and
+/// gives the HTTP client exactly the addresses it checked.
+pub(crate) struct GuardedResolver {
+    pub(crate) policy: Arc<AddressPolicy>,
+    pub(crate) lookup: Lookup,
+    /// Proxy hosts (from the environment), resolved without a check.
+    pub(crate) proxies: Vec<String>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let name = name.as_str().to_owned();
+        let policy = Arc::clone(&self.policy);
+        let exempt = self.proxies.iter().any(|p| p.eq_ignore_ascii_case(&name));
+        let lookup = (self.lookup)(name.clone());
+        Box::pin(async move {
+            let addrs = lookup.await.map_err(|e| Box::new(e) as BoxError)?;
+            if !exempt && let Some(why) = policy.refused_addrs(&name, addrs.iter().copied()) {
+                return Err(Box::new(Refusal(why)) as BoxError);
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The hosts of the proxy variables a default HTTP client follows.
+pub(crate) fn proxy_hosts() -> Vec<String> {
+    [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ]
+    .iter()
+    .filter_map(|v| std::env::var(v).ok())
+    .filter_map(|v| {
+        let v = if v.contains("://") {
+            v
+        } else {
+            format!("http://{v}")
+        };
+        reqwest::Url::parse(&v).ok()?.host_str().map(str::to_owned)
+    })
+    .collect()
 }
 
 #[cfg(test)]
@@ -156,7 +464,11 @@ mod tests {
     use super::*;
 
     fn refused(url: &str) -> Option<String> {
-        refused_host(&reqwest::Url::parse(url).unwrap())
+        AddressPolicy::default().refused_host(&reqwest::Url::parse(url).unwrap())
+    }
+
+    async fn refused_url(url: &reqwest::Url) -> Option<String> {
+        AddressPolicy::default().refused_url(url).await
     }
 
     #[test]
@@ -220,5 +532,113 @@ mod tests {
         assert!(refused_url(&url).await.unwrap().contains("loopback"));
         let url = reqwest::Url::parse("http://10.1.2.3:1/").unwrap();
         assert_eq!(refused_url(&url).await, None);
+    }
+
+    /// Rules parse from the forms operators write, and match what they say.
+    #[test]
+    fn rules_parse_and_match() {
+        let rule = |s: &str| s.parse::<AddressRule>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let net = rule("10.20.0.0/16");
+        assert!(net.matches_ip(ip("10.20.3.4")));
+        assert!(net.matches_ip(ip("::ffff:10.20.0.1")));
+        assert!(!net.matches_ip(ip("10.21.0.1")));
+        assert!(!net.matches_name("10.20.3.4"));
+        assert!(rule("0.0.0.0/0").matches_ip(ip("8.8.8.8")));
+        assert!(!rule("0.0.0.0/0").matches_ip(ip("2001:db8::1")));
+        assert!(rule("fd00::/8").matches_ip(ip("fd12::1")));
+        assert!(!rule("fd00::/8").matches_ip(ip("fe80::1")));
+        let one = rule("192.0.2.7");
+        assert_eq!(one.to_string(), "192.0.2.7/32");
+        assert!(one.matches_ip(ip("192.0.2.7")) && !one.matches_ip(ip("192.0.2.8")));
+        let host = rule("Chat.Example.com.");
+        assert!(host.matches_name("chat.example.com") && !host.matches_name("x.chat.example.com"));
+        let domain = rule("*.example.com");
+        assert!(domain.matches_name("example.com"));
+        assert!(domain.matches_name("a.b.EXAMPLE.com"));
+        assert!(!domain.matches_name("badexample.com"));
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "x/8",
+            "*.",
+            "a b",
+            "exa$mple.com",
+            "-/-",
+        ] {
+            let err = bad.parse::<AddressRule>().unwrap_err();
+            assert!(err.to_string().contains("is not an address rule"), "{err}");
+        }
+        assert_eq!(
+            parse_rules(" 10.0.0.0/8, *.corp.example  127.0.0.1 ")
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(parse_rules("10.0.0.0/8,nope/1").is_err());
+    }
+
+    /// Deny rules win over allow rules and the opt-in; allow rules open only what they name.
+    #[test]
+    fn deny_wins_and_allow_opens_only_what_it_names() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let policy = AddressPolicy {
+            allow_internal: false,
+            deny: vec![
+                "10.9.0.0/16".parse().unwrap(),
+                "*.blocked.example".parse().unwrap(),
+            ],
+            allow: vec![
+                "127.0.0.1/32".parse().unwrap(),
+                "receiver.tools.svc".parse().unwrap(),
+                "10.9.1.1".parse().unwrap(),
+            ],
+        };
+        assert_eq!(policy.refused_host(&url("http://127.0.0.1:8080/x")), None);
+        assert!(policy.refused_host(&url("http://127.0.0.2/x")).is_some());
+        assert!(policy.refused_host(&url("http://localhost/x")).is_some());
+        assert_eq!(
+            policy.refused_host(&url("http://receiver.tools.svc/x")),
+            None
+        );
+        assert!(
+            policy
+                .refused_host(&url("http://other.tools.svc/x"))
+                .is_some()
+        );
+        let why = policy.refused_host(&url("http://10.9.1.1/x")).unwrap();
+        assert!(why.contains("deny rule `10.9.0.0/16`"), "{why}");
+        let why = policy
+            .refused_host(&url("https://hooks.blocked.example/x"))
+            .unwrap();
+        assert!(why.contains("deny rule `*.blocked.example`"), "{why}");
+        // a name with an allow rule may resolve to internal addresses, never to denied ones
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            policy.refused_addrs("receiver.tools.svc", [addr("127.0.0.5:80")]),
+            None
+        );
+        assert!(
+            policy
+                .refused_addrs("receiver.tools.svc", [addr("10.9.3.3:80")])
+                .is_some()
+        );
+        assert!(
+            policy
+                .refused_addrs(
+                    "chat.example",
+                    [addr("8.8.8.8:80"), addr("169.254.169.254:80")]
+                )
+                .unwrap()
+                .contains("`chat.example` resolves to 169.254.169.254")
+        );
+        let open = AddressPolicy {
+            allow_internal: true,
+            ..policy.clone()
+        };
+        assert_eq!(open.refused_host(&url("http://localhost/x")), None);
+        assert!(open.refused_host(&url("http://10.9.0.1/x")).is_some());
+        assert!(!open.is_open());
     }
 }
