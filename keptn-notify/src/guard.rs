@@ -32,10 +32,14 @@
 //! proxy resolves the target; the hosts of `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` are not
 //! checked (the operator chose them).
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::str::FromStr;
-use std::sync::Arc;
+
+mod resolver;
+mod rule;
+
+pub(crate) use resolver::{GuardedResolver, Lookup, proxy_hosts, refusal_in, system_lookup};
+pub(crate) use rule::parse_rules;
+pub use rule::{AddressRule, InvalidRule};
 
 /// The Kubernetes API's names inside a cluster (Keptn's deny list).
 const KUBE_API_NAMES: &[&str] = &[
@@ -140,159 +144,6 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
     }
 }
 
-/// An operator's rule for where notifications may go: an address range, one host name, or a
-/// domain with every name under it. Parsed from `10.0.0.0/8`, `fd00::/8`, `192.0.2.7` (one
-/// address), `chat.example.com` or `*.example.com`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddressRule {
-    /// Every address whose first `prefix` bits equal `network`'s.
-    Network {
-        /// The network's address.
-        network: IpAddr,
-        /// How many leading bits must match (0–32 for IPv4, 0–128 for IPv6).
-        prefix: u8,
-    },
-    /// Exactly this host name (lowercase, without a trailing dot).
-    Host(String),
-    /// This domain and every name under it (lowercase, without the leading `*.`).
-    Domain(String),
-}
-
-/// Why a string is not an [`AddressRule`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "`{rule}` is not an address rule: {reason} (expected a range such as 10.0.0.0/8, an address, a host name or *.domain)"
-)]
-pub struct InvalidRule {
-    /// The rejected text.
-    pub rule: String,
-    /// What is wrong with it.
-    pub reason: &'static str,
-}
-
-impl FromStr for AddressRule {
-    type Err = InvalidRule;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let fail = |reason| InvalidRule {
-            rule: s.chars().take(100).collect(),
-            reason,
-        };
-        let text = s.trim();
-        if text.is_empty() {
-            return Err(fail("it is empty"));
-        }
-        if let Some((addr, prefix)) = text.split_once('/') {
-            let network: IpAddr = addr
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse()
-                .map_err(|_| fail("the part before `/` is not an IP address"))?;
-            let max = if network.is_ipv4() { 32 } else { 128 };
-            let prefix: u8 = prefix
-                .parse()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| fail("the prefix length is not 0 to 32 (IPv4) or 128 (IPv6)"))?;
-            return Ok(Self::Network { network, prefix });
-        }
-        if let Ok(ip) = text
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-        {
-            let prefix = if ip.is_ipv4() { 32 } else { 128 };
-            return Ok(Self::Network {
-                network: ip,
-                prefix,
-            });
-        }
-        let (domain, name) = match text.strip_prefix("*.") {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        };
-        if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
-            return Err(fail("it is not a host name"));
-        }
-        Ok(if domain {
-            Self::Domain(name)
-        } else {
-            Self::Host(name)
-        })
-    }
-}
-
-impl fmt::Display for AddressRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Network { network, prefix } => write!(f, "{network}/{prefix}"),
-            Self::Host(h) => f.write_str(h),
-            Self::Domain(d) => write!(f, "*.{d}"),
-        }
-    }
-}
-
-impl AddressRule {
-    /// Whether `ip` is in this rule's range (never for a name rule). IPv4-mapped IPv6
-    /// addresses count as their IPv4 address.
-    pub fn matches_ip(&self, ip: IpAddr) -> bool {
-        let Self::Network { network, prefix } = self else {
-            return false;
-        };
-        match (canonical(*network), canonical(ip)) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether the host name `name` is this rule's host or under its domain (never for a range).
-    pub fn matches_name(&self, name: &str) -> bool {
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
-        match self {
-            Self::Network { .. } => false,
-            Self::Host(h) => *h == name,
-            Self::Domain(d) => {
-                name == *d
-                    || name
-                        .strip_suffix(d.as_str())
-                        .is_some_and(|rest| rest.ends_with('.'))
-            }
-        }
-    }
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 @ IpAddr::V4(_) => v4,
-    }
-}
-
-/// Parses a comma- or whitespace-separated list of rules (an environment variable's value).
-///
-/// # Errors
-/// The first entry that is not a rule.
-pub(crate) fn parse_rules(list: &str) -> Result<Vec<AddressRule>, InvalidRule> {
-    list.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .map(str::parse)
-        .collect()
-}
-
 /// Where a notifier may send: the fixed list (unless internal addresses are allowed) and the
 /// operator's rules.
 #[derive(Debug, Clone, Default)]
@@ -368,97 +219,6 @@ impl AddressPolicy {
     }
 }
 
-/// A refusal by [`GuardedResolver`], found again in the HTTP client's error chain.
-#[derive(Debug)]
-pub(crate) struct Refusal(pub(crate) String);
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refusal {}
-
-/// The refusal somewhere in `error`'s chain of sources, if the guard caused it.
-pub(crate) fn refusal_in(error: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut next = Some(error);
-    while let Some(e) = next {
-        if let Some(r) = e.downcast_ref::<Refusal>() {
-            return Some(r.0.clone());
-        }
-        next = e.source();
-    }
-    None
-}
-
-/// The addresses a [`Lookup`] finds for a name, when they are ready.
-pub(crate) type BoxLookup =
-    std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Vec<SocketAddr>>> + Send>>;
-
-/// How host names are turned into addresses (the system resolver; tests answer themselves).
-pub(crate) type Lookup = Arc<dyn Fn(String) -> BoxLookup + Send + Sync>;
-
-/// The system resolver as a [`Lookup`].
-pub(crate) fn system_lookup() -> Lookup {
-    Arc::new(|name: String| -> BoxLookup {
-        Box::pin(async move {
-            // the port is replaced by the URL's when connecting
-            Ok(tokio::net::lookup_host((name.as_str(), 0)).await?.collect())
-        })
-    })
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The notifier's DNS resolver: resolves once, checks every address against the policy and
-/// gives the HTTP client exactly the addresses it checked.
-pub(crate) struct GuardedResolver {
-    pub(crate) policy: Arc<AddressPolicy>,
-    pub(crate) lookup: Lookup,
-    /// Proxy hosts (from the environment), resolved without a check.
-    pub(crate) proxies: Vec<String>,
-}
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let name = name.as_str().to_owned();
-        let policy = Arc::clone(&self.policy);
-        let exempt = self.proxies.iter().any(|p| p.eq_ignore_ascii_case(&name));
-        let lookup = (self.lookup)(name.clone());
-        Box::pin(async move {
-            let addrs = lookup.await.map_err(|e| Box::new(e) as BoxError)?;
-            if !exempt && let Some(why) = policy.refused_addrs(&name, addrs.iter().copied()) {
-                return Err(Box::new(Refusal(why)) as BoxError);
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// The hosts of the proxy variables a default HTTP client follows.
-pub(crate) fn proxy_hosts() -> Vec<String> {
-    [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ]
-    .iter()
-    .filter_map(|v| std::env::var(v).ok())
-    .filter_map(|v| {
-        let v = if v.contains("://") {
-            v
-        } else {
-            format!("http://{v}")
-        };
-        reqwest::Url::parse(&v).ok()?.host_str().map(str::to_owned)
-    })
-    .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,51 +292,6 @@ mod tests {
         assert!(refused_url(&url).await.unwrap().contains("loopback"));
         let url = reqwest::Url::parse("http://10.1.2.3:1/").unwrap();
         assert_eq!(refused_url(&url).await, None);
-    }
-
-    /// Rules parse from the forms operators write, and match what they say.
-    #[test]
-    fn rules_parse_and_match() {
-        let rule = |s: &str| s.parse::<AddressRule>().unwrap();
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        let net = rule("10.20.0.0/16");
-        assert!(net.matches_ip(ip("10.20.3.4")));
-        assert!(net.matches_ip(ip("::ffff:10.20.0.1")));
-        assert!(!net.matches_ip(ip("10.21.0.1")));
-        assert!(!net.matches_name("10.20.3.4"));
-        assert!(rule("0.0.0.0/0").matches_ip(ip("8.8.8.8")));
-        assert!(!rule("0.0.0.0/0").matches_ip(ip("2001:db8::1")));
-        assert!(rule("fd00::/8").matches_ip(ip("fd12::1")));
-        assert!(!rule("fd00::/8").matches_ip(ip("fe80::1")));
-        let one = rule("192.0.2.7");
-        assert_eq!(one.to_string(), "192.0.2.7/32");
-        assert!(one.matches_ip(ip("192.0.2.7")) && !one.matches_ip(ip("192.0.2.8")));
-        let host = rule("Chat.Example.com.");
-        assert!(host.matches_name("chat.example.com") && !host.matches_name("x.chat.example.com"));
-        let domain = rule("*.example.com");
-        assert!(domain.matches_name("example.com"));
-        assert!(domain.matches_name("a.b.EXAMPLE.com"));
-        assert!(!domain.matches_name("badexample.com"));
-        for bad in [
-            "",
-            "10.0.0.0/33",
-            "::/129",
-            "x/8",
-            "*.",
-            "a b",
-            "exa$mple.com",
-            "-/-",
-        ] {
-            let err = bad.parse::<AddressRule>().unwrap_err();
-            assert!(err.to_string().contains("is not an address rule"), "{err}");
-        }
-        assert_eq!(
-            parse_rules(" 10.0.0.0/8, *.corp.example  127.0.0.1 ")
-                .unwrap()
-                .len(),
-            3
-        );
-        assert!(parse_rules("10.0.0.0/8,nope/1").is_err());
     }
 
     /// Deny rules win over allow rules and the opt-in; allow rules open only what they name.
