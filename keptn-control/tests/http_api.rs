@@ -463,3 +463,79 @@ async fn hostile_bodies() {
     let (_, page) = api.call("GET", "/api/mongodb-datastore/event", None).await;
     assert_eq!(page["totalCount"], 0, "no refused event was stored: {page}");
 }
+
+/// Names longer than Keptn's limits (project 200, stage 63, service 43 characters) are 400 with
+/// Keptn's error body naming the limit, and the message does not repeat a huge name whole.
+#[tokio::test]
+async fn overlong_names_are_refused_with_the_limit() {
+    let api = server().await;
+    let name = |n: usize| format!("a{}", "b".repeat(n - 1));
+    let shipyard = b64("stages:\n- {name: dev, deployment_strategy: direct}\n");
+    let (s, body) = api
+        .call(
+            "POST",
+            "/api/controlPlane/v1/project",
+            Some(json!({"name": name(201), "shipyard": shipyard})),
+        )
+        .await;
+    assert_error(s, &body, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 200 characters"),
+        "{body}"
+    );
+    let (s, body) = api
+        .call(
+            "POST",
+            "/api/controlPlane/v1/project",
+            Some(json!({"name": name(200), "shipyard": shipyard})),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = api
+        .call(
+            "POST",
+            "/api/controlPlane/v1/project/sockshop/service",
+            Some(json!({"serviceName": name(44)})),
+        )
+        .await;
+    assert_error(s, &body, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 43 characters"),
+        "{body}"
+    );
+    let stage = name(64);
+    let (s, body) = api
+        .call(
+            "GET",
+            &format!("/api/controlPlane/v1/project/sockshop/stage/{stage}"),
+            None,
+        )
+        .await;
+    assert_error(s, &body, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 63 characters"),
+        "{body}"
+    );
+    let huge = name(30_000);
+    let (s, body) = api
+        .call(
+            "POST",
+            "/api/controlPlane/v1/project/sockshop/service",
+            Some(json!({"serviceName": huge})),
+        )
+        .await;
+    assert_error(s, &body, 400);
+    assert!(
+        body["message"].as_str().unwrap().len() < 1_000,
+        "{body:.300}"
+    );
+}

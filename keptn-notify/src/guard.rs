@@ -17,8 +17,29 @@
 //! addresses as their IPv4 address). Private ranges (10/8, 192.168/16, …) are allowed: intranet
 //! chat servers are normal. A notifier that must reach such hosts (tests, a local tour) opts in
 //! with [`NotifierBuilder::allow_internal_addresses`](crate::NotifierBuilder::allow_internal_addresses).
+//!
+//! Operators add their own [`AddressRule`]s: deny rules (an address range such as
+//! `10.20.0.0/16`, a host, or `*.corp.example` for a domain) refuse more, and always win; allow
+//! rules let a host or range through the fixed list above (a receiver on `127.0.0.1/32`, say)
+//! without opening all of it.
+//!
+//! With the notifier's own HTTP client, a host name is resolved once per connection by a
+//! resolver that checks every address and hands the client exactly those addresses: an answer
+//! that changes between the check and the connection (DNS rebinding) cannot slip through. A
+//! client passed to [`NotifierBuilder::http_client`](crate::NotifierBuilder::http_client) does
+//! its own resolving: then the addresses are checked by a lookup just before the request, and
+//! a second, different answer to the client's own lookup is not seen. Behind an HTTP proxy the
+//! proxy resolves the target; the hosts of `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` are not
+//! checked (the operator chose them).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+mod resolver;
+mod rule;
+
+pub(crate) use resolver::{GuardedResolver, Lookup, proxy_hosts, refusal_in, system_lookup};
+pub(crate) use rule::parse_rules;
+pub use rule::{AddressRule, InvalidRule};
 
 /// The Kubernetes API's names inside a cluster (Keptn's deny list).
 const KUBE_API_NAMES: &[&str] = &[
@@ -42,14 +63,6 @@ fn host_of(url: &reqwest::Url) -> Option<Host<'_>> {
         Ok(ip) => Host::Ip(ip),
         Err(_) => Host::Name(host),
     })
-}
-
-/// Why `url`'s host, as written, is refused, or `None`.
-pub(crate) fn refused_host(url: &reqwest::Url) -> Option<String> {
-    match host_of(url)? {
-        Host::Ip(ip) => refused_ip(ip),
-        Host::Name(name) => refused_name(name),
-    }
 }
 
 fn refused_name(name: &str) -> Option<String> {
@@ -131,24 +144,79 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
     }
 }
 
-/// Why `url` may not be requested, or `None`: its host as written, then every address it
-/// resolves to. A host that does not resolve is let through (the request then fails to
-/// connect, as any unreachable host).
-pub(crate) async fn refused_url(url: &reqwest::Url) -> Option<String> {
-    if let Some(why) = refused_host(url) {
-        return Some(why);
+/// Where a notifier may send: the fixed list (unless internal addresses are allowed) and the
+/// operator's rules.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AddressPolicy {
+    pub(crate) allow_internal: bool,
+    pub(crate) deny: Vec<AddressRule>,
+    pub(crate) allow: Vec<AddressRule>,
+}
+
+impl AddressPolicy {
+    /// Whether nothing is ever refused.
+    pub(crate) fn is_open(&self) -> bool {
+        self.allow_internal && self.deny.is_empty()
     }
-    let Host::Name(name) = host_of(url)? else {
-        return None;
-    };
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addrs = tokio::net::lookup_host((name, port)).await.ok()?;
-    for addr in addrs {
-        if let Some(why) = refused_ip(addr.ip()) {
-            return Some(format!("`{name}` resolves to {why}"));
+
+    /// Why the host `name` (as written) is refused, or `None`.
+    fn refused_name(&self, name: &str) -> Option<String> {
+        if let Some(rule) = self.deny.iter().find(|r| r.matches_name(name)) {
+            return Some(format!("`{name}` matches the deny rule `{rule}`"));
+        }
+        if self.allow_internal || self.allow.iter().any(|r| r.matches_name(name)) {
+            return None;
+        }
+        refused_name(name)
+    }
+
+    /// Why the address `ip` is refused, or `None`; `allowed_host`: the name it came from has
+    /// an allow rule.
+    fn refused_ip(&self, ip: IpAddr, allowed_host: bool) -> Option<String> {
+        if let Some(rule) = self.deny.iter().find(|r| r.matches_ip(ip)) {
+            return Some(format!("{ip} matches the deny rule `{rule}`"));
+        }
+        if self.allow_internal || allowed_host || self.allow.iter().any(|r| r.matches_ip(ip)) {
+            return None;
+        }
+        refused_ip(ip)
+    }
+
+    /// Why `url`'s host, as written, is refused, or `None`.
+    pub(crate) fn refused_host(&self, url: &reqwest::Url) -> Option<String> {
+        match host_of(url)? {
+            Host::Ip(ip) => self.refused_ip(ip, false),
+            Host::Name(name) => self.refused_name(name),
         }
     }
-    None
+
+    /// Why the addresses `name` resolved to are refused, or `None`.
+    pub(crate) fn refused_addrs(
+        &self,
+        name: &str,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+    ) -> Option<String> {
+        let allowed_host = self.allow.iter().any(|r| r.matches_name(name));
+        addrs.into_iter().find_map(|addr| {
+            self.refused_ip(addr.ip(), allowed_host)
+                .map(|why| format!("`{name}` resolves to {why}"))
+        })
+    }
+
+    /// Why `url` may not be requested, or `None`: its host as written, then every address it
+    /// resolves to. A host that does not resolve is let through (the request then fails to
+    /// connect, as any unreachable host).
+    pub(crate) async fn refused_url(&self, url: &reqwest::Url) -> Option<String> {
+        if let Some(why) = self.refused_host(url) {
+            return Some(why);
+        }
+        let Host::Name(name) = host_of(url)? else {
+            return None;
+        };
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addrs = tokio::net::lookup_host((name, port)).await.ok()?;
+        self.refused_addrs(name, addrs)
+    }
 }
 
 #[cfg(test)]
@@ -156,7 +224,11 @@ mod tests {
     use super::*;
 
     fn refused(url: &str) -> Option<String> {
-        refused_host(&reqwest::Url::parse(url).unwrap())
+        AddressPolicy::default().refused_host(&reqwest::Url::parse(url).unwrap())
+    }
+
+    async fn refused_url(url: &reqwest::Url) -> Option<String> {
+        AddressPolicy::default().refused_url(url).await
     }
 
     #[test]
@@ -220,5 +292,68 @@ mod tests {
         assert!(refused_url(&url).await.unwrap().contains("loopback"));
         let url = reqwest::Url::parse("http://10.1.2.3:1/").unwrap();
         assert_eq!(refused_url(&url).await, None);
+    }
+
+    /// Deny rules win over allow rules and the opt-in; allow rules open only what they name.
+    #[test]
+    fn deny_wins_and_allow_opens_only_what_it_names() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let policy = AddressPolicy {
+            allow_internal: false,
+            deny: vec![
+                "10.9.0.0/16".parse().unwrap(),
+                "*.blocked.example".parse().unwrap(),
+            ],
+            allow: vec![
+                "127.0.0.1/32".parse().unwrap(),
+                "receiver.tools.svc".parse().unwrap(),
+                "10.9.1.1".parse().unwrap(),
+            ],
+        };
+        assert_eq!(policy.refused_host(&url("http://127.0.0.1:8080/x")), None);
+        assert!(policy.refused_host(&url("http://127.0.0.2/x")).is_some());
+        assert!(policy.refused_host(&url("http://localhost/x")).is_some());
+        assert_eq!(
+            policy.refused_host(&url("http://receiver.tools.svc/x")),
+            None
+        );
+        assert!(
+            policy
+                .refused_host(&url("http://other.tools.svc/x"))
+                .is_some()
+        );
+        let why = policy.refused_host(&url("http://10.9.1.1/x")).unwrap();
+        assert!(why.contains("deny rule `10.9.0.0/16`"), "{why}");
+        let why = policy
+            .refused_host(&url("https://hooks.blocked.example/x"))
+            .unwrap();
+        assert!(why.contains("deny rule `*.blocked.example`"), "{why}");
+        // a name with an allow rule may resolve to internal addresses, never to denied ones
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            policy.refused_addrs("receiver.tools.svc", [addr("127.0.0.5:80")]),
+            None
+        );
+        assert!(
+            policy
+                .refused_addrs("receiver.tools.svc", [addr("10.9.3.3:80")])
+                .is_some()
+        );
+        assert!(
+            policy
+                .refused_addrs(
+                    "chat.example",
+                    [addr("8.8.8.8:80"), addr("169.254.169.254:80")]
+                )
+                .unwrap()
+                .contains("`chat.example` resolves to 169.254.169.254")
+        );
+        let open = AddressPolicy {
+            allow_internal: true,
+            ..policy.clone()
+        };
+        assert_eq!(open.refused_host(&url("http://localhost/x")), None);
+        assert!(open.refused_host(&url("http://10.9.0.1/x")).is_some());
+        assert!(!open.is_open());
     }
 }

@@ -26,7 +26,10 @@
 //! the host as written and on every address it resolves to, as Keptn's webhook-service refused
 //! the Kubernetes API: a refused request fails with [`Error::RefusedAddress`]. Tests and local
 //! set-ups opt in with [`NotifierBuilder::allow_internal_addresses`] (programs using
-//! [`from_env_and_file`]: `NOTIFY_ALLOW_INTERNAL_ADDRESSES=true`).
+//! [`from_env_and_file`]: `NOTIFY_ALLOW_INTERNAL_ADDRESSES=true`). Operators refuse more with
+//! [`NotifierBuilder::deny`] (`NOTIFY_DENY`) and let single hosts or ranges through with
+//! [`NotifierBuilder::allow`] (`NOTIFY_ALLOW`), as [`AddressRule`]s. The notifier's own HTTP
+//! client connects to exactly the addresses it checked (no second DNS answer can differ).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -62,6 +65,7 @@ use std::path::Path;
 pub use error::{Error, Result};
 pub use filter::EventFilter;
 pub use format::ChatFormat;
+pub use guard::{AddressRule, InvalidRule};
 /// The retry policy of the notifier (the one every keptn-rs HTTP client follows).
 pub use keptn_spec::retry::RetryPolicy;
 pub use message::{Fact, Message, MessageBuilder, MessageKind, Outcome};
@@ -87,6 +91,13 @@ pub const NOTIFY_ALLOW_INTERNAL_ADDRESSES: &str = "NOTIFY_ALLOW_INTERNAL_ADDRESS
 /// Environment variable with a report-link template for chat messages, e.g.
 /// `https://bridge.example.com/project/{{.data.project}}/sequence/{{.shkeptncontext}}`.
 pub const KEPTN_REPORT_URL: &str = "KEPTN_REPORT_URL";
+/// Environment variable with more hosts and ranges [`from_env_and_file`]'s notifier refuses:
+/// [`AddressRule`]s separated by commas or spaces, e.g. `10.20.0.0/16, *.corp.example`
+/// ([`NotifierBuilder::deny`]).
+pub const NOTIFY_DENY: &str = "NOTIFY_DENY";
+/// Environment variable with hosts and ranges let through the fixed deny list, e.g.
+/// `127.0.0.1/32, receiver.tools.svc` ([`NotifierBuilder::allow`]).
+pub const NOTIFY_ALLOW: &str = "NOTIFY_ALLOW";
 
 /// The one-call set-up for programs: a [`Notifier`] for `SLACK_WEBHOOK_URL`,
 /// `TEAMS_WEBHOOK_URL` (format from `TEAMS_WEBHOOK_FORMAT` or the URL) and the webhooks of
@@ -112,6 +123,20 @@ pub fn from_env_and_file(webhook_file: Option<&Path>) -> Result<Option<Notifier>
                 setting: NOTIFY_ALLOW_INTERNAL_ADDRESSES.to_owned(),
                 message: format!("`{other}` is not `true` or `false`"),
             });
+        }
+    }
+    for (setting, deny) in [(NOTIFY_DENY, true), (NOTIFY_ALLOW, false)] {
+        let Some(list) = var(setting) else { continue };
+        let rules = guard::parse_rules(&list).map_err(|e| Error::InvalidSetting {
+            setting: setting.to_owned(),
+            message: e.to_string(),
+        })?;
+        for rule in rules {
+            builder = if deny {
+                builder.deny(rule)
+            } else {
+                builder.allow(rule)
+            };
         }
     }
     let mut any = false;

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
+use crate::guard::{self, AddressPolicy, AddressRule, GuardedResolver, Lookup};
 use crate::message::{Correlator, Enrichment, Message, render_link};
 use crate::target::{CompiledWebhook, Outgoing, Target, TargetKind, method};
 
@@ -152,7 +153,9 @@ pub struct NotifierBuilder {
     policy: Policy,
     report_link: Option<Template>,
     client: Option<reqwest::Client>,
-    allow_internal: bool,
+    addresses: AddressPolicy,
+    /// How the default client resolves names (tests answer themselves).
+    pub(crate) lookup: Option<Lookup>,
 }
 
 impl fmt::Debug for NotifierBuilder {
@@ -162,7 +165,7 @@ impl fmt::Debug for NotifierBuilder {
             .field("queue_capacity", &self.queue_capacity)
             .field("policy", &self.policy)
             .field("report_link", &self.report_link)
-            .field("allow_internal", &self.allow_internal)
+            .field("addresses", &self.addresses)
             .finish_non_exhaustive()
     }
 }
@@ -186,7 +189,8 @@ impl Default for NotifierBuilder {
             },
             report_link: None,
             client: None,
-            allow_internal: false,
+            addresses: AddressPolicy::default(),
+            lookup: None,
         }
     }
 }
@@ -254,7 +258,23 @@ impl NotifierBuilder {
     /// by default (see the [crate documentation](crate#where-notifications-may-go)): for
     /// tests, local tours and receivers on the same machine.
     pub fn allow_internal_addresses(mut self) -> Self {
-        self.allow_internal = true;
+        self.addresses.allow_internal = true;
+        self
+    }
+
+    /// Refuses requests to hosts or addresses matching `rule` as well (checked on the host as
+    /// written and on every address it resolves to). Deny rules win over allow rules and over
+    /// [`allow_internal_addresses`](Self::allow_internal_addresses).
+    pub fn deny(mut self, rule: AddressRule) -> Self {
+        self.addresses.deny.push(rule);
+        self
+    }
+
+    /// Lets requests to hosts or addresses matching `rule` through the fixed deny list (a
+    /// receiver on `127.0.0.1/32`, an intranet name under `*.svc`), without allowing every
+    /// internal address. A host name rule also allows the addresses that name resolves to.
+    pub fn allow(mut self, rule: AddressRule) -> Self {
+        self.addresses.allow.push(rule);
         self
     }
 
@@ -265,12 +285,27 @@ impl NotifierBuilder {
     /// HTTP client cannot be built.
     pub fn build(self) -> Result<Notifier> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
-        let client = match self.client {
-            Some(c) => c,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.policy.connect_timeout)
-                .build()
-                .map_err(Error::HttpClient)?,
+        let addresses = Arc::new(self.addresses);
+        let proxies = guard::proxy_hosts();
+        // the notifier's own client resolves through the guard: it connects to exactly the
+        // addresses that were checked; another client is checked by a lookup before each request
+        let (client, prelookup) = match self.client {
+            Some(c) => (c, true),
+            None => {
+                let mut builder =
+                    reqwest::Client::builder().connect_timeout(self.policy.connect_timeout);
+                if !addresses.is_open() {
+                    builder = builder.dns_resolver(Arc::new(GuardedResolver {
+                        policy: Arc::clone(&addresses),
+                        lookup: self.lookup.unwrap_or_else(guard::system_lookup),
+                        proxies: proxies.clone(),
+                    }));
+                }
+                (
+                    builder.build().map_err(Error::HttpClient)?,
+                    !proxies.is_empty(),
+                )
+            }
         };
         let report_link = self.report_link.map(Arc::new);
         let mut lanes = Vec::new();
@@ -285,7 +320,8 @@ impl NotifierBuilder {
                 client: client.clone(),
                 policy: self.policy,
                 report_link: report_link.clone(),
-                allow_internal: self.allow_internal,
+                addresses: Arc::clone(&addresses),
+                prelookup,
             };
             workers.push(runtime.spawn(worker.run(rx)));
             lanes.push(Lane { target, tx, shared });
@@ -465,7 +501,10 @@ struct Worker {
     client: reqwest::Client,
     policy: Policy,
     report_link: Option<Arc<Template>>,
-    allow_internal: bool,
+    addresses: Arc<AddressPolicy>,
+    /// Whether to resolve and check a host before the request (the client's own resolving is
+    /// not guarded, or a proxy resolves the target).
+    prelookup: bool,
 }
 
 impl Worker {
@@ -537,9 +576,14 @@ impl Worker {
     /// Sends with retries; `true` when delivered.
     async fn send(&self, out: &Outgoing, redact: &(dyn Fn(&str) -> String + Sync)) -> bool {
         let name = self.target.name();
-        if !self.allow_internal
-            && let Some(reason) = crate::guard::refused_url(&out.url).await
-        {
+        let refused = if self.addresses.is_open() {
+            None
+        } else if self.prelookup {
+            self.addresses.refused_url(&out.url).await
+        } else {
+            self.addresses.refused_host(&out.url)
+        };
+        if let Some(reason) = refused {
             self.record_failure(&Error::RefusedAddress {
                 target: name.to_owned(),
                 reason: redact(&reason),
@@ -580,6 +624,15 @@ impl Worker {
                         Failure::Status(status),
                         retry_after,
                     )
+                }
+                Err(e) if guard::refusal_in(&e).is_some() => {
+                    // the guarded resolver refused the addresses: not retried
+                    let reason = guard::refusal_in(&e).unwrap_or_default();
+                    self.record_failure(&Error::RefusedAddress {
+                        target: name.to_owned(),
+                        reason: redact(&reason),
+                    });
+                    return false;
                 }
                 Err(e) if e.is_timeout() => (
                     Error::Timeout {

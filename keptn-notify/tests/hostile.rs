@@ -136,3 +136,42 @@ async fn metadata_and_cluster_addresses_are_refused_before_connecting() {
         );
     }
 }
+
+/// An operator's deny rule wins over the opt-in for internal addresses; an allow rule for one
+/// address lets a receiver there through without the opt-in.
+#[tokio::test]
+async fn deny_rules_win_and_allow_rules_open_one_address() {
+    let rx = Receiver::start().await;
+    let denied = Notifier::builder()
+        .allow_internal_addresses()
+        .deny("127.0.0.0/8".parse().unwrap())
+        .retry(RetryPolicy::none())
+        .targets(Target::webhooks(&config(&rx.url("")), &StaticSecrets::new()).unwrap())
+        .build()
+        .unwrap();
+    denied.emit_value(event("x"));
+    denied.flush(Duration::from_secs(10)).await.unwrap();
+    let error = denied
+        .stats()
+        .target("webhook hostile")
+        .unwrap()
+        .last_error
+        .clone();
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("matches the deny rule `127.0.0.0/8`")),
+        "{error:?}"
+    );
+    assert!(rx.recorded().is_empty());
+
+    let allowed = Notifier::builder()
+        .allow("127.0.0.1".parse().unwrap())
+        .retry(RetryPolicy::none())
+        .targets(Target::webhooks(&config(&rx.url("")), &StaticSecrets::new()).unwrap())
+        .build()
+        .unwrap();
+    allowed.emit_value(event("y"));
+    assert_eq!(rx.wait_for(1).await.len(), 1);
+    assert_eq!(allowed.stats().failed(), 0);
+}

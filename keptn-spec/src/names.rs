@@ -2,9 +2,26 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Why a string is not a valid Keptn entity name.
+/// The longest project name Keptn accepts (its shipyard-controller's default
+/// `PROJECT_NAME_MAX_SIZE`).
+pub const MAX_PROJECT_NAME_LEN: usize = 200;
+
+/// The longest stage name: a stage names a Kubernetes namespace, whose name is a DNS label of
+/// at most 63 characters.
+pub const MAX_STAGE_NAME_LEN: usize = 63;
+
+/// The longest service name Keptn accepts (its shipyard-controller's default
+/// `SERVICE_NAME_MAX_SIZE`): a blue/green service gets a Helm release `{service}-generated`,
+/// and a Helm release name has at most 53 characters.
+pub const MAX_SERVICE_NAME_LEN: usize = 43;
+
+/// How much of a rejected name an error message repeats.
+const SHOWN_CHARS: usize = 64;
+
+/// Why a string is not a valid Keptn entity name. Its message repeats at most the first 64
+/// characters of the name (an overlong name does not make an overlong message).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{name}` is not a valid Keptn {what} name: {reason}")]
+#[error("{} is not a valid Keptn {what} name: {reason}", shortened(.name))]
 pub struct InvalidName {
     /// The rejected string.
     pub name: String,
@@ -12,6 +29,17 @@ pub struct InvalidName {
     pub what: &'static str,
     /// What rule it breaks.
     pub reason: &'static str,
+}
+
+/// `name` as an error message shows it: escaped, and cut after 64 characters with the full
+/// length said.
+fn shortened(name: &str) -> String {
+    let count = name.chars().count();
+    if count <= SHOWN_CHARS {
+        return format!("`{}`", name.escape_debug());
+    }
+    let head: String = name.chars().take(SHOWN_CHARS).collect();
+    format!("`{}…` ({count} characters)", head.escape_debug())
 }
 
 /// Checks Keptn's entity-name rule: lowercase ASCII letters, digits and `-`, starting with a
@@ -41,6 +69,69 @@ pub fn validate_entity_name(name: &str, what: &'static str) -> Result<(), Invali
     }
     if name.ends_with('-') {
         return fail("it must not end with `-`");
+    }
+    Ok(())
+}
+
+/// Checks a project name: [`validate_entity_name`] and at most [`MAX_PROJECT_NAME_LEN`]
+/// characters.
+///
+/// # Errors
+/// [`InvalidName`] saying which rule `name` breaks.
+pub fn validate_project_name(name: &str, what: &'static str) -> Result<(), InvalidName> {
+    validate_entity_name(name, what)?;
+    check_len(
+        name,
+        what,
+        MAX_PROJECT_NAME_LEN,
+        "it is longer than 200 characters, Keptn's limit for a project name",
+    )
+}
+
+/// Checks a stage name: [`validate_entity_name`] and at most [`MAX_STAGE_NAME_LEN`]
+/// characters.
+///
+/// # Errors
+/// [`InvalidName`] saying which rule `name` breaks.
+pub fn validate_stage_name(name: &str, what: &'static str) -> Result<(), InvalidName> {
+    validate_entity_name(name, what)?;
+    check_len(
+        name,
+        what,
+        MAX_STAGE_NAME_LEN,
+        "it is longer than 63 characters, the limit for a stage name (a Kubernetes namespace label)",
+    )
+}
+
+/// Checks a service name: [`validate_entity_name`] and at most [`MAX_SERVICE_NAME_LEN`]
+/// characters.
+///
+/// # Errors
+/// [`InvalidName`] saying which rule `name` breaks.
+pub fn validate_service_name(name: &str, what: &'static str) -> Result<(), InvalidName> {
+    validate_entity_name(name, what)?;
+    check_len(
+        name,
+        what,
+        MAX_SERVICE_NAME_LEN,
+        "it is longer than 43 characters, Keptn's limit for a service name \
+         (`{service}-generated` must fit a Helm release name)",
+    )
+}
+
+/// `name` has passed [`validate_entity_name`], so it is ASCII: bytes are characters.
+fn check_len(
+    name: &str,
+    what: &'static str,
+    max: usize,
+    reason: &'static str,
+) -> Result<(), InvalidName> {
+    if name.len() > max {
+        return Err(InvalidName {
+            name: name.to_owned(),
+            what,
+            reason,
+        });
     }
     Ok(())
 }
@@ -119,24 +210,24 @@ macro_rules! validated_name {
 pub(crate) use validated_name;
 
 validated_name!(
-    /// A Keptn project name, such as `sockshop`.
+    /// A Keptn project name, such as `sockshop` (at most [`MAX_PROJECT_NAME_LEN`] characters).
     ProjectName,
     "project",
-    validate_entity_name,
+    validate_project_name,
     InvalidName
 );
 validated_name!(
-    /// A Keptn stage name, such as `staging`.
+    /// A Keptn stage name, such as `staging` (at most [`MAX_STAGE_NAME_LEN`] characters).
     StageName,
     "stage",
-    validate_entity_name,
+    validate_stage_name,
     InvalidName
 );
 validated_name!(
-    /// A Keptn service name, such as `carts`.
+    /// A Keptn service name, such as `carts` (at most [`MAX_SERVICE_NAME_LEN`] characters).
     ServiceName,
     "service",
-    validate_entity_name,
+    validate_service_name,
     InvalidName
 );
 
@@ -154,4 +245,60 @@ pub fn primary_name(service: &ServiceName) -> String {
 /// the service name itself, as Keptn's helm-service named it.
 pub fn canary_name(service: &ServiceName) -> String {
     service.as_str().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind of name is accepted up to its limit and refused one character past it, with
+    /// the limit in the message.
+    #[test]
+    fn names_are_limited_in_length() {
+        let of = |n: usize| format!("a{}", "b".repeat(n - 1));
+        assert!(ProjectName::new(of(MAX_PROJECT_NAME_LEN)).is_ok());
+        assert!(StageName::new(of(MAX_STAGE_NAME_LEN)).is_ok());
+        assert!(ServiceName::new(of(MAX_SERVICE_NAME_LEN)).is_ok());
+        let err = ProjectName::new(of(MAX_PROJECT_NAME_LEN + 1)).unwrap_err();
+        assert_eq!(err.what, "project");
+        assert!(
+            err.to_string().contains("longer than 200 characters"),
+            "{err}"
+        );
+        let err = StageName::new(of(MAX_STAGE_NAME_LEN + 1)).unwrap_err();
+        assert!(
+            err.to_string().contains("longer than 63 characters"),
+            "{err}"
+        );
+        let err = ServiceName::new(of(MAX_SERVICE_NAME_LEN + 1)).unwrap_err();
+        assert!(
+            err.to_string().contains("longer than 43 characters"),
+            "{err}"
+        );
+        // serde goes through the same check
+        let json = format!("\"{}\"", of(44));
+        assert!(serde_json::from_str::<ServiceName>(&json).is_err());
+    }
+
+    /// An overlong name is cut in the message (with its length said); a short one is shown whole.
+    #[test]
+    fn messages_cut_overlong_names() {
+        let long = "x".repeat(1_000_000);
+        let err = ProjectName::new(long.clone()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.len() < 300, "{} bytes", msg.len());
+        assert!(msg.contains("(1000000 characters)"), "{msg}");
+        assert_eq!(
+            err.name, long,
+            "the error keeps the whole name for the caller"
+        );
+        let msg = StageName::new("Dev").unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "`Dev` is not a valid Keptn stage name: it must start with a lowercase letter"
+        );
+        // a look-alike (Cyrillic `а`) is refused, and the message escapes nothing it need not
+        let msg = ServiceName::new("cаrts").unwrap_err().to_string();
+        assert!(msg.contains("only lowercase letters"), "{msg}");
+    }
 }

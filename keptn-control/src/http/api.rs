@@ -135,6 +135,17 @@ pub(crate) struct EventPage {
 }
 
 impl EventPage {
+    /// The answer for a page of the store's log that starts `skip` events in.
+    pub(crate) fn from_store(page: crate::store::EventPage, skip: usize) -> Self {
+        let next = skip + page.events.len();
+        Self {
+            next_page_key: (next < page.total).then(|| next.to_string()),
+            page_size: page.events.len(),
+            total_count: page.total,
+            events: page.events,
+        }
+    }
+
     /// The page of `all` that `paging` selects (20 events without `pageSize`).
     pub(crate) fn of(all: Vec<KeptnEvent>, paging: &Paging) -> Result<Self, ApiError> {
         let page = paging.page(all, 20)?;
@@ -207,8 +218,7 @@ async fn events(
         query.ty = Some(ty);
     }
     let from = p.from_time.as_deref().map(parse_time).transpose()?;
-    let mut all = state.plane.store().events(&query).await?;
-    all.retain(|e| {
+    let keep = |e: &KeptnEvent| {
         in_scope(
             e,
             p.project.as_deref(),
@@ -216,13 +226,19 @@ async fn events(
             p.service.as_deref(),
         ) && p.event_id.as_deref().is_none_or(|v| e.id.as_str() == v)
             && from.is_none_or(|f| e.time.is_some_and(|t| t >= f))
-    });
-    all.reverse();
+    };
     let paging = Paging {
         page_size: p.page_size,
-        next_page_key: p.next_page_key,
+        next_page_key: p.next_page_key.clone(),
     };
-    Ok(Json(EventPage::of(all, &paging)?))
+    let (skip, take) = paging.window(20)?;
+    // only the page is read into memory, however long the log is
+    let page = state
+        .plane
+        .store()
+        .events_page(&query, &keep, skip, take)
+        .await?;
+    Ok(Json(EventPage::from_store(page, skip)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -294,11 +310,6 @@ async fn events_of_type(
             .collect::<Result<_, ApiError>>()?,
     };
     let exclude_invalidated = p.exclude_invalidated.as_deref() == Some("true");
-    let all = state
-        .plane
-        .store()
-        .events(&EventQuery::all().of_type(ty))
-        .await?;
     let invalidated = if exclude_invalidated {
         let ty: EventType = "sh.keptn.event.evaluation.invalidated"
             .parse()
@@ -314,21 +325,19 @@ async fn events_of_type(
     } else {
         Vec::new()
     };
-    let mut matching = Vec::new();
-    for event in all.into_iter().rev() {
-        let mut ok = !invalidated.contains(&event.id);
-        for (k, values) in &clauses {
-            let values: Vec<&str> = values.iter().map(String::as_str).collect();
-            ok = ok && clause_matches(&event, k, &values)?;
-        }
-        if ok {
-            matching.push(event);
-        }
-    }
-    let size = p.limit.unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
-    let paging = Paging {
-        page_size: Some(size),
-        next_page_key: None,
+    // the keys were checked above: a clause cannot fail here
+    let keep = |e: &KeptnEvent| {
+        !invalidated.contains(&e.id)
+            && clauses.iter().all(|(k, values)| {
+                let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                clause_matches(e, k, &values).unwrap_or(false)
+            })
     };
-    Ok(Json(EventPage::of(matching, &paging)?))
+    let size = p.limit.unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+    let page = state
+        .plane
+        .store()
+        .events_page(&EventQuery::all().of_type(ty), &keep, 0, size)
+        .await?;
+    Ok(Json(EventPage::from_store(page, 0)))
 }

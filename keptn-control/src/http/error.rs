@@ -105,6 +105,10 @@ where
     T::Err: std::fmt::Display,
 {
     value.parse().map_err(|e| {
-        ApiError::bad_request(format!("invalid {what} `{}`: {e}", value.escape_debug()))
+        // an overlong value is cut (the parse error says why it is wrong)
+        let shown: String = value.chars().take(64).collect();
+        let cut = if shown.len() < value.len() { "…" } else { "" };
+        let message = format!("invalid {what} `{}{cut}`: {e}", shown.escape_debug());
+        ApiError::bad_request(message.chars().take(1_000).collect::<String>())
     })
 }

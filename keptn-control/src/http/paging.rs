@@ -33,6 +33,22 @@ impl Paging {
     /// # Errors
     /// 400 for a page size outside 1 to [`MAX_PAGE_SIZE`] or a page key that is not an offset.
     pub(crate) fn page<T>(&self, items: Vec<T>, default_size: usize) -> Result<Page<T>, ApiError> {
+        let (start, size) = self.window(default_size)?;
+        let total = items.len();
+        let items: Vec<T> = items.into_iter().skip(start).take(size).collect();
+        let next = start + items.len();
+        Ok(Page {
+            items,
+            total,
+            next: (next < total).then_some(next),
+        })
+    }
+
+    /// How many items to skip and how many to take (`default_size` without `pageSize`).
+    ///
+    /// # Errors
+    /// 400 for a page size outside 1 to [`MAX_PAGE_SIZE`] or a page key that is not an offset.
+    pub(crate) fn window(&self, default_size: usize) -> Result<(usize, usize), ApiError> {
         let size = self.page_size.unwrap_or(default_size);
         if size == 0 || size > MAX_PAGE_SIZE {
             return Err(ApiError::bad_request(format!(
@@ -48,14 +64,7 @@ impl Paging {
                 ))
             })?,
         };
-        let total = items.len();
-        let items: Vec<T> = items.into_iter().skip(start).take(size).collect();
-        let next = start + items.len();
-        Ok(Page {
-            items,
-            total,
-            next: (next < total).then_some(next),
-        })
+        Ok((start, size))
     }
 }
 

@@ -8,7 +8,7 @@ use keptn_slo::PreviousEvaluation;
 use keptn_spec::ProjectName;
 use keptn_spec::event::{EventId, KeptnEvent};
 
-use super::port::{Change, EventQuery, SHIPYARD_URI, SequenceQuery, Store};
+use super::port::{Change, EventFilter, EventPage, EventQuery, SHIPYARD_URI, SequenceQuery, Store};
 use crate::model::{ResourceScope, SequenceRecord};
 use crate::{Error, Result};
 
@@ -130,6 +130,26 @@ impl Store for MemoryStore {
             Some(n) => matching.take(n).collect(),
             None => matching.collect(),
         })
+    }
+
+    async fn events_page(
+        &self,
+        query: &EventQuery,
+        keep: EventFilter<'_>,
+        skip: usize,
+        take: usize,
+    ) -> Result<EventPage> {
+        let s = self.lock();
+        let mut page = EventPage::default();
+        for event in s.events.iter().rev() {
+            if query.matches(event) && keep(event) {
+                if page.total >= skip && page.events.len() < take {
+                    page.events.push(event.clone());
+                }
+                page.total += 1;
+            }
+        }
+        Ok(page)
     }
 
     async fn sequence(&self, id: &EventId) -> Result<Option<SequenceRecord>> {

@@ -6,5 +6,5 @@ mod port;
 mod sqlite;
 
 pub use memory::MemoryStore;
-pub use port::{Change, EventQuery, SHIPYARD_URI, SequenceQuery, Store};
+pub use port::{Change, EventFilter, EventPage, EventQuery, SHIPYARD_URI, SequenceQuery, Store};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};

@@ -75,6 +75,20 @@ impl EventQuery {
     }
 }
 
+/// A test on one logged event beyond an [`EventQuery`] (such as the API's filters on
+/// `data.project`), for [`Store::events_page`].
+pub type EventFilter<'a> = &'a (dyn Fn(&KeptnEvent) -> bool + Send + Sync);
+
+/// One page of the event log, newest first: what [`Store::events_page`] returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct EventPage {
+    /// The events of the page, newest first.
+    pub events: Vec<KeptnEvent>,
+    /// How many events match in all (on every page).
+    pub total: usize,
+}
+
 /// Which sequences [`Store::sequences`] returns, oldest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
@@ -181,6 +195,31 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// # Errors
     /// When the store cannot be read.
     async fn events(&self, query: &EventQuery) -> Result<Vec<KeptnEvent>>;
+
+    /// The page of the logged events matching `query` (its `limit` ignored) and `keep`,
+    /// **newest first**: `skip` matching events left out, then at most `take`; with the number
+    /// of matching events. What the API's event lists read: a store should hold only the page
+    /// in memory, however long the log is (this default reads every match; both stores of this
+    /// crate override it).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    async fn events_page(
+        &self,
+        query: &EventQuery,
+        keep: EventFilter<'_>,
+        skip: usize,
+        take: usize,
+    ) -> Result<EventPage> {
+        let mut query = query.clone();
+        query.limit = None;
+        let mut all = self.events(&query).await?;
+        all.retain(|e| keep(e));
+        all.reverse();
+        let total = all.len();
+        let events = all.into_iter().skip(skip).take(take).collect();
+        Ok(EventPage { events, total })
+    }
 
     /// The sequence whose `.triggered` event has this id.
     ///

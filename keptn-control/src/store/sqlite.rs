@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::port::{Change, EventQuery, SHIPYARD_URI, SequenceQuery, Store};
+use super::port::{Change, EventFilter, EventPage, EventQuery, SHIPYARD_URI, SequenceQuery, Store};
 use crate::model::{ResourceScope, SequenceRecord};
 use crate::{Error, Result};
 
@@ -460,6 +460,44 @@ impl Store for SqliteStore {
             .map_err(self.err("query events"))?
         };
         rows.iter().map(|j| from_json("event", j)).collect()
+    }
+
+    /// Walks the log newest first one row at a time: only the page is kept in memory.
+    async fn events_page(
+        &self,
+        query: &EventQuery,
+        keep: EventFilter<'_>,
+        skip: usize,
+        take: usize,
+    ) -> Result<EventPage> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT json FROM events
+                 WHERE (?1 IS NULL OR context = ?1) AND (?2 IS NULL OR type = ?2)
+                   AND (?3 IS NULL OR triggeredid = ?3)
+                 ORDER BY seq DESC",
+            )
+            .map_err(self.err("query events"))?;
+        let mut rows = stmt
+            .query(params![
+                query.context.map(|c| c.to_string()),
+                query.ty.as_ref().map(ToString::to_string),
+                query.triggered_id.as_ref().map(EventId::as_str),
+            ])
+            .map_err(self.err("query events"))?;
+        let mut page = EventPage::default();
+        while let Some(row) = rows.next().map_err(self.err("query events"))? {
+            let json: String = row.get(0).map_err(self.err("query events"))?;
+            let event: KeptnEvent = from_json("event", &json)?;
+            if keep(&event) {
+                if page.total >= skip && page.events.len() < take {
+                    page.events.push(event);
+                }
+                page.total += 1;
+            }
+        }
+        Ok(page)
     }
 
     async fn sequence(&self, id: &EventId) -> Result<Option<SequenceRecord>> {
