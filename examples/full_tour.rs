@@ -87,7 +87,7 @@ use keptn_local::LocalSliProvider;
 use keptn_remediate::ActionRegistry;
 use keptn_remediate::unleash::FeatureToggleAction;
 use keptn_slo::SliProvider;
-use keptn_spec::event::{FanOut, KeptnContext, MemoryEventSink};
+use keptn_spec::event::{FanOut, KeptnContext, MemoryEventSink, Task};
 use keptn_spec::shipyard::Shipyard;
 use keptn_spec::{ParseOptions, ProjectName, ServiceName, StageName};
 use serde_json::json;
@@ -312,25 +312,18 @@ async fn tour_main(args: Args, dt: Option<DtSettings>) -> ExitCode {
         r = &mut run => Some(r),
         _ = tokio::signal::ctrl_c() => None,
     };
+    let failed = !matches!(result, Some(Ok(_)));
     if result.is_none() {
         // The running delivery is aborted: no further task of it starts.
-        let context = *running
-            .context
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let (Some(plane), Some(context)) = (running.plane.get(), context) {
-            let _ = plane.control(context, None, SequenceControl::Abort).await;
-        }
+        let aborted = abort_running(&running).await;
         ui.say("interrupted: stopping the running delivery");
         let _ = tokio::time::timeout(Duration::from_secs(30), &mut run).await;
+        settle_aborted(&ui, aborted).await;
+    } else if failed {
+        settle_aborted(&ui, abort_running(&running).await).await;
     }
     if let Some(backend) = running.backend.get() {
-        let targets = if matches!(result, Some(Ok(_))) {
-            Vec::new()
-        } else {
-            tour_targets()
-        };
-        for line in backend.clean_up(&targets).await {
+        for line in backend.clean_up().await {
             ui.say(line);
         }
     }
@@ -352,16 +345,33 @@ async fn tour_main(args: Args, dt: Option<DtSettings>) -> ExitCode {
     }
 }
 
-/// Every service of the tour in every stage (what a clean-up looks at).
-fn tour_targets() -> Vec<StageService> {
-    let parse =
-        |p: &str, st: &str, sv: &str| Some((p.parse().ok()?, st.parse().ok()?, sv.parse().ok()?));
-    ["dev", "staging", "production"]
-        .iter()
-        .flat_map(|st| ["carts", "carts-db"].map(|sv| parse("sockshop", st, sv)))
-        .flatten()
-        .map(|(p, st, sv)| StageService::new(p, st, sv))
-        .collect()
+/// Aborts the running delivery, if any is unfinished; returns the control plane and context.
+async fn abort_running(running: &Running) -> Option<(ControlPlane, KeptnContext)> {
+    let context = (*running
+        .context
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner))?;
+    let plane = running.plane.get()?.clone();
+    plane
+        .control(context, None, SequenceControl::Abort)
+        .await
+        .ok()?;
+    Some((plane, context))
+}
+
+/// Waits for what an abort left running: a deployment, and the rollback of its pending canary
+/// (the control plane rolls back a blue/green canary of an aborted sequence).
+async fn settle_aborted(ui: &Ui, aborted: Option<(ControlPlane, KeptnContext)>) {
+    let Some((plane, context)) = aborted else {
+        return;
+    };
+    let tasks = [Task::Deployment, Task::Rollback];
+    if let Err(e) = plane
+        .wait_answered(context, &tasks, Duration::from_secs(120))
+        .await
+    {
+        ui.say(format!("warning: the aborted delivery did not settle: {e}"));
+    }
 }
 
 /// The control plane's state: `--state FILE`, or a temporary file removed at the end.

@@ -177,9 +177,10 @@ impl Backend {
         }
     }
 
-    /// Stops what must not outlive the tour: local processes; in the cluster, a pending canary
-    /// (rolled back, so the serving version stays as it was). Returns what it did or failed.
-    pub async fn clean_up(&self, targets: &[StageService]) -> Vec<String> {
+    /// Stops what must not outlive the tour: local processes (a cluster keeps its serving
+    /// versions; the control plane rolls back the canary of an aborted delivery). Returns
+    /// what failed.
+    pub async fn clean_up(&self) -> Vec<String> {
         match self {
             Self::Local(d) => d
                 .shutdown()
@@ -187,25 +188,7 @@ impl Backend {
                 .into_iter()
                 .map(|e| format!("warning: {e}"))
                 .collect(),
-            Self::Kube { deployer, .. } => {
-                let mut said = Vec::new();
-                for t in targets {
-                    match deployer.status(t).await {
-                        Ok(status) if status.canary.is_some() => match deployer.rollback(t).await {
-                            Ok(after) => said.push(format!(
-                                "rolled back the pending canary of {t}; serving {}",
-                                after.serving_image().unwrap_or("nothing")
-                            )),
-                            Err(e) => said.push(format!(
-                                "warning: cannot roll back the pending canary of {t}: {e}"
-                            )),
-                        },
-                        Ok(_) => {}
-                        Err(e) => said.push(format!("warning: cannot read the state of {t}: {e}")),
-                    }
-                }
-                said
-            }
+            Self::Kube { .. } => Vec::new(),
         }
     }
 }

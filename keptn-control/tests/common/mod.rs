@@ -113,6 +113,15 @@ impl FileDeployer {
             .and_then(|s| s.serving.clone())
     }
 
+    pub fn canary(&self, stage: &str, service: &str) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .slots
+            .get(&format!("{stage}/{service}"))
+            .and_then(|s| s.canary.clone())
+    }
+
     fn status_of(target: &StageService, slot: &Slot) -> ServiceStatus {
         let mut status = ServiceStatus::absent(target.clone());
         status.serving = slot
