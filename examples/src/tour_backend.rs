@@ -88,14 +88,7 @@ impl TestRunner for ServiceTests {
         _progress: &Progress,
     ) -> keptn_deploy::Result<TestReport> {
         if request.target.service == self.tested {
-            let mut uris = Vec::with_capacity(request.uris.len().max(1));
-            if request.uris.is_empty() {
-                // A version that already ran is reported without URIs: test what serves it.
-                match self.backend.public_url(&request.target).await {
-                    Ok(url) => uris.push(url),
-                    Err(e) => return Err(self.unreachable(format!("{e:#}"))),
-                }
-            }
+            let mut uris = Vec::with_capacity(request.uris.len());
             for uri in &request.uris {
                 match self.backend.test_url(uri).await {
                     Ok(url) => uris.push(url),
