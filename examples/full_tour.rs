@@ -72,7 +72,7 @@ use keptn_control::executors::{
     ActionExecutor, DeploymentExecutor, GetActionExecutor, Lighthouse, REMEDIATION_URI,
     ReleaseExecutor, RollbackExecutor, SLO_URI, SliProviderExecutor, TestExecutor,
 };
-use keptn_control::{ControlPlane, ResourceScope, SequenceControl, SequenceState, SqliteStore};
+use keptn_control::{ControlPlane, ResourceScope, SequenceState, SqliteStore};
 use keptn_deploy::{DeploymentStrategy, JsonLinesSink, StageService};
 use keptn_examples::carts::{CartsConfig, serve, serve_db};
 use keptn_examples::tour_backend::{
@@ -87,7 +87,7 @@ use keptn_local::LocalSliProvider;
 use keptn_remediate::ActionRegistry;
 use keptn_remediate::unleash::FeatureToggleAction;
 use keptn_slo::SliProvider;
-use keptn_spec::event::{FanOut, KeptnContext, MemoryEventSink, Task};
+use keptn_spec::event::{FanOut, KeptnContext, MemoryEventSink};
 use keptn_spec::shipyard::Shipyard;
 use keptn_spec::{ParseOptions, ProjectName, ServiceName, StageName};
 use serde_json::json;
@@ -312,15 +312,16 @@ async fn tour_main(args: Args, dt: Option<DtSettings>) -> ExitCode {
         r = &mut run => Some(r),
         _ = tokio::signal::ctrl_c() => None,
     };
-    let failed = !matches!(result, Some(Ok(_)));
     if result.is_none() {
         // The running delivery is aborted: no further task of it starts.
-        let aborted = abort_running(&running).await;
         ui.say("interrupted: stopping the running delivery");
-        let _ = tokio::time::timeout(Duration::from_secs(30), &mut run).await;
-        settle_aborted(&ui, aborted).await;
-    } else if failed {
-        settle_aborted(&ui, abort_running(&running).await).await;
+        let abort = abort_running(&ui, &running);
+        let _ = tokio::join!(
+            abort,
+            tokio::time::timeout(Duration::from_secs(30), &mut run)
+        );
+    } else if !matches!(result, Some(Ok(_))) {
+        abort_running(&ui, &running).await;
     }
     if let Some(backend) = running.backend.get() {
         for line in backend.clean_up().await {
@@ -345,30 +346,17 @@ async fn tour_main(args: Args, dt: Option<DtSettings>) -> ExitCode {
     }
 }
 
-/// Aborts the running delivery, if any is unfinished; returns the control plane and context.
-async fn abort_running(running: &Running) -> Option<(ControlPlane, KeptnContext)> {
-    let context = (*running
+/// Aborts the running delivery, if any is unfinished, and waits for what the abort left running
+/// (a deployment, the rollback of its pending canary).
+async fn abort_running(ui: &Ui, running: &Running) {
+    let context = *running
         .context
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner))?;
-    let plane = running.plane.get()?.clone();
-    plane
-        .control(context, None, SequenceControl::Abort)
-        .await
-        .ok()?;
-    Some((plane, context))
-}
-
-/// Waits for what an abort left running: a deployment, and the rollback of its pending canary
-/// (the control plane rolls back a blue/green canary of an aborted sequence).
-async fn settle_aborted(ui: &Ui, aborted: Option<(ControlPlane, KeptnContext)>) {
-    let Some((plane, context)) = aborted else {
-        return;
-    };
-    let tasks = [Task::Deployment, Task::Rollback];
-    if let Err(e) = plane
-        .wait_answered(context, &tasks, Duration::from_secs(120))
-        .await
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let (Some(plane), Some(context)) = (running.plane.get(), context)
+        && let Err(e) = plane
+            .abort_and_settle(context, Duration::from_secs(120))
+            .await
     {
         ui.say(format!("warning: the aborted delivery did not settle: {e}"));
     }

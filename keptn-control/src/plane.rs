@@ -403,6 +403,23 @@ impl ControlPlane {
             .map_err(|_| Error::Timeout(timeout, format!("the sequences of context {context}")))?
     }
 
+    /// Aborts the unfinished sequences of `context` and waits until what the abort left
+    /// running has answered: a deployment that was under way, and the `rollback` of the
+    /// blue/green canary a sequence left. Returns whether anything was unfinished.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when the answers take longer than `timeout`; store errors.
+    pub async fn abort_and_settle(&self, context: KeptnContext, timeout: Duration) -> Result<bool> {
+        match self.control(context, None, SequenceControl::Abort).await {
+            Ok(()) => {}
+            Err(Error::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        self.wait_answered(context, &[Task::Deployment, Task::Rollback], timeout)
+            .await?;
+        Ok(true)
+    }
+
     /// Waits until every `.triggered` event of `context` for one of `tasks` has a `.finished`
     /// answer: such as the `rollback` an abort sends for the blue/green canary its sequence
     /// left, or a deployment that still ran when its sequence was aborted.

@@ -151,14 +151,7 @@ async fn abort_rolls_back_the_pending_canary() {
         Some("docker.io/keptnexamples/carts:0.11.3"),
         "the staging deployment left a canary"
     );
-    plane
-        .control(ctx, None, SequenceControl::Abort)
-        .await
-        .unwrap();
-    plane
-        .wait_answered(ctx, &[Task::Deployment, Task::Rollback], WAIT)
-        .await
-        .unwrap();
+    assert!(plane.abort_and_settle(ctx, WAIT).await.unwrap());
     hold.gate.add_permits(1);
 
     assert_eq!(
@@ -180,6 +173,10 @@ async fn abort_rolls_back_the_pending_canary() {
     let out = plane.wait(ctx, WAIT).await.unwrap();
     let staging = out.iter().find(|o| o.stage.as_str() == "staging").unwrap();
     assert_eq!(staging.state, SequenceState::Aborted);
+    assert!(
+        !plane.abort_and_settle(ctx, WAIT).await.unwrap(),
+        "nothing is left to abort"
+    );
 }
 
 /// Aborted while the staging deployment still runs: the canary it leaves when it finishes is
