@@ -82,7 +82,7 @@ use keptn_control::executors::{
     ActionExecutor, DeploymentExecutor, GetActionExecutor, Lighthouse, REMEDIATION_URI,
     ReleaseExecutor, RollbackExecutor, SLO_URI, SliProviderExecutor, TestExecutor,
 };
-use keptn_control::{ControlPlane, ResourceScope, SequenceControl, SequenceState, SqliteStore};
+use keptn_control::{ControlPlane, ResourceScope, SequenceState, SqliteStore};
 use keptn_deploy::{DeploymentStrategy, JsonLinesSink, StageService};
 use keptn_examples::carts::{CartsConfig, serve, serve_db};
 use keptn_examples::tour_backend::{
@@ -369,23 +369,17 @@ async fn tour_main(args: Args, dt: Option<DtSettings>, prometheus: bool) -> Exit
     };
     if result.is_none() {
         // The running delivery is aborted: no further task of it starts.
-        let context = *running
-            .context
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let (Some(plane), Some(context)) = (running.plane.get(), context) {
-            let _ = plane.control(context, None, SequenceControl::Abort).await;
-        }
         ui.say("interrupted: stopping the running delivery");
-        let _ = tokio::time::timeout(Duration::from_secs(30), &mut run).await;
+        let abort = abort_running(&ui, &running);
+        let _ = tokio::join!(
+            abort,
+            tokio::time::timeout(Duration::from_secs(30), &mut run)
+        );
+    } else if !matches!(result, Some(Ok(_))) {
+        abort_running(&ui, &running).await;
     }
     if let Some(backend) = running.backend.get() {
-        let targets = if matches!(result, Some(Ok(_))) {
-            Vec::new()
-        } else {
-            tour_targets()
-        };
-        for line in backend.clean_up(&targets).await {
+        for line in backend.clean_up().await {
             ui.say(line);
         }
     }
@@ -407,16 +401,20 @@ async fn tour_main(args: Args, dt: Option<DtSettings>, prometheus: bool) -> Exit
     }
 }
 
-/// Every service of the tour in every stage (what a clean-up looks at).
-fn tour_targets() -> Vec<StageService> {
-    let parse =
-        |p: &str, st: &str, sv: &str| Some((p.parse().ok()?, st.parse().ok()?, sv.parse().ok()?));
-    ["dev", "staging", "production"]
-        .iter()
-        .flat_map(|st| ["carts", "carts-db"].map(|sv| parse("sockshop", st, sv)))
-        .flatten()
-        .map(|(p, st, sv)| StageService::new(p, st, sv))
-        .collect()
+/// Aborts the running delivery, if any is unfinished, and waits for what the abort left running
+/// (a deployment, the rollback of its pending canary).
+async fn abort_running(ui: &Ui, running: &Running) {
+    let context = *running
+        .context
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let (Some(plane), Some(context)) = (running.plane.get(), context)
+        && let Err(e) = plane
+            .abort_and_settle(context, Duration::from_secs(120))
+            .await
+    {
+        ui.say(format!("warning: the aborted delivery did not settle: {e}"));
+    }
 }
 
 /// The control plane's state: `--state FILE`, or a temporary file removed at the end.

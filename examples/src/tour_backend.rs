@@ -88,14 +88,7 @@ impl TestRunner for ServiceTests {
         _progress: &Progress,
     ) -> keptn_deploy::Result<TestReport> {
         if request.target.service == self.tested {
-            let mut uris = Vec::with_capacity(request.uris.len().max(1));
-            if request.uris.is_empty() {
-                // A version that already ran is reported without URIs: test what serves it.
-                match self.backend.public_url(&request.target).await {
-                    Ok(url) => uris.push(url),
-                    Err(e) => return Err(self.unreachable(format!("{e:#}"))),
-                }
-            }
+            let mut uris = Vec::with_capacity(request.uris.len());
             for uri in &request.uris {
                 match self.backend.test_url(uri).await {
                     Ok(url) => uris.push(url),
@@ -177,9 +170,10 @@ impl Backend {
         }
     }
 
-    /// Stops what must not outlive the tour: local processes; in the cluster, a pending canary
-    /// (rolled back, so the serving version stays as it was). Returns what it did or failed.
-    pub async fn clean_up(&self, targets: &[StageService]) -> Vec<String> {
+    /// Stops what must not outlive the tour: local processes (a cluster keeps its serving
+    /// versions; the control plane rolls back the canary of an aborted delivery). Returns
+    /// what failed.
+    pub async fn clean_up(&self) -> Vec<String> {
         match self {
             Self::Local(d) => d
                 .shutdown()
@@ -187,25 +181,7 @@ impl Backend {
                 .into_iter()
                 .map(|e| format!("warning: {e}"))
                 .collect(),
-            Self::Kube { deployer, .. } => {
-                let mut said = Vec::new();
-                for t in targets {
-                    match deployer.status(t).await {
-                        Ok(status) if status.canary.is_some() => match deployer.rollback(t).await {
-                            Ok(after) => said.push(format!(
-                                "rolled back the pending canary of {t}; serving {}",
-                                after.serving_image().unwrap_or("nothing")
-                            )),
-                            Err(e) => said.push(format!(
-                                "warning: cannot roll back the pending canary of {t}: {e}"
-                            )),
-                        },
-                        Ok(_) => {}
-                        Err(e) => said.push(format!("warning: cannot read the state of {t}: {e}")),
-                    }
-                }
-                said
-            }
+            Self::Kube { .. } => Vec::new(),
         }
     }
 }

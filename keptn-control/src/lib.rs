@@ -84,6 +84,7 @@ mod ingress;
 mod merge;
 mod model;
 mod plane;
+pub mod report;
 pub mod store;
 
 pub use bus::{EventBus, InProcessBus, Subscription, Topic};

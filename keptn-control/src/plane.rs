@@ -403,6 +403,77 @@ impl ControlPlane {
             .map_err(|_| Error::Timeout(timeout, format!("the sequences of context {context}")))?
     }
 
+    /// Aborts the unfinished sequences of `context` and waits until what the abort left
+    /// running has answered: a deployment that was under way, and the `rollback` of the
+    /// blue/green canary a sequence left. Returns whether anything was unfinished.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when the answers take longer than `timeout`; store errors.
+    pub async fn abort_and_settle(&self, context: KeptnContext, timeout: Duration) -> Result<bool> {
+        match self.control(context, None, SequenceControl::Abort).await {
+            Ok(()) => {}
+            Err(Error::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        self.wait_answered(context, &[Task::Deployment, Task::Rollback], timeout)
+            .await?;
+        Ok(true)
+    }
+
+    /// Waits until every `.triggered` event of `context` for one of `tasks` has a `.finished`
+    /// answer: such as the `rollback` an abort sends for the blue/green canary its sequence
+    /// left, or a deployment that still ran when its sequence was aborted.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] after `timeout`; store errors.
+    pub async fn wait_answered(
+        &self,
+        context: KeptnContext,
+        tasks: &[Task],
+        timeout: Duration,
+    ) -> Result<()> {
+        let mut changed = self.inner.changed.clone();
+        let wait = async {
+            loop {
+                let _ = changed.borrow_and_update();
+                let events = self
+                    .inner
+                    .store
+                    .events(&EventQuery::context(context))
+                    .await?;
+                let answered: std::collections::HashSet<&EventId> = events
+                    .iter()
+                    .filter(|e| {
+                        matches!(
+                            &e.ty,
+                            EventType::Task {
+                                phase: Phase::Finished,
+                                ..
+                            }
+                        )
+                    })
+                    .filter_map(|e| e.triggeredid.as_ref())
+                    .collect();
+                let open = events.iter().any(|e| {
+                    matches!(&e.ty, EventType::Task { task, phase: Phase::Triggered } if tasks.contains(task))
+                        && !answered.contains(&e.id)
+                });
+                if !open {
+                    return Ok(());
+                }
+                if changed.changed().await.is_err() {
+                    return Err(Error::BusClosed);
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.map_err(|_| {
+            Error::Timeout(
+                timeout,
+                format!("the answers to the tasks of context {context}"),
+            )
+        })?
+    }
+
     async fn command(&self, input: Input) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.inner

@@ -47,6 +47,7 @@ impl Controller {
             executors,
             start_timeout,
             active: BTreeMap::new(),
+            abandoned: HashMap::new(),
         };
         for project in controller.store.projects().await? {
             controller.reload(&project).await?;
@@ -350,8 +351,9 @@ impl Controller {
         }
     }
 
-    fn on_finished(&mut self, _task: &EventTask, event: &KeptnEvent, fx: &mut Effects) {
+    fn on_finished(&mut self, task: &EventTask, event: &KeptnEvent, fx: &mut Effects) {
         let Some(seq) = event.triggeredid.as_ref().and_then(|t| self.owner_of(t)) else {
+            self.on_abandoned_finished(task, event, fx);
             return;
         };
         let Some(mut record) = self.active.get(&seq).cloned() else {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use keptn_deploy::{
-    Artifact, Deployer, DeploymentRequest, DeploymentStrategy, Progress, StageService, TestOutcome,
-    TestRequest, TestRunner, TestStrategy,
+    Artifact, Deployer, DeploymentRequest, DeploymentResult, DeploymentStrategy, Progress,
+    StageService, TestOutcome, TestRequest, TestRunner, TestStrategy,
 };
 use keptn_spec::ServiceName;
 use keptn_spec::event::{
@@ -19,6 +19,7 @@ use keptn_spec::event::{
 use serde_json::Value;
 
 use super::answer::{common, errored};
+use crate::ResourceScope;
 use crate::executor::{ExecutorContext, TaskExecutor};
 
 /// The `source` of the deployment, release and rollback answers.
@@ -52,10 +53,20 @@ fn outcome(status: Status, result: Verdict, message: impl Into<String>) -> Event
     data
 }
 
+/// The service resource where [`DeploymentExecutor`] keeps what its last deployment of a
+/// service in a stage reported (JSON of [`DeploymentResult`]), as Keptn's helm-service kept its
+/// generated chart beside the service's files.
+pub const DEPLOYMENT_RESULT_URI: &str = "deployment/result.json";
+
 /// Executes `deployment` with a [`Deployer`]: the image from `configurationChange.values.image`,
 /// the strategy from the task's `deploymentstrategy` (or a per-service override, as
-/// `keptn onboard service --deployment-strategy` gave). A repeated task whose version is
-/// already deployed reports the deployment without deploying again.
+/// `keptn onboard service --deployment-strategy` gave).
+///
+/// Each deployment's result is kept in the store ([`DEPLOYMENT_RESULT_URI`]) before the task is
+/// answered, so a repeated task (the same `.triggered` id after a restart) whose version is
+/// already deployed answers with the same deployment names and URIs without deploying again.
+/// A version that is deployed but that this store has no result of (deployed by another control
+/// plane) is deployed again, so its URIs are known.
 #[derive(Debug, Clone)]
 pub struct DeploymentExecutor {
     deployer: Arc<dyn Deployer>,
@@ -93,7 +104,7 @@ impl TaskExecutor for DeploymentExecutor {
         DEPLOY_SOURCE
     }
 
-    async fn execute(&self, triggered: &KeptnEvent, _cx: &ExecutorContext) -> Payload {
+    async fn execute(&self, triggered: &KeptnEvent, cx: &ExecutorContext) -> Payload {
         let data: DeploymentTriggeredData = match triggered.data_as() {
             Ok(d) => d,
             Err(e) => return errored(format!("cannot read the deployment request: {e}")),
@@ -123,6 +134,8 @@ impl TaskExecutor for DeploymentExecutor {
         let Some(image) = values.get("image").and_then(Value::as_str) else {
             return errored("no image in configurationChange.values.image");
         };
+        let image = image.to_owned();
+        let image = image.as_str();
         let artifact = match Artifact::new(image) {
             Ok(a) => a,
             Err(e) => return errored(e.to_string()),
@@ -134,30 +147,71 @@ impl TaskExecutor for DeploymentExecutor {
             },
             Err(_) => false,
         };
-        let mut details = DeploymentDetails::default();
-        details.deploymentstrategy = Some(strategy.as_str().to_owned());
-        let message = if already {
-            details.deployment_names = vec![strategy.deployment_name().to_owned()];
-            format!("{image} is already deployed ({strategy})")
+        let scope = ResourceScope::service(
+            target.project.clone(),
+            target.stage.clone(),
+            target.service.clone(),
+        );
+        let kept = if already {
+            kept_result(cx, &scope)
+                .await
+                .filter(|r| r.image == image && r.strategy == strategy)
         } else {
-            let request = DeploymentRequest::new(target, artifact, strategy)
-                .with_values(values.into_iter().collect())
-                .with_labels(data.common.labels.clone());
-            match self.deployer.deploy(&request).await {
-                Ok(result) => {
-                    details.deployment_names = result.deployment_names;
-                    details.deployment_uris_local = result.uris_local;
-                    details.deployment_uris_public = result.uris_public;
-                    format!("deployed {} ({strategy})", result.image)
+            None
+        };
+        let (result, message) = match kept {
+            Some(result) => {
+                let message = format!("{image} is already deployed ({strategy})");
+                (result, message)
+            }
+            None => {
+                let request = DeploymentRequest::new(target, artifact, strategy)
+                    .with_values(values.into_iter().collect())
+                    .with_labels(data.common.labels.clone());
+                let result = match self.deployer.deploy(&request).await {
+                    Ok(result) => result,
+                    Err(e) => return errored(chain(&e)),
+                };
+                if let Err(e) = keep_result(cx, &scope, &result).await {
+                    tracing::warn!(%image, "the deployment result is not kept: {e}");
                 }
-                Err(e) => return errored(chain(&e)),
+                let message = format!("deployed {} ({strategy})", result.image);
+                (result, message)
             }
         };
+        let mut details = DeploymentDetails::default();
+        details.deploymentstrategy = Some(strategy.as_str().to_owned());
+        details.deployment_names = result.deployment_names;
+        details.deployment_uris_local = result.uris_local;
+        details.deployment_uris_public = result.uris_public;
         let mut finished = DeploymentFinishedData::default();
         finished.common = outcome(Status::Succeeded, Verdict::Pass, message);
         finished.deployment = Some(details);
         Payload::DeploymentFinished(finished)
     }
+}
+
+/// The result the last deployment of `scope` kept, if it is readable.
+async fn kept_result(cx: &ExecutorContext, scope: &ResourceScope) -> Option<DeploymentResult> {
+    let text = cx
+        .store()
+        .resource(scope, DEPLOYMENT_RESULT_URI)
+        .await
+        .ok()??;
+    serde_json::from_str(&text).ok()
+}
+
+/// Keeps `result` as the last deployment of `scope`.
+async fn keep_result(
+    cx: &ExecutorContext,
+    scope: &ResourceScope,
+    result: &DeploymentResult,
+) -> crate::Result<()> {
+    let text = serde_json::to_string(result)
+        .map_err(|e| crate::Error::Invalid(format!("deployment result: {e}")))?;
+    cx.store()
+        .put_resource(scope, DEPLOYMENT_RESULT_URI, &text)
+        .await
 }
 
 /// Executes `test` with a [`TestRunner`] against the deployment's URIs; a task without

@@ -10,7 +10,8 @@ mod sli;
 
 pub use approval::{APPROVAL_SOURCE, ApprovalExecutor};
 pub use deploy::{
-    DEPLOY_SOURCE, DeploymentExecutor, ReleaseExecutor, RollbackExecutor, TestExecutor,
+    DEPLOY_SOURCE, DEPLOYMENT_RESULT_URI, DeploymentExecutor, ReleaseExecutor, RollbackExecutor,
+    TestExecutor,
 };
 pub use lighthouse::{LIGHTHOUSE_SOURCE, Lighthouse, SLO_URI};
 pub use remediation::{ActionExecutor, GetActionExecutor, REMEDIATION_SOURCE, REMEDIATION_URI};

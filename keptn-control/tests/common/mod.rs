@@ -113,6 +113,15 @@ impl FileDeployer {
             .and_then(|s| s.serving.clone())
     }
 
+    pub fn canary(&self, stage: &str, service: &str) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .slots
+            .get(&format!("{stage}/{service}"))
+            .and_then(|s| s.canary.clone())
+    }
+
     fn status_of(target: &StageService, slot: &Slot) -> ServiceStatus {
         let mut status = ServiceStatus::absent(target.clone());
         status.serving = slot
@@ -264,7 +273,12 @@ impl TestRunner for PassingTests {
 
 /// A control plane builder with the seed's project and every delivery executor on `deployer`.
 pub fn seed_plane(deployer: &FileDeployer) -> ControlPlaneBuilder {
-    let shared: Arc<dyn Deployer> = Arc::new(deployer.clone());
+    seed_plane_with(Arc::new(deployer.clone()), deployer)
+}
+
+/// The same with the delivery executors on `shared` (which wraps `files`, whose state the SLI
+/// provider measures).
+pub fn seed_plane_with(shared: Arc<dyn Deployer>, files: &FileDeployer) -> ControlPlaneBuilder {
     keptn_control::ControlPlane::builder()
         .project("sockshop".parse().unwrap(), SEED_SHIPYARD)
         .executor(DeploymentExecutor::new(shared.clone()))
@@ -273,7 +287,7 @@ pub fn seed_plane(deployer: &FileDeployer) -> ControlPlaneBuilder {
         .executor(RollbackExecutor::new(shared))
         .executor(Lighthouse::new("measured"))
         .executor(SliProviderExecutor::new(Arc::new(VersionSli {
-            deployer: deployer.clone(),
+            deployer: files.clone(),
         })))
 }
 
