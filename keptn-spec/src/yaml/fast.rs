@@ -42,6 +42,10 @@ enum Node<'a> {
 
 const NULL: Node<'static> = Node::Plain("", Kind::Null);
 
+/// Deeper nesting (block or flow) is left to the general parser and its budgets: the reader
+/// recurses, and hostile documents must not exhaust the stack.
+const MAX_DEPTH: usize = 32;
+
 /// One line with content: its indentation and its text without the indentation and trailing
 /// spaces (a trailing comment is still there).
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +57,7 @@ struct Line<'a> {
 struct Parser<'a> {
     lines: Vec<Line<'a>>,
     pos: usize,
+    depth: usize,
 }
 
 fn is_item(text: &str) -> bool {
@@ -155,7 +160,7 @@ fn plain(text: &str, in_flow: bool) -> Option<(Node<'_>, &str)> {
 }
 
 /// A value on one line; what follows it.
-fn inline(text: &str, in_flow: bool) -> Option<(Node<'_>, &str)> {
+fn inline(text: &str, in_flow: bool, depth: usize) -> Option<(Node<'_>, &str)> {
     match *text.as_bytes().first()? {
         b'"' => {
             let end = text[1..].find('"')? + 1;
@@ -172,8 +177,9 @@ fn inline(text: &str, in_flow: bool) -> Option<(Node<'_>, &str)> {
             }
             Some((Node::Quoted(&text[1..end]), &text[end + 1..]))
         }
-        b'[' => flow_seq(text),
-        b'{' => flow_map(text),
+        b'[' | b'{' if depth >= MAX_DEPTH => None,
+        b'[' => flow_seq(text, depth + 1),
+        b'{' => flow_map(text, depth + 1),
         b'&' | b'*' | b'!' | b'|' | b'>' | b'%' | b'@' | b'`' | b'?' | b'#' | b',' | b']'
         | b'}' => None,
         b'-' if text.len() == 1 || text.as_bytes()[1] == b' ' => None,
@@ -181,14 +187,14 @@ fn inline(text: &str, in_flow: bool) -> Option<(Node<'_>, &str)> {
     }
 }
 
-fn flow_seq(text: &str) -> Option<(Node<'_>, &str)> {
+fn flow_seq(text: &str, depth: usize) -> Option<(Node<'_>, &str)> {
     let mut rest = text[1..].trim_start_matches(' ');
     let mut items = Vec::new();
     loop {
         if let Some(r) = rest.strip_prefix(']') {
             return Some((Node::Seq(items), r));
         }
-        let (node, r) = inline(rest, true)?;
+        let (node, r) = inline(rest, true, depth)?;
         items.push(node);
         let r = r.trim_start_matches(' ');
         if let Some(r) = r.strip_prefix(',') {
@@ -201,7 +207,7 @@ fn flow_seq(text: &str) -> Option<(Node<'_>, &str)> {
     }
 }
 
-fn flow_map(text: &str) -> Option<(Node<'_>, &str)> {
+fn flow_map(text: &str, depth: usize) -> Option<(Node<'_>, &str)> {
     let mut rest = text[1..].trim_start_matches(' ');
     let mut entries: Vec<(&str, Node<'_>)> = Vec::new();
     loop {
@@ -216,7 +222,7 @@ fn flow_map(text: &str) -> Option<(Node<'_>, &str)> {
         let (value, r) = if r.starts_with([',', '}']) {
             (NULL, r)
         } else {
-            inline(r, true)?
+            inline(r, true, depth)?
         };
         entries.push((key, value));
         let r = r.trim_start_matches(' ');
@@ -232,7 +238,7 @@ fn flow_map(text: &str) -> Option<(Node<'_>, &str)> {
 
 /// A value that must fill the rest of its line (a trailing comment allowed).
 fn inline_full(text: &str) -> Option<Node<'_>> {
-    let (node, rest) = inline(text, false)?;
+    let (node, rest) = inline(text, false, 0)?;
     only_comment(rest).then_some(node)
 }
 
@@ -261,7 +267,11 @@ impl<'a> Parser<'a> {
             }
             lines.push(Line { indent, text });
         }
-        Some(Self { lines, pos: 0 })
+        Some(Self {
+            lines,
+            pos: 0,
+            depth: 0,
+        })
     }
 
     fn document(mut self) -> Option<Node<'a>> {
@@ -272,6 +282,16 @@ impl<'a> Parser<'a> {
 
     /// The block node starting at the current line, which is indented by `indent`.
     fn block(&mut self, indent: usize) -> Option<Node<'a>> {
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.depth += 1;
+        let node = self.block_inner(indent);
+        self.depth -= 1;
+        node
+    }
+
+    fn block_inner(&mut self, indent: usize) -> Option<Node<'a>> {
         let line = *self.lines.get(self.pos)?;
         if line.indent != indent {
             return None;

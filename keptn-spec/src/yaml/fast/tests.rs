@@ -119,6 +119,21 @@ fn edge_cases_agree_or_fall_back() {
         "objectives:\n  - sli: a\n    displayName: A: b\n",
         "objectives:\n  - sli: a\n    displayName: http://x/y\n",
     ];
+    let deep_flow = format!(
+        "objectives: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let deep_items = format!("objectives:\n{}a\n", "- ".repeat(100_000));
+    let deep_block: String = (0..5_000)
+        .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+        .collect();
+    for src in [deep_flow, deep_items, deep_block] {
+        assert!(
+            from_str::<Slo>(&src).is_none(),
+            "deep nesting is left to the general parser"
+        );
+    }
     for src in cases {
         agrees(src);
     }
