@@ -37,6 +37,7 @@ use chrono::{DateTime, Utc};
 use keptn_spec::evaluation::{EvaluationFinishedData, Status};
 use keptn_spec::{ProjectName, ServiceName, SliValue, Slo, StageName, Verdict};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::engine::{CompiledSlo, EvaluationContext, NO_VALUE_MESSAGE};
 use crate::report::{PreviousEvaluation, SliReport};
@@ -93,15 +94,21 @@ struct ItemWire {
     time: Option<DateTime<Utc>>,
     #[serde(default, rename = "type")]
     ty: Option<String>,
-    /// An event's data (read as an evaluation only for `evaluation.finished` events).
-    #[serde(default)]
-    data: Option<serde_json::Value>,
+    /// An event's data, kept as its JSON text until the event's type is known (it may come
+    /// after `data`) and read as an evaluation only for `evaluation.finished` events.
+    #[serde(default, deserialize_with = "raw_data")]
+    data: Option<Box<RawValue>>,
     /// A `FileHistory` evaluation line.
     #[serde(default)]
     evaluation: Option<PreviousEvaluation>,
     /// A `FileHistory` invalidation line.
     #[serde(default)]
     invalidated: Option<String>,
+}
+
+/// `data` as written, `null` included (a `null` data is an error, as any other non-object).
+fn raw_data<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(d).map(Some)
 }
 
 /// One item, checked: an evaluation (or `None` for an event of another type) and/or the id of
@@ -120,8 +127,12 @@ impl TryFrom<ItemWire> for Item {
         let evaluation = match (w.data, w.evaluation) {
             (Some(_), _) if w.ty.as_deref().is_some_and(|t| t != EVALUATION_FINISHED) => None,
             (Some(data), _) => {
-                let p = PreviousEvaluation::deserialize(data)
-                    .map_err(|e| format!("data of an evaluation.finished event: {e}"))?;
+                let p = serde_json::from_str::<PreviousEvaluation>(data.get()).map_err(|e| {
+                    let text = e.to_string();
+                    let suffix = format!(" at line {} column {}", e.line(), e.column());
+                    let text = text.strip_suffix(&suffix).unwrap_or(&text);
+                    format!("data of an evaluation.finished event: {text}")
+                })?;
                 Some((w.id, w.time, p))
             }
             (None, Some(p)) => Some((p.id.clone(), w.time, p)),

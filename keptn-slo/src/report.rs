@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use keptn_spec::SliValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use keptn_spec::Verdict;
@@ -222,46 +223,49 @@ impl PreviousEvaluation {
     /// # Errors
     /// The JSON error (with line and column) when the text is not such an array.
     pub fn baselines_from_json_str(text: &str) -> Result<Vec<Self>, serde_json::Error> {
-        let lean: Vec<LeanWire> = serde_json::from_str(text)?;
+        let lean: Vec<LeanWire<'_>> = serde_json::from_str(text)?;
         Ok(lean.into_iter().map(Self::from).collect())
     }
 }
 
 /// What [`PreviousEvaluation::baselines_from_json_str`] reads of a previous evaluation.
 #[derive(Deserialize)]
-struct LeanWire {
+struct LeanWire<'a> {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
     invalidated: bool,
     result: Verdict,
-    #[serde(default)]
-    evaluation: LeanDetails,
+    #[serde(default, borrow)]
+    evaluation: LeanDetails<'a>,
 }
 
 #[derive(Deserialize, Default)]
-struct LeanDetails {
-    #[serde(rename = "indicatorResults", default)]
-    indicator_results: Option<Vec<LeanResult>>,
+struct LeanDetails<'a> {
+    #[serde(rename = "indicatorResults", default, borrow)]
+    indicator_results: Option<Vec<LeanResult<'a>>>,
 }
 
 #[derive(Deserialize)]
-struct LeanResult {
-    #[serde(default)]
-    value: Option<LeanValue>,
+struct LeanResult<'a> {
+    #[serde(default, borrow)]
+    value: Option<LeanValue<'a>>,
 }
 
 #[derive(Deserialize)]
-struct LeanValue {
-    metric: Box<str>,
+struct LeanValue<'a> {
+    /// Borrowed from the text unless it holds escapes: one allocation (the shared `Arc<str>`)
+    /// per name instead of two.
+    #[serde(borrow)]
+    metric: Cow<'a, str>,
     #[serde(default)]
     value: f64,
     #[serde(default)]
     success: bool,
 }
 
-impl From<LeanWire> for PreviousEvaluation {
-    fn from(w: LeanWire) -> Self {
+impl From<LeanWire<'_>> for PreviousEvaluation {
+    fn from(w: LeanWire<'_>) -> Self {
         let mut data = EvaluationFinishedData::new(Status::Succeeded, w.result, "");
         data.evaluation.indicator_results = w.evaluation.indicator_results.map(|results| {
             results
@@ -269,7 +273,7 @@ impl From<LeanWire> for PreviousEvaluation {
                 .map(|r| IndicatorResult {
                     score: 0.0,
                     value: r.value.map(|v| SliResult {
-                        metric: Arc::from(v.metric),
+                        metric: Arc::from(&*v.metric),
                         value: v.value,
                         compared_value: 0.0,
                         success: v.success,

@@ -92,7 +92,12 @@ impl Slo {
     /// [`Error::Parse`] with line and column when the text is not YAML or a field has the wrong
     /// type (e.g. `weight: "2"`).
     pub fn from_yaml_str(src: &str) -> Result<Self> {
-        crate::from_yaml_str(src)
+        // The plain YAML that SLO files are written in is read by a fast reader; anything else
+        // (and every error) goes through the general parser.
+        match crate::yaml::fast::from_str(src) {
+            Some(slo) => Ok(slo),
+            None => crate::from_yaml_str(src),
+        }
     }
 
     /// Parses an SLO file strictly: additionally rejects, with line and column, any criterion
@@ -102,7 +107,10 @@ impl Slo {
     /// # Errors
     /// [`Error::Parse`] locating the first problem.
     pub fn from_yaml_str_strict(src: &str) -> Result<Self> {
-        let slo: Slo = with_strict_criteria(|| crate::from_yaml_str(src))?;
+        let slo: Slo = with_strict_criteria(|| match crate::yaml::fast::from_str(src) {
+            Some(slo) => Ok(slo),
+            None => crate::from_yaml_str(src),
+        })?;
         slo.validate()?;
         Ok(slo)
     }

@@ -6,6 +6,7 @@
 //! By default unknown keys are only warnings (files that Keptn accepted must load);
 //! [`Strictness::Strict`] turns them into errors.
 
+pub(crate) mod fast;
 mod recorder;
 pub(crate) mod source_map;
 
