@@ -15,7 +15,7 @@
 //!   SQLite ([`SqliteStore`]) or memory ([`MemoryStore`]); every state change is one transaction,
 //!   and a restarted control plane resumes what was in flight.
 //!
-//! The seed's delivery (dev direct → staging blue/green with the gate → production) with your
+//! A delivery (dev direct → staging blue/green with the gate → production) with your
 //! own deployer, in under 50 lines (with an `slo.yaml` stored for staging, an SLI provider as
 //! `get-sli` executor and a slow build, the staging gate fails and the `rollback` sequence runs —
 //! `tests/delivery.rs`):
@@ -50,15 +50,12 @@
 //!     async fn scale(&self, t: &StageService, _: u32) -> Result<ServiceStatus> { Ok(self.update(t, |_| {})) }
 //! }
 //! # tokio::runtime::Runtime::new()?.block_on(async {
-//! let deployer: Arc<dyn Deployer> = Arc::new(MyDeployer::default());
 //! let shipyard = "stages:\n- {name: dev, deployment_strategy: direct}\n\
 //!                 - {name: staging, deployment_strategy: blue_green_service}\n- {name: production, deployment_strategy: blue_green_service}\n";
 //! let plane = ControlPlane::builder()
 //!     .project("sockshop".parse()?, shipyard)
-//!     .executor(DeploymentExecutor::new(deployer.clone()))
+//!     .deployer(Arc::new(MyDeployer::default())) // deployment, release and rollback
 //!     .executor(TestExecutor::new(Arc::new(runner::HttpTestRunner::new()))) // no test strategy: passes
-//!     .executor(ReleaseExecutor::new(deployer.clone()))
-//!     .executor(RollbackExecutor::new(deployer))
 //!     .executor(Lighthouse::new("dynatrace")) // no slo.yaml stored: the gate passes, as in Keptn
 //!     .build().await?;
 //! let ctx = plane.trigger_delivery(&"sockshop".parse()?, &"dev".parse()?, "delivery", &"carts".parse()?, "carts:0.11.1").await?;
@@ -71,6 +68,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bus;
 mod controller;
@@ -78,6 +76,7 @@ mod error;
 mod executor;
 pub mod executors;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 mod ids;
 mod ingress;
@@ -98,3 +97,10 @@ pub use model::{
 };
 pub use plane::{ControlPlane, ControlPlaneBuilder, DEFAULT_TASK_START_TIMEOUT};
 pub use store::{MemoryStore, SqliteStore, Store};
+
+/// The deployer port ([`keptn_deploy::Deployer`]) and test runners the executors drive.
+pub use keptn_deploy;
+/// The quality gate the [`Lighthouse`](executors::Lighthouse) runs and the SLI provider port.
+pub use keptn_slo;
+/// Events, shipyards, names and verdicts.
+pub use keptn_spec;

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use keptn_deploy::Deployer;
 use keptn_spec::event::{
     EventId, EventSink, EventType, KeptnContext, KeptnEvent, Phase, Task, Verdict,
 };
@@ -15,7 +16,7 @@ use tokio::task::JoinHandle;
 use crate::bus::{EventBus, InProcessBus, Topic};
 use crate::controller::{self, Controller, Effects, Input};
 use crate::executor::{ApprovalDesk, ExecutorContext, TaskExecutor, spawn_runner};
-use crate::executors::ApprovalExecutor;
+use crate::executors::{ApprovalExecutor, DeploymentExecutor, ReleaseExecutor, RollbackExecutor};
 use crate::model::{ResourceScope, SequenceControl, SequenceOutcome};
 use crate::store::{EventQuery, MemoryStore, SequenceQuery, Store};
 use crate::{Error, Result};
@@ -74,6 +75,15 @@ impl ControlPlaneBuilder {
     pub fn executor(mut self, executor: impl TaskExecutor + 'static) -> Self {
         self.executors.push(Arc::new(executor));
         self
+    }
+
+    /// Deploys, releases and rolls back with `deployer`: adds its
+    /// [`DeploymentExecutor`], [`ReleaseExecutor`] and [`RollbackExecutor`] (the tasks
+    /// `deployment`, `release` and `rollback`).
+    pub fn deployer(self, deployer: Arc<dyn Deployer>) -> Self {
+        self.executor(DeploymentExecutor::new(deployer.clone()))
+            .executor(ReleaseExecutor::new(deployer.clone()))
+            .executor(RollbackExecutor::new(deployer))
     }
 
     /// Adds a shared executor.

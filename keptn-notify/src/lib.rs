@@ -174,11 +174,12 @@ pub fn from_env_and_file(webhook_file: Option<&Path>) -> Result<Option<Notifier>
             path: path.to_owned(),
             source,
         })?;
-        let config: keptn_spec::webhook::WebhookConfig =
-            keptn_spec::from_yaml_str(&src).map_err(|source| Error::ParseConfig {
+        let config = keptn_spec::webhook::WebhookConfig::from_yaml_str(&src).map_err(|source| {
+            Error::ParseConfig {
                 path: path.to_owned(),
                 source,
-            })?;
+            }
+        })?;
         builder = builder.targets(Target::webhooks(&config, &EnvSecrets)?);
         any = true;
     }

@@ -52,6 +52,7 @@
 //! # }
 //! ```
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::dbg_macro))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod alertmanager;
 mod client;
@@ -62,6 +63,7 @@ mod queries;
 mod receiver;
 mod rules;
 #[cfg(feature = "stack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stack")))]
 pub mod stack;
 
 pub use alertmanager::{Alert, AlertStatus, EVENT_SOURCE, WebhookPayload};
@@ -74,6 +76,7 @@ pub use keptn_spec::retry::RetryPolicy;
 pub use provider::{PROVIDER_NAME, PrometheusSliProvider, scope_of};
 pub use queries::{DEFAULT_SLIS, QueryScope};
 #[cfg(feature = "stack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stack")))]
 pub use receiver::{AlertReceiver, WEBHOOK_PATH};
 pub use rules::{
     ALERT_LABELS, AlertRule, AlertmanagerConfig, RuleFile, RuleGroup, RuleOptions,

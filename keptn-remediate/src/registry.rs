@@ -16,7 +16,7 @@ use crate::error::{ActionIssue, Error, Result};
 /// use keptn_remediate::testing::InMemoryScaler;
 ///
 /// let registry = ActionRegistry::new().with(ScalingAction::new(InMemoryScaler::new()));
-/// let file = keptn_spec::from_yaml_str(
+/// let file = keptn_spec::remediation::RemediationFile::from_yaml_str(
 ///     "remediations:\n- name: High load\n  actions:\n  - action: scaling\n    value: \"+1\"\n  - action: restart\n",
 /// )?;
 /// let err = registry.check(&file, Some("remediation.yaml")).unwrap_err();

@@ -381,11 +381,10 @@ impl Remediator {
         yaml: &str,
         file_name: Option<&str>,
     ) -> Result<()> {
-        let file: RemediationFile =
-            keptn_spec::from_yaml_str(yaml).map_err(|source| Error::Parse {
-                file: file_name.map(str::to_owned),
-                source,
-            })?;
+        let file = RemediationFile::from_yaml_str(yaml).map_err(|source| Error::Parse {
+            file: file_name.map(str::to_owned),
+            source,
+        })?;
         self.add_remediation(project, stage, service, file, file_name)
     }
 

@@ -121,3 +121,13 @@ pub use multi::{MULTI_PROVIDER_NAME, MultiProvider};
 #[cfg_attr(docsrs, doc(cfg(feature = "gate")))]
 pub use provider::{FetchFailure, ProviderError, SliProvider, SliQuery, collect_values};
 pub use report::{PreviousEvaluation, SliReport, SliReportResult};
+
+/// The attribute that implements [`SliProvider`] and [`EvaluationHistory`] (async trait methods
+/// behind `dyn`), so an application does not pin its own async-trait version.
+#[cfg(feature = "gate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gate")))]
+pub use async_trait::async_trait;
+/// The crate of the SLO model, the names and the verdict this crate's API takes and returns.
+pub use keptn_spec;
+/// What a gate needs from keptn-spec: the SLO, SLI values, typed names and the verdict.
+pub use keptn_spec::{ProjectName, ServiceName, SliValue, Slo, StageName, Verdict};

@@ -2,10 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keptn_spec::{ProjectName, ServiceName, SliValue, StageName};
+
+use crate::EvaluationContext;
 
 /// What to measure: every indicator of one evaluation window (Keptn's `get-sli.triggered` data).
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +76,51 @@ impl SliQuery {
     pub fn with_labels(mut self, labels: BTreeMap<String, String>) -> Self {
         self.labels = labels;
         self
+    }
+
+    /// A query for the `window` that ends at `end` (a [`std::time::SystemTime`] or a chrono
+    /// time), with the indicators left to the SLO ([`QualityGate::evaluate`] fills them in).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use keptn_slo::{EvaluationContext, SliQuery};
+    ///
+    /// let (project, stage, service) = ("sockshop".parse()?, "staging".parse()?, "carts".parse()?);
+    /// let query = SliQuery::ending_at(project, stage, service, SystemTime::now(), Duration::from_secs(600));
+    /// assert_eq!(query.end - query.start, chrono::Duration::minutes(10));
+    /// // the evaluation's context is the query's project, stage, service and labels
+    /// let ctx = EvaluationContext::from(&query);
+    /// assert_eq!(ctx.service.as_ref(), Some(&query.service));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`QualityGate::evaluate`]: crate::QualityGate::evaluate
+    pub fn ending_at(
+        project: ProjectName,
+        stage: StageName,
+        service: ServiceName,
+        end: impl Into<DateTime<Utc>>,
+        window: Duration,
+    ) -> Self {
+        let end = end.into();
+        // a window longer than chrono can hold (about 292 million years) starts at the epoch
+        let start = chrono::Duration::from_std(window)
+            .ok()
+            .and_then(|w| end.checked_sub_signed(w))
+            .unwrap_or(DateTime::UNIX_EPOCH);
+        Self::new(project, stage, service, start, end, Vec::new())
+    }
+}
+
+impl From<&SliQuery> for EvaluationContext {
+    /// The context of the query's project, stage and service, with its labels.
+    fn from(query: &SliQuery) -> Self {
+        EvaluationContext::new(
+            query.project.clone(),
+            query.stage.clone(),
+            query.service.clone(),
+        )
+        .with_labels(query.labels.clone())
     }
 }
 

@@ -23,7 +23,6 @@
 //! an SLO with an unparsable criterion still loads and is reported at evaluation time exactly as
 //! Keptn does (see `DESIGN.md`); strict loading rejects it instead.
 
-use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -378,29 +377,11 @@ impl<'de> Deserialize<'de> for Criterion {
     }
 }
 
-thread_local! {
-    static STRICT: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` with strict criterion parsing on this thread: while it runs, deserializing a
-/// [`CriterionEntry`] that does not parse fails (so the YAML layer reports its line and column)
-/// instead of keeping the error for evaluation time.
-pub(crate) fn with_strict_criteria<T>(f: impl FnOnce() -> T) -> T {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            STRICT.with(|s| s.set(self.0));
-        }
-    }
-    let _reset = Reset(STRICT.with(|s| s.replace(true)));
-    f()
-}
-
 /// One entry of an SLO `criteria:` list as written: the original text and its parse result.
 ///
 /// Keptn reports the original text in `passTargets[].criteria`; an entry that does not parse is
-/// kept (tolerant loading) and handled at evaluation time exactly as Keptn 1.4.5 does, unless the
-/// SLO was loaded strictly ([`Slo::from_yaml_str_strict`](crate::slo::Slo::from_yaml_str_strict)).
+/// kept (tolerant loading) and handled at evaluation time exactly as Keptn 1.4.5 does;
+/// [`Slo::parse`](crate::slo::Slo::parse) rejects it with its line and column instead.
 ///
 /// ```
 /// use keptn_spec::criterion::CriterionEntry;
@@ -465,13 +446,7 @@ impl Serialize for CriterionEntry {
 
 impl<'de> Deserialize<'de> for CriterionEntry {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let entry = CriterionEntry::new(String::deserialize(d)?);
-        if STRICT.with(Cell::get)
-            && let Err(e) = &entry.parsed
-        {
-            return Err(serde::de::Error::custom(e));
-        }
-        Ok(entry)
+        Ok(CriterionEntry::new(String::deserialize(d)?))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Remediation files (`remediation.yaml`): which actions to run for which problem.
 //!
-//! Two generations are read, both through [`crate::from_yaml_str`]:
+//! Two generations are read, both through [`RemediationFile::from_yaml_str`]:
 //!
 //! - the 0.6 list of Keptn's tutorial (no `apiVersion`): `remediations: - name, actions: - action, value`,
 //!   matched by **prefix** of the problem title, as Keptn 0.6 did;
@@ -15,7 +15,7 @@
 //! ```
 //! use keptn_spec::remediation::RemediationFile;
 //!
-//! let file: RemediationFile = keptn_spec::from_yaml_str(
+//! let file = RemediationFile::from_yaml_str(
 //!     "remediations:\n- name: Failure rate increase\n  actions:\n  - action: featuretoggle\n    value: EnablePromotion:off\n",
 //! )?;
 //! let rule = file.select("Failure rate increase on carts", None).expect("a match");
@@ -560,7 +560,6 @@ impl RemediationFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::from_yaml_str;
     use proptest::prelude::*;
 
     const SEED_06: &str = r#"remediations:
@@ -604,7 +603,7 @@ spec:
 
     #[track_caller]
     fn parse(src: &str) -> RemediationFile {
-        from_yaml_str(src).unwrap_or_else(|e| panic!("{e}"))
+        RemediationFile::from_yaml_str(src).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The Keptn tutorial's 0.6 list parses and `off` in `EnablePromotion:off` stays part of the string.
@@ -700,7 +699,7 @@ spec:
     /// A wrong apiVersion is rejected with Keptn's message and the version found.
     #[test]
     fn wrong_api_version_is_rejected() {
-        let err = from_yaml_str::<RemediationFile>(
+        let err = RemediationFile::from_yaml_str(
             "apiVersion: spec.keptn.sh/0.2.0\nkind: Remediation\nspec:\n  remediations: []\n",
         )
         .unwrap_err()
@@ -731,9 +730,7 @@ spec:
             ),
         ];
         for (src, want) in cases {
-            let err = from_yaml_str::<RemediationFile>(src)
-                .unwrap_err()
-                .to_string();
+            let err = RemediationFile::from_yaml_str(src).unwrap_err().to_string();
             assert!(err.contains(want), "{src:?}: {err}");
         }
     }
@@ -741,7 +738,7 @@ spec:
     /// A missing `action` is a located error naming the field.
     #[test]
     fn missing_action_field_is_located() {
-        let err = from_yaml_str::<RemediationFile>(
+        let err = RemediationFile::from_yaml_str(
             "remediations:\n- name: x\n  actions:\n  - value: a:on\n",
         )
         .unwrap_err();
@@ -759,7 +756,7 @@ spec:
     /// A map value with a nested map is rejected, not flattened.
     #[test]
     fn nested_map_value_is_rejected() {
-        let err = from_yaml_str::<RemediationFile>(
+        let err = RemediationFile::from_yaml_str(
             "remediations:\n- name: x\n  actions:\n  - action: a\n    value:\n      F:\n        deep: on\n",
         );
         assert!(err.is_err(), "{err:?}");
@@ -866,7 +863,7 @@ spec:
         #[test]
         fn round_trips_through_yaml(file in file()) {
             let yaml = serde_saphyr::to_string(&file).unwrap();
-            let back: RemediationFile = from_yaml_str(&yaml)
+            let back = RemediationFile::from_yaml_str(&yaml)
                 .unwrap_or_else(|e| panic!("{e}\n---\n{yaml}"));
             prop_assert_eq!(back, file, "yaml:\n{}", yaml);
         }
@@ -874,7 +871,7 @@ spec:
         /// Parsing arbitrary text never panics.
         #[test]
         fn parse_never_panics(src in "\\PC{0,200}") {
-            let _ = from_yaml_str::<RemediationFile>(&src);
+            let _ = RemediationFile::from_yaml_str(&src);
         }
     }
 }

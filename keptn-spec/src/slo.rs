@@ -39,7 +39,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::criterion::{CriterionEntry, with_strict_criteria};
+use crate::criterion::CriterionEntry;
 use crate::error::{Error, Result};
 
 mod policy;
@@ -98,21 +98,6 @@ impl Slo {
             Some(slo) => Ok(slo),
             None => crate::from_yaml_str(src),
         }
-    }
-
-    /// Parses an SLO file strictly: additionally rejects, with line and column, any criterion
-    /// that does not parse, and (after parsing) unparsable `total_score` thresholds and
-    /// unknown comparison settings.
-    ///
-    /// # Errors
-    /// [`Error::Parse`] locating the first problem.
-    pub fn from_yaml_str_strict(src: &str) -> Result<Self> {
-        let slo: Slo = with_strict_criteria(|| match crate::yaml::fast::from_str(src) {
-            Some(slo) => Ok(slo),
-            None => crate::from_yaml_str(src),
-        })?;
-        slo.validate()?;
-        Ok(slo)
     }
 
     /// Checks what Keptn only notices at evaluation time: every criterion parses, the
@@ -534,6 +519,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ParseOptions;
 
     const SEED: &str = r#"---
 spec_version: "0.1.1"
@@ -678,33 +664,39 @@ total_score:
         assert!(empty.comparison.is_none());
     }
 
-    /// Tolerant loading keeps an unparsable criterion; strict loading rejects it with its line.
+    /// Tolerant loading keeps an unparsable criterion; the checked read rejects it with its line.
     #[test]
-    fn strict_loading_locates_unparsable_criteria() {
+    fn checked_parse_locates_unparsable_criteria() {
         let src = "objectives:\n  - sli: a\n    pass:\n      - criteria:\n          - \"<600ms\"\n";
         let slo = Slo::from_yaml_str(src).unwrap();
         assert!(slo.objectives[0].pass[0].criteria[0].criterion().is_err());
-        let err = Slo::from_yaml_str_strict(src).unwrap_err();
-        let Error::Parse {
-            location, message, ..
-        } = &err
-        else {
-            panic!("expected a parse error: {err:?}")
+        let err = Slo::parse(src, &ParseOptions::new()).unwrap_err();
+        let Error::Invalid { problems, .. } = &err else {
+            panic!("expected a located rule error: {err:?}")
         };
-        assert_eq!(location.map(|l| l.line), Some(5), "{err}");
-        assert!(message.contains("<600ms"), "{message}");
-        // The strict flag does not leak into later tolerant parses.
-        assert!(Slo::from_yaml_str(src).is_ok());
+        assert_eq!(problems[0].location.map(|l| l.line), Some(5), "{err}");
+        assert!(err.to_string().contains("<600ms"), "{err}");
     }
 
-    /// Strict validation also checks total_score and comparison keywords.
+    /// The checked read also checks total_score and comparison keywords.
     #[test]
-    fn strict_validation_checks_scores_and_keywords() {
-        let err = Slo::from_yaml_str_strict("total_score:\n  pass: lots\n").unwrap_err();
-        insta::assert_snapshot!(err, @r#"total_score.pass: expected a percentage such as "90%", found "lots""#);
-        let err =
-            Slo::from_yaml_str_strict("comparison:\n  aggregate_function: p99\n").unwrap_err();
-        insta::assert_snapshot!(err, @r#"comparison.aggregate_function: expected one of avg, p50, p90, p95, found "p99""#);
+    fn checked_parse_checks_scores_and_keywords() {
+        let err = Slo::parse("total_score:\n  pass: lots\n", &ParseOptions::new()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(r#"total_score.pass: expected a percentage such as "90%", found "lots""#),
+            "{err}"
+        );
+        let err = Slo::parse(
+            "comparison:\n  aggregate_function: p99\n",
+            &ParseOptions::new(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(r#"expected one of avg, p50, p90, p95, found "p99""#),
+            "{err}"
+        );
     }
 
     /// Parse → serialize → parse gives the same SLO.

@@ -24,14 +24,14 @@
 //!           payload: '{"text": "Evaluation {{.data.evaluation.result}}, score {{.data.evaluation.score}}"}'
 //! ```
 //!
-//! Parse it with [`crate::from_yaml_str`]; syntax errors in templates, a v1alpha1 file and
+//! Parse it with [`WebhookConfig::from_yaml_str`]; syntax errors in templates, a v1alpha1 file and
 //! references to undeclared `{{.env.NAME}}` variables are reported at load time, with the line
 //! and column of the offending value:
 //!
 //! ```
 //! use keptn_spec::webhook::WebhookConfig;
 //!
-//! let config: WebhookConfig = keptn_spec::from_yaml_str(
+//! let config = WebhookConfig::from_yaml_str(
 //!     r#"
 //! apiVersion: webhookconfig.keptn.sh/v1beta1
 //! kind: WebhookConfig
@@ -595,14 +595,12 @@ spec:
 
     #[track_caller]
     fn parse(src: &str) -> WebhookConfig {
-        crate::from_yaml_str(src).unwrap()
+        WebhookConfig::from_yaml_str(src).unwrap()
     }
 
     #[track_caller]
     fn parse_err(src: &str) -> String {
-        crate::from_yaml_str::<WebhookConfig>(src)
-            .unwrap_err()
-            .to_string()
+        WebhookConfig::from_yaml_str(src).unwrap_err().to_string()
     }
 
     /// The example of keptn/spec's webhook.md loads with every field in place.
@@ -917,7 +915,7 @@ spec:
                     spec: WebhookSpec { webhooks },
                 };
                 let yaml = serde_saphyr::to_string(&config).unwrap();
-                let back: WebhookConfig = crate::from_yaml_str(&yaml)
+                let back = WebhookConfig::from_yaml_str(&yaml)
                     .map_err(|e| TestCaseError::fail(format!("{e}\n{yaml}")))?;
                 prop_assert_eq!(back, config);
             }

@@ -27,7 +27,7 @@ fn parse_everything(src: &str) {
     }
     let _ = Document::detect(src);
     let _ = ShipyardFormat::detect(src);
-    let _ = Slo::from_yaml_str_strict(src);
+    let _ = Slo::parse(src, &ParseOptions::new());
     let _ = from_yaml_str::<Value>(src);
     let _ = KeptnEvent::from_json_str(src);
     if let Ok(slo) = Slo::from_yaml_str(src) {

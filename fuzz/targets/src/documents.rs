@@ -5,9 +5,7 @@ use keptn_spec::remediation::RemediationFile;
 use keptn_spec::shipyard::Shipyard;
 use keptn_spec::sli::SliConfig;
 use keptn_spec::webhook::WebhookConfig;
-use keptn_spec::{
-    ParseOptions, ProjectName, ServiceName, SliValue, Slo, StageName, Strictness, from_yaml_str,
-};
+use keptn_spec::{ParseOptions, ProjectName, ServiceName, SliValue, Slo, StageName, Strictness};
 use serde_json::json;
 
 use crate::text;
@@ -28,7 +26,7 @@ pub fn shipyard(data: &[u8]) {
 /// criteria, the comparison and the scores of any SLO that parses meet the engine.
 pub fn slo(data: &[u8]) {
     let Some(src) = text(data) else { return };
-    let _ = Slo::from_yaml_str_strict(src);
+    let _ = Slo::parse(src, &ParseOptions::new());
     let Ok(slo) = Slo::from_yaml_str(src) else {
         return;
     };
@@ -59,7 +57,7 @@ pub fn sli_config(data: &[u8]) {
 /// `remediation.yaml`, both generations.
 pub fn remediation(data: &[u8]) {
     let Some(src) = text(data) else { return };
-    let _ = from_yaml_str::<RemediationFile>(src);
+    let _ = RemediationFile::from_yaml_str(src);
 }
 
 /// `webhook.yaml`, then every template of every request rendered against an event, and the
@@ -70,7 +68,7 @@ pub fn remediation(data: &[u8]) {
 /// When hostile event data breaks a JSON payload or a header.
 pub fn webhook_config(data: &[u8]) {
     let Some(src) = text(data) else { return };
-    let Ok(config) = from_yaml_str::<WebhookConfig>(src) else {
+    let Ok(config) = WebhookConfig::from_yaml_str(src) else {
         return;
     };
     let event = |message: &str| {

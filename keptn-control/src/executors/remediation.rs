@@ -67,7 +67,7 @@ async fn remediation_file(
             .await
             .map_err(|e| e.to_string())?;
         if let Some(raw) = raw {
-            let file: RemediationFile = keptn_spec::from_yaml_str(&raw)
+            let file = RemediationFile::from_yaml_str(&raw)
                 .map_err(|e| format!("{REMEDIATION_URI} of {scope}: {e}"))?;
             return Ok(Some((file, scope.to_string())));
         }
