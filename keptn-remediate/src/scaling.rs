@@ -41,7 +41,7 @@ impl ScaleError {
 ///
 /// Implemented for Kubernetes by `kubernetes::KubeScaler` (feature `kube`, a Deployment's
 /// `scale` subresource), and in memory by
-/// [`testing::InMemoryScaler`](crate::testing::InMemoryScaler). Implementations bound their
+/// `testing::InMemoryScaler` (feature `testing`). Implementations bound their
 /// own time and never block a thread.
 ///
 /// Implementing it (with the re-exported [`async_trait`](crate::async_trait)):
