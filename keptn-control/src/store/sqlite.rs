@@ -26,6 +26,9 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// `PRAGMA application_id` of our state files ("KPRS"), so a foreign SQLite file is refused.
 const APPLICATION_ID: i64 = 0x4b50_5253;
 
+/// How long a handle waits for another one holding the file (SQLite's busy timeout).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The migrations: `MIGRATIONS[i]` turns schema version `i` into `i + 1`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 0 → 1: projects, resources, the event log, sequences
@@ -135,16 +138,26 @@ impl SqliteStore {
 
     fn prepare(&self) -> Result<()> {
         let mut conn = self.lock();
-        conn.busy_timeout(Duration::from_secs(10))
+        conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| store_error(&self.path, "set the busy timeout", e))?;
-        let version = self.user_version(&conn)?;
-        let app_id: i64 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| self.classify(e, "read the application id"))?;
-        if version == 0 {
-            let tables: i64 = conn
+        // Version, application id and tables are read in one read transaction, so another
+        // handle creating the schema at the same time is seen either not at all or whole.
+        let (version, app_id, tables) = {
+            let tx = conn
+                .transaction()
+                .map_err(|e| self.classify(e, "begin reading the header"))?;
+            let version = self.user_version(&tx)?;
+            let app_id: i64 = tx
+                .query_row("PRAGMA application_id", [], |r| r.get(0))
+                .map_err(|e| self.classify(e, "read the application id"))?;
+            let tables: i64 = tx
                 .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
                 .map_err(|e| self.classify(e, "list the tables"))?;
+            tx.commit()
+                .map_err(|e| self.classify(e, "end reading the header"))?;
+            (version, app_id, tables)
+        };
+        if version == 0 {
             if tables > 0 {
                 return Err(self.incompatible(
                     "a SQLite database of another program (it has tables but no keptn-rs schema \
@@ -164,9 +177,22 @@ impl SqliteStore {
             )));
         }
         if self.path != Path::new(":memory:") {
-            let _: String = conn
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-                .map_err(|e| self.classify(e, "switch to WAL mode"))?;
+            // Switching the journal mode needs the file to itself and SQLite does not wait for
+            // it (the busy timeout does not apply), so another handle opening the same file at
+            // the same moment is waited out here, up to the busy timeout.
+            let started = std::time::Instant::now();
+            loop {
+                match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+                    Ok(_) => break,
+                    Err(rusqlite::Error::SqliteFailure(f, _))
+                        if f.code == rusqlite::ErrorCode::DatabaseBusy
+                            && started.elapsed() < BUSY_TIMEOUT =>
+                    {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => return Err(self.classify(e, "switch to WAL mode")),
+                }
+            }
         }
         for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let to = from + 1;
