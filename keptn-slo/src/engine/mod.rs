@@ -622,56 +622,35 @@ impl<'a> Plan<'a> {
         );
         let mut values = Values::new(self, objectives, &sli.values);
 
-        // Collected (not pushed) so each result is written in place.
-        let results: Result<Vec<IndicatorResult>, usize> = objectives
-            .iter()
-            .zip(&self.objectives)
-            .enumerate()
-            .map(|(i, (o, p))| {
-                let group = p.group as usize;
-                let (pass, warning) = self.crits(o, p);
-                let name = match self.shared_names.get(group) {
-                    Some(name) => Arc::clone(name),
-                    None => Arc::from(o.sli.as_str()),
-                };
-                // A shadow objective looks at its SLI's value without taking it, so it never
-                // changes which value a counted objective gets.
-                let k = if p.shadow {
-                    values.peek(p.group)
-                } else {
-                    values.take(p.group)
-                };
-                let input = ObjectiveInput {
-                    weight: p.weight,
-                    value: k.map(|k| &sli.values[k]),
-                    baseline: baseline[group],
-                };
-                objective::evaluate_objective(o, name, pass, warning, input)
-                    .map_err(|UnparsablePass| i)
-            })
-            .collect();
-        let mut results = match results {
-            Ok(results) => results,
-            Err(i) => {
-                let o = &objectives[i];
-                let why = o
-                    .pass
-                    .iter()
-                    .flat_map(|set| &set.criteria)
-                    .find_map(|c| c.criterion().err())
-                    .map_or("could not parse criteria", |e| e.keptn_message());
-                let mut e = Evaluation::early(
-                    ctx,
-                    sli,
-                    Status::Succeeded,
-                    Verdict::Fail,
-                    format!("error with {}: {why}", o.name()),
-                )
-                .failing_on(FailedOn::Slo);
-                e.data.evaluation.compared_events = compared;
-                return e;
+        // Sized up front: collecting a `Result` iterator cannot know the length and would grow
+        // (and copy) the list about ten times at 1,000 objectives.
+        let mut results: Vec<IndicatorResult> = Vec::with_capacity(objectives.len());
+        for (i, (o, p)) in objectives.iter().zip(&self.objectives).enumerate() {
+            let group = p.group as usize;
+            let (pass, warning) = self.crits(o, p);
+            let name = match self.shared_names.get(group) {
+                Some(name) => Arc::clone(name),
+                None => Arc::from(o.sli.as_str()),
+            };
+            // A shadow objective looks at its SLI's value without taking it, so it never
+            // changes which value a counted objective gets.
+            let k = if p.shadow {
+                values.peek(p.group)
+            } else {
+                values.take(p.group)
+            };
+            let input = ObjectiveInput {
+                weight: p.weight,
+                value: k.map(|k| &sli.values[k]),
+                baseline: baseline[group],
+            };
+            match objective::evaluate_objective(o, name, pass, warning, input) {
+                Ok(r) => results.push(r),
+                Err(UnparsablePass) => {
+                    return self.unparsable_pass(&objectives[i], sli, ctx, compared);
+                }
             }
-        };
+        }
         let mut eval = Evaluation::early(ctx, sli, Status::Succeeded, Verdict::Pass, String::new());
         eval.data.evaluation.compared_events = compared;
         eval.baseline_samples = self
@@ -726,6 +705,32 @@ impl<'a> Plan<'a> {
             );
         }
         eval
+    }
+
+    /// The evaluation ends on objective `o`: a pass criterion does not parse.
+    fn unparsable_pass(
+        &self,
+        o: &Objective,
+        sli: &SliReport,
+        ctx: &EvaluationContext,
+        compared: Option<Vec<String>>,
+    ) -> Evaluation {
+        let why = o
+            .pass
+            .iter()
+            .flat_map(|set| &set.criteria)
+            .find_map(|c| c.criterion().err())
+            .map_or("could not parse criteria", |e| e.keptn_message());
+        let mut e = Evaluation::early(
+            ctx,
+            sli,
+            Status::Succeeded,
+            Verdict::Fail,
+            format!("error with {}: {why}", o.name()),
+        )
+        .failing_on(FailedOn::Slo);
+        e.data.evaluation.compared_events = compared;
+        e
     }
 
     /// The verdict for a score: a failed key SLI (the last one in SLO order) fails whatever the
