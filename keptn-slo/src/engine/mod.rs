@@ -584,7 +584,7 @@ impl<'a> Plan<'a> {
 
     /// The group of the SLI called `metric` found at position `j` of a list (SLI lists usually
     /// follow the SLO order, so the objective at position `j` is tried before the name index).
-    #[inline]
+    #[inline(always)]
     fn group(&self, objectives: &[Objective], j: usize, metric: &str) -> Option<u32> {
         match objectives.get(j) {
             Some(o) if same_name(&o.sli, metric) => Some(self.objectives[j].group),
@@ -618,6 +618,9 @@ impl<'a> Plan<'a> {
             self.groups,
             &self.settings.aggregate_function,
             &selected,
+            // Called once per previous value (10,000 times at 1,000 objectives × 10): inlined
+            // into the aggregation loop instead of called.
+            #[inline(always)]
             |j, metric| self.group(objectives, j, metric),
         );
         let mut values = Values::new(self, objectives, &sli.values);
