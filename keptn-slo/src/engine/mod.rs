@@ -387,7 +387,7 @@ enum SloFailure {
 #[derive(Debug, Clone)]
 struct Plan<'a> {
     /// One per objective, in SLO order.
-    objectives: Vec<Prepared>,
+    objectives: Vec<Prepared<'a>>,
     /// Every criterion of every objective, flattened: per objective its pass criteria, then its
     /// warning criteria (empty when the plan serves one evaluation: the criteria are then read
     /// from the SLO as written).
@@ -409,7 +409,9 @@ struct Plan<'a> {
 
 /// One objective, prepared.
 #[derive(Debug, Clone, Copy)]
-struct Prepared {
+struct Prepared<'a> {
+    /// The SLI name (checked first when looking up a group by position).
+    sli: &'a str,
     group: u32,
     weight: f64,
     /// `criteria[start..mid]` are the pass criteria, `criteria[mid..end]` the warning ones.
@@ -553,6 +555,7 @@ impl<'a> Plan<'a> {
                 shared_names.push(Arc::from(o.sli.as_str()));
             }
             objectives.push(Prepared {
+                sli: o.sli.as_str(),
                 group,
                 weight,
                 start,
@@ -585,14 +588,14 @@ impl<'a> Plan<'a> {
     /// The group of the SLI called `metric` found at position `j` of a list (SLI lists usually
     /// follow the SLO order, so the objective at position `j` is tried before the name index).
     #[inline(always)]
-    fn group(&self, objectives: &[Objective], j: usize, metric: &str) -> Option<u32> {
-        match objectives.get(j) {
-            Some(o) if same_name(&o.sli, metric) => Some(self.objectives[j].group),
+    fn group(&self, j: usize, metric: &str) -> Option<u32> {
+        match self.objectives.get(j) {
+            Some(p) if same_name(p.sli, metric) => Some(p.group),
             _ => self.names.get(metric).copied(),
         }
     }
 
-    fn crits<'p>(&'p self, o: &'a Objective, p: &Prepared) -> (Crits<'p, 'a>, Crits<'p, 'a>) {
+    fn crits<'p>(&'p self, o: &'a Objective, p: &Prepared<'a>) -> (Crits<'p, 'a>, Crits<'p, 'a>) {
         if self.criteria.is_empty() {
             (Crits::Blocks(&o.pass), Crits::Blocks(&o.warning))
         } else {
@@ -621,9 +624,9 @@ impl<'a> Plan<'a> {
             // Called once per previous value (10,000 times at 1,000 objectives × 10): inlined
             // into the aggregation loop instead of called.
             #[inline(always)]
-            |j, metric| self.group(objectives, j, metric),
+            |j, metric| self.group(j, metric),
         );
-        let mut values = Values::new(self, objectives, &sli.values);
+        let mut values = Values::new(self, &sli.values);
 
         // Sized up front: collecting a `Result` iterator cannot know the length and would grow
         // (and copy) the list about ten times at 1,000 objectives.
