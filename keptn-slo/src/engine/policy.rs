@@ -28,7 +28,7 @@ pub(super) struct Tally {
 /// status `warning`, half the weight; `ignore`: status `info`, out of the maximum;
 /// `inconclusive`: out of the maximum, noted).
 pub(super) fn tally(
-    prepared: &[Prepared],
+    prepared: &[Prepared<'_>],
     objectives: &[Objective],
     results: &mut [IndicatorResult],
     max_score: f64,

@@ -1,7 +1,6 @@
 //! The current SLI values as Keptn hands them out to objectives (take first, swap-remove).
 
 use keptn_spec::SliValue;
-use keptn_spec::slo::Objective;
 
 use super::text::additional_slis_message;
 use super::{NONE, Plan, index};
@@ -35,12 +34,12 @@ struct Shuffled {
 }
 
 impl Values {
-    pub(super) fn new(plan: &Plan<'_>, objectives: &[Objective], values: &[SliValue]) -> Self {
+    pub(super) fn new(plan: &Plan<'_>, values: &[SliValue]) -> Self {
         let mut first = vec![NONE; plan.groups];
         let mut group_of = Vec::with_capacity(values.len());
         let mut duplicate = false;
         for (k, v) in values.iter().enumerate() {
-            let g = plan.group(objectives, k, &v.metric).unwrap_or(NONE);
+            let g = plan.group(k, &v.metric).unwrap_or(NONE);
             group_of.push(g);
             if g != NONE {
                 let slot = &mut first[g as usize];
