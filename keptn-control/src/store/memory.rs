@@ -143,10 +143,7 @@ impl Store for MemoryStore {
         let mut page = EventPage::default();
         for event in s.events.iter().rev() {
             if query.matches(event) && keep(event) {
-                if page.total >= skip && page.events.len() < take {
-                    page.events.push(event.clone());
-                }
-                page.total += 1;
+                page.tally(skip, take, || event.clone());
             }
         }
         Ok(page)

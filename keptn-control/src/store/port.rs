@@ -89,6 +89,17 @@ pub struct EventPage {
     pub total: usize,
 }
 
+impl EventPage {
+    /// Counts one matching event, taken newest first, and keeps it when it falls on the page:
+    /// after the first `skip` matches, at most `take`. `event` is only called for a kept one.
+    pub(crate) fn tally(&mut self, skip: usize, take: usize, event: impl FnOnce() -> KeptnEvent) {
+        if self.total >= skip && self.events.len() < take {
+            self.events.push(event());
+        }
+        self.total += 1;
+    }
+}
+
 /// Which sequences [`Store::sequences`] returns, oldest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
@@ -213,12 +224,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<EventPage> {
         let mut query = query.clone();
         query.limit = None;
-        let mut all = self.events(&query).await?;
-        all.retain(|e| keep(e));
-        all.reverse();
-        let total = all.len();
-        let events = all.into_iter().skip(skip).take(take).collect();
-        Ok(EventPage { events, total })
+        let mut page = EventPage::default();
+        for event in self.events(&query).await?.into_iter().rev() {
+            if keep(&event) {
+                page.tally(skip, take, || event);
+            }
+        }
+        Ok(page)
     }
 
     /// The sequence whose `.triggered` event has this id.

@@ -26,6 +26,20 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// `PRAGMA application_id` of our state files ("KPRS"), so a foreign SQLite file is refused.
 const APPLICATION_ID: i64 = 0x4b50_5253;
 
+/// The `WHERE` condition of an [`EventQuery`] (without its limit), bound by [`match_params`].
+const EVENT_MATCH: &str = "(?1 IS NULL OR context = ?1) AND (?2 IS NULL OR type = ?2) \
+                           AND (?3 IS NULL OR triggeredid = ?3)";
+
+/// The parameters `?1`–`?3` of [`EVENT_MATCH`]: context, type and triggered id, each `NULL`
+/// (any) when the query leaves it open.
+fn match_params(query: &EventQuery) -> (Option<String>, Option<String>, Option<&str>) {
+    (
+        query.context.map(|c| c.to_string()),
+        query.ty.as_ref().map(ToString::to_string),
+        query.triggered_id.as_ref().map(EventId::as_str),
+    )
+}
+
 /// How long a handle waits for another one holding the file (SQLite's busy timeout).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -463,27 +477,17 @@ impl Store for SqliteStore {
         let rows: Vec<String> = {
             let conn = self.lock();
             let mut stmt = conn
-                .prepare(
-                    "SELECT json FROM events
-                     WHERE (?1 IS NULL OR context = ?1) AND (?2 IS NULL OR type = ?2)
-                       AND (?3 IS NULL OR triggeredid = ?3)
-                     ORDER BY seq LIMIT ?4",
-                )
+                .prepare(&format!(
+                    "SELECT json FROM events WHERE {EVENT_MATCH} ORDER BY seq LIMIT ?4"
+                ))
                 .map_err(self.err("query events"))?;
             let limit = query
                 .limit
                 .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
-            stmt.query_map(
-                params![
-                    query.context.map(|c| c.to_string()),
-                    query.ty.as_ref().map(ToString::to_string),
-                    query.triggered_id.as_ref().map(EventId::as_str),
-                    limit,
-                ],
-                |r| r.get(0),
-            )
-            .and_then(Iterator::collect)
-            .map_err(self.err("query events"))?
+            let (context, ty, triggered_id) = match_params(query);
+            stmt.query_map(params![context, ty, triggered_id, limit], |r| r.get(0))
+                .and_then(Iterator::collect)
+                .map_err(self.err("query events"))?
         };
         rows.iter().map(|j| from_json("event", j)).collect()
     }
@@ -498,29 +502,19 @@ impl Store for SqliteStore {
     ) -> Result<EventPage> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare(
-                "SELECT json FROM events
-                 WHERE (?1 IS NULL OR context = ?1) AND (?2 IS NULL OR type = ?2)
-                   AND (?3 IS NULL OR triggeredid = ?3)
-                 ORDER BY seq DESC",
-            )
+            .prepare(&format!(
+                "SELECT json FROM events WHERE {EVENT_MATCH} ORDER BY seq DESC"
+            ))
             .map_err(self.err("query events"))?;
         let mut rows = stmt
-            .query(params![
-                query.context.map(|c| c.to_string()),
-                query.ty.as_ref().map(ToString::to_string),
-                query.triggered_id.as_ref().map(EventId::as_str),
-            ])
+            .query(match_params(query))
             .map_err(self.err("query events"))?;
         let mut page = EventPage::default();
         while let Some(row) = rows.next().map_err(self.err("query events"))? {
             let json: String = row.get(0).map_err(self.err("query events"))?;
             let event: KeptnEvent = from_json("event", &json)?;
             if keep(&event) {
-                if page.total >= skip && page.events.len() < take {
-                    page.events.push(event);
-                }
-                page.total += 1;
+                page.tally(skip, take, || event);
             }
         }
         Ok(page)
