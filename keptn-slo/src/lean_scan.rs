@@ -78,6 +78,7 @@ const HI: u64 = LO << 7;
 
 /// The bytes of `w` that are [`is_special`], flagged with their high bit. Only the lowest flag
 /// is exact (a borrow can flag a byte above a flagged one), which is the one used.
+#[inline]
 fn special_bytes(w: u64) -> u64 {
     let below = |x: u64, n: u8| x.wrapping_sub(LO * u64::from(n)) & !x;
     let quote = w ^ (LO * u64::from(b'"'));
@@ -92,21 +93,25 @@ struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
+    #[inline]
     fn next(&mut self) -> Option<u8> {
         let c = self.peek()?;
         self.i += 1;
         Some(c)
     }
 
+    #[inline]
     fn eat(&mut self, c: u8) -> Option<()> {
         (self.next()? == c).then_some(())
     }
 
     /// The 8 bytes at `at` as one little-endian word (`None` near the end of the text).
+    #[inline]
     fn word(&self, at: usize) -> Option<u64> {
         let chunk: [u8; 8] = self.b.get(at..at + 8)?.try_into().ok()?;
         Some(u64::from_le_bytes(chunk))
@@ -114,7 +119,12 @@ impl<'a> Scanner<'a> {
 
     /// Skips JSON whitespace (space, tab, CR, LF); runs of spaces (indentation) are skipped a
     /// word at a time.
+    #[inline]
     fn ws(&mut self) {
+        // Most tokens follow their predecessor directly.
+        if self.peek().is_none_or(|c| c > b' ') {
+            return;
+        }
         loop {
             while let Some(w) = self.word(self.i) {
                 let other = w ^ (LO * u64::from(b' '));
@@ -135,6 +145,7 @@ impl<'a> Scanner<'a> {
     /// A string whose opening quote is next: its raw content (between the quotes) and whether
     /// it holds escapes. Validates as serde_json's `ignore_str` does: control characters are
     /// errors, escapes are `\" \\ \/ \b \f \n \r \t` or `\u` with four hex digits.
+    #[inline]
     fn string(&mut self) -> Option<(usize, usize, bool)> {
         self.eat(b'"')?;
         let start = self.i;
