@@ -92,6 +92,7 @@ mod file_provider;
 mod gate;
 #[cfg(feature = "gate")]
 mod history;
+mod lean_scan;
 #[cfg(feature = "gate")]
 mod multi;
 #[cfg(feature = "gate")]

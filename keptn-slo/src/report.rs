@@ -223,6 +223,19 @@ impl PreviousEvaluation {
     /// # Errors
     /// The JSON error (with line and column) when the text is not such an array.
     pub fn baselines_from_json_str(text: &str) -> Result<Vec<Self>, serde_json::Error> {
+        // The scanner answers alone only where it gives serde's answer; anything else (and
+        // every error, with its line, column and field) goes through serde.
+        if let Some(previous) = crate::lean_scan::scan_previous(text) {
+            return Ok(previous);
+        }
+        Self::baselines_from_json_str_serde(text)
+    }
+
+    /// [`baselines_from_json_str`](Self::baselines_from_json_str) through serde alone (the
+    /// scanner's fallback, and the reference it is tested against).
+    pub(crate) fn baselines_from_json_str_serde(
+        text: &str,
+    ) -> Result<Vec<Self>, serde_json::Error> {
         let lean: Vec<LeanWire<'_>> = serde_json::from_str(text)?;
         Ok(lean.into_iter().map(Self::from).collect())
     }
@@ -266,32 +279,58 @@ struct LeanValue<'a> {
 
 impl From<LeanWire<'_>> for PreviousEvaluation {
     fn from(w: LeanWire<'_>) -> Self {
-        let mut data = EvaluationFinishedData::new(Status::Succeeded, w.result, "");
-        data.evaluation.indicator_results = w.evaluation.indicator_results.map(|results| {
+        let results = w.evaluation.indicator_results.map(|results| {
             results
                 .into_iter()
-                .map(|r| IndicatorResult {
-                    score: 0.0,
-                    value: r.value.map(|v| SliResult {
-                        metric: Arc::from(&*v.metric),
-                        value: v.value,
-                        compared_value: 0.0,
-                        success: v.success,
-                        message: String::new(),
-                    }),
-                    display_name: String::new(),
-                    pass_targets: None,
-                    warning_targets: None,
-                    key_sli: false,
-                    status: IndicatorStatus::Pass,
+                .map(|r| {
+                    lean_indicator(
+                        r.value
+                            .map(|v| lean_sli(Arc::from(&*v.metric), v.value, v.success)),
+                    )
                 })
                 .collect()
         });
-        Self {
-            id: w.id,
-            invalidated: w.invalidated,
-            data,
-        }
+        lean_previous(w.id, w.invalidated, w.result, results)
+    }
+}
+
+/// A lean reader's SLI value: what the engine reads of it, the rest at its default.
+pub(crate) fn lean_sli(metric: Arc<str>, value: f64, success: bool) -> SliResult {
+    SliResult {
+        metric,
+        value,
+        compared_value: 0.0,
+        success,
+        message: String::new(),
+    }
+}
+
+/// A lean reader's indicator result: its value, the rest at its default.
+pub(crate) fn lean_indicator(value: Option<SliResult>) -> IndicatorResult {
+    IndicatorResult {
+        score: 0.0,
+        value,
+        display_name: String::new(),
+        pass_targets: None,
+        warning_targets: None,
+        key_sli: false,
+        status: IndicatorStatus::Pass,
+    }
+}
+
+/// A lean reader's previous evaluation: what the engine reads of it, the rest at its default.
+pub(crate) fn lean_previous(
+    id: Option<String>,
+    invalidated: bool,
+    result: Verdict,
+    indicator_results: Option<Vec<IndicatorResult>>,
+) -> PreviousEvaluation {
+    let mut data = EvaluationFinishedData::new(Status::Succeeded, result, "");
+    data.evaluation.indicator_results = indicator_results;
+    PreviousEvaluation {
+        id,
+        invalidated,
+        data,
     }
 }
 
