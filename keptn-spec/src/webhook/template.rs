@@ -303,3 +303,76 @@ impl From<Template> for String {
         t.source
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// Rendering: strings raw, numbers, booleans, null, objects as JSON, the whole value.
+    #[test]
+    fn render_value_kinds() {
+        let t = Template::parse("{{.s}}|{{.n}}|{{.f}}|{{.b}}|{{.z}}|{{.o}}").unwrap();
+        let v = json!({"s": "a\"b", "n": 3, "f": 87.5, "b": true, "z": null, "o": {"k": [1]}});
+        assert_eq!(t.render(&v).unwrap(), r#"a"b|3|87.5|true||{"k":[1]}"#);
+        let all = Template::parse("{{.}}").unwrap();
+        assert_eq!(all.render(&json!({"a": 1})).unwrap(), r#"{"a":1}"#);
+    }
+
+    /// A missing field fails rendering with its path (Keptn's missingkey=error).
+    #[test]
+    fn missing_field_is_a_render_error() {
+        let t = Template::parse("x {{.data.evaluation.score}}").unwrap();
+        let err = t.render(&json!({"data": {"project": "p"}})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the event has no field `.data.evaluation.score`"
+        );
+        let err = t.render(&json!({"data": "text"})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`.data` is a string, so `.data.evaluation` does not exist"
+        );
+    }
+
+    /// Whitespace, trim markers and comments behave as in Go templates.
+    #[test]
+    fn trim_markers_and_comments() {
+        let t = Template::parse("a  {{- .x -}}  b{{/* note */}}c{{ .x }}").unwrap();
+        assert_eq!(t.render(&json!({"x": 1})).unwrap(), "a1bc1");
+        assert!(Template::parse("{{- -}}").is_err());
+    }
+
+    /// Syntax errors carry the character position.
+    #[test]
+    fn template_errors_have_positions() {
+        let e = Template::parse("abc {{.x").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "template error at character 5: `{{` is never closed with `}}`"
+        );
+        let e = Template::parse("ab {{ range .x }}").unwrap_err();
+        assert_eq!(e.position, 7);
+        let e = Template::parse("{{.data.get-sli}}").unwrap_err();
+        assert!(e.message.contains("not a field reference"), "{e}");
+        assert!(Template::parse("{{}}").is_err());
+        assert!(Template::parse("{{/* open }}").is_err());
+        assert!(
+            Template::parse("no actions } { here")
+                .unwrap()
+                .is_constant()
+        );
+    }
+
+    proptest! {
+            /// Template parsing never panics, and what parses renders its source back when every
+            /// field is itself (display round-trip of the source).
+            #[test]
+            fn template_parse_never_panics(s in "\\PC{0,40}") {
+                if let Ok(t) = Template::parse(&s) {
+                    prop_assert_eq!(t.as_str(), s.as_str());
+                }
+            }
+    }
+}
