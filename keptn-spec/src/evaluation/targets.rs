@@ -39,21 +39,25 @@ pub struct Targets(SmallVec<[SliTarget; INLINE]>);
 
 impl Targets {
     /// An empty list (no allocation).
+    #[inline]
     pub fn new() -> Self {
         Self(SmallVec::new())
     }
 
     /// An empty list with room for `n` targets (allocates only beyond two).
+    #[inline]
     pub fn with_capacity(n: usize) -> Self {
         Self(SmallVec::with_capacity(n))
     }
 
     /// Appends a target.
+    #[inline]
     pub fn push(&mut self, target: SliTarget) {
         self.0.push(target);
     }
 
     /// The targets as a slice.
+    #[inline]
     pub fn as_slice(&self) -> &[SliTarget] {
         &self.0
     }
@@ -74,12 +78,14 @@ impl fmt::Debug for Targets {
 impl Deref for Targets {
     type Target = [SliTarget];
 
+    #[inline]
     fn deref(&self) -> &[SliTarget] {
         &self.0
     }
 }
 
 impl DerefMut for Targets {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [SliTarget] {
         &mut self.0
     }
