@@ -395,7 +395,7 @@ struct Plan<'a> {
     /// SLI name → group; objectives with the same SLI share a group (baseline).
     names: FxMap<&'a str, u32>,
     /// Per group, the SLI name as reported in every result (`value.metric`); empty when the
-    /// plan serves one evaluation (each result then gets its own copy).
+    /// plan serves one evaluation (each result then takes its objective's shared name).
     shared_names: Vec<Arc<str>>,
     groups: usize,
     /// Per group, whether a shadow objective reads it (beyond Keptn).
@@ -552,7 +552,7 @@ impl<'a> Plan<'a> {
                 reused && objective::prepare_criteria(&o.warning, &mut texts, &mut criteria);
             let group = *names.entry(o.sli.as_str()).or_insert(next);
             if reused && group == next {
-                shared_names.push(Arc::from(o.sli.as_str()));
+                shared_names.push(o.shared_sli());
             }
             objectives.push(Prepared {
                 sli: o.sli.as_str(),
@@ -636,7 +636,7 @@ impl<'a> Plan<'a> {
             let (pass, warning) = self.crits(o, p);
             let name = match self.shared_names.get(group) {
                 Some(name) => Arc::clone(name),
-                None => Arc::from(o.sli.as_str()),
+                None => o.shared_sli(),
             };
             // A shadow objective looks at its SLI's value without taking it, so it never
             // changes which value a counted objective gets.
