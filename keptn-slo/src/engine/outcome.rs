@@ -57,8 +57,8 @@ impl EvaluationContext {
     }
 }
 
-/// The result of [`evaluate`]: Keptn's `evaluation.finished` data plus what the explanation
-/// needs.
+/// The result of [`evaluate`](super::evaluate): Keptn's `evaluation.finished` data plus what
+/// the explanation needs.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Evaluation {
