@@ -30,6 +30,7 @@ mod reference {
     use keptn_slo::{SliReportResult, aggregate, select_previous};
     use keptn_spec::evaluation::{
         EvaluationFinishedData, IndicatorResult, IndicatorStatus, SliResult, SliTarget, Status,
+        Targets,
     };
     use keptn_spec::slo::{CriteriaSet, Objective, Slo, parse_score};
     use keptn_spec::{SliValue, Verdict};
@@ -305,13 +306,13 @@ mod reference {
             key_sli: false,
             status: IndicatorStatus::Fail,
         };
-        let nonempty = |t: Vec<SliTarget>| (!t.is_empty()).then_some(t);
+        let nonempty = |t: Vec<SliTarget>| (!t.is_empty()).then(|| Targets::from(t));
         if o.is_info() {
             r.status = IndicatorStatus::Info;
-            r.pass_targets = Some(vec![]);
+            r.pass_targets = Some(Targets::new());
             r.warning_targets = Some(match value {
-                Some(_) => raw(&o.warning, baseline),
-                None => vec![],
+                Some(_) => raw(&o.warning, baseline).into(),
+                None => Targets::new(),
             });
             return Some(r);
         }

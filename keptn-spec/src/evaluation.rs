@@ -38,6 +38,10 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod targets;
+
+pub use targets::Targets;
+
 /// The verdict of a quality gate (Keptn's `result`): closed set, so every `match` is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -309,10 +313,10 @@ pub struct IndicatorResult {
     pub display_name: String,
     /// The pass criteria with their targets (`null` when none was reported).
     #[serde(rename = "passTargets", default)]
-    pub pass_targets: Option<Vec<SliTarget>>,
+    pub pass_targets: Option<Targets>,
     /// The warning criteria with their targets (`null` when none was reported).
     #[serde(rename = "warningTargets", default)]
-    pub warning_targets: Option<Vec<SliTarget>>,
+    pub warning_targets: Option<Targets>,
     /// Whether the objective is a key SLI.
     #[serde(rename = "keySli", default)]
     pub key_sli: bool,

@@ -43,6 +43,7 @@ use crate::criterion::CriterionEntry;
 use crate::error::{Error, Result};
 
 mod policy;
+mod shared_name;
 pub use policy::NoDataPolicy;
 
 /// A service-level objective file (`slo.yaml`).
@@ -369,7 +370,7 @@ impl IncludeResultWithScore {
 }
 
 /// One objective: an SLI, its pass and warning criteria, its weight.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Objective {
     /// The SLI name as the provider knows it.
@@ -416,6 +417,9 @@ pub struct Objective {
         skip_serializing_if = "std::ops::Not::not"
     )]
     pub shadow: bool,
+    /// The SLI name as a shared string, made on first use (see [`Objective::shared_sli`]).
+    #[serde(skip)]
+    shared_sli: shared_name::SharedName,
 }
 
 impl Objective {
@@ -430,7 +434,15 @@ impl Objective {
             key_sli: false,
             no_data: None,
             shadow: false,
+            shared_sli: shared_name::SharedName::default(),
         }
+    }
+
+    /// The SLI name as a shared string, cheap to put into every evaluation result (as
+    /// [`CriterionEntry::shared_text`] is for criteria): made on the first call and handed out
+    /// by every later one, on this objective and its clones.
+    pub fn shared_sli(&self) -> std::sync::Arc<str> {
+        self.shared_sli.get(&self.sli)
     }
 
     /// The weight in effect: `0` or absent means `1` (Keptn's default); a negative weight is

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use keptn_spec::SliValue;
 use keptn_spec::criterion::{Criterion, CriterionEntry, Op};
-use keptn_spec::evaluation::{IndicatorResult, IndicatorStatus, SliResult, SliTarget};
+use keptn_spec::evaluation::{IndicatorResult, IndicatorStatus, SliResult, SliTarget, Targets};
 use keptn_spec::slo::{CriteriaSet, Objective};
 
 use super::NO_VALUE_MESSAGE;
@@ -137,14 +137,14 @@ pub(crate) fn evaluate_objective(
     };
     if o.is_info() {
         let warning_targets = match value {
-            None => Vec::new(),
+            None => Targets::new(),
             Some(_) => raw_targets(warning, baseline),
         };
         return Ok(IndicatorResult {
             score: 0.0,
             value: value.map(|v| unmeasured(Some(v))),
             display_name,
-            pass_targets: Some(Vec::new()),
+            pass_targets: Some(Targets::new()),
             warning_targets: Some(warning_targets),
             key_sli: false,
             status: IndicatorStatus::Info,
@@ -162,9 +162,9 @@ pub(crate) fn evaluate_objective(
         });
     };
     let v = measured.value;
-    let mut pass_targets = Vec::with_capacity(pass.len());
+    let mut pass_targets = Targets::with_capacity(pass.len());
     let passed = evaluate_blocks(pass, v, baseline, &mut pass_targets).ok_or(UnparsablePass)?;
-    let mut warning_targets = Vec::with_capacity(warning.len());
+    let mut warning_targets = Targets::with_capacity(warning.len());
     let warned = evaluate_blocks(warning, v, baseline, &mut warning_targets);
     let warning_targets = match warned {
         Some(_) => filled(warning_targets),
@@ -195,7 +195,7 @@ pub(crate) fn evaluate_objective(
 }
 
 /// A list Keptn built by appending: `null` when nothing was appended.
-fn filled(list: Vec<SliTarget>) -> Option<Vec<SliTarget>> {
+fn filled(list: Targets) -> Option<Targets> {
     (!list.is_empty()).then_some(list)
 }
 
@@ -230,8 +230,8 @@ fn outcome(kind: CriterionKind, value: f64, baseline: Option<f64>) -> Option<(bo
 
 /// Targets of an objective that could not be evaluated: every parsable criterion violated,
 /// with its raw target.
-fn raw_targets(criteria: Crits<'_, '_>, baseline: Option<f64>) -> Vec<SliTarget> {
-    let mut out = Vec::with_capacity(criteria.len());
+fn raw_targets(criteria: Crits<'_, '_>, baseline: Option<f64>) -> Targets {
+    let mut out = Targets::with_capacity(criteria.len());
     match criteria {
         Crits::Flat(criteria, _) => {
             for c in criteria {
@@ -258,7 +258,7 @@ fn evaluate_blocks(
     criteria: Crits<'_, '_>,
     value: f64,
     baseline: Option<f64>,
-    out: &mut Vec<SliTarget>,
+    out: &mut Targets,
 ) -> Option<bool> {
     match criteria {
         Crits::Flat(criteria, has_empty_block) => {
