@@ -106,10 +106,13 @@ pub struct Evaluation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FailedOn {
-    /// The objectives: the score is below the thresholds or a key SLI failed.
+    /// The objectives: the score is below the thresholds or a key SLI failed, on the values
+    /// the provider returned.
     Build,
-    /// The data: the SLI provider aborted, errored or reported `result: fail`, or the previous
-    /// evaluations could not be read. The build is not to blame.
+    /// The data: the SLI provider aborted, errored or reported `result: fail`, the previous
+    /// evaluations could not be read, or the verdict rests on indicators without data (no
+    /// value, or a value the provider marked failed) — with full marks for those the
+    /// evaluation would not have failed. The build is not to blame.
     Pipeline,
     /// The SLO itself: `total_score` missing or unparsable, no objectives, or an unparsable
     /// pass criterion.
@@ -681,7 +684,9 @@ impl<'a> Plan<'a> {
         eval.data.result = verdict;
         eval.data.evaluation.result = verdict.as_str().to_owned();
         if verdict == Verdict::Fail {
-            eval.failed_on = Some(FailedOn::Build);
+            let fail_below = self.warning_threshold.unwrap_or(self.pass_threshold);
+            let blame = policy::blame(&self.objectives, objectives, &results, &tally, fail_below);
+            eval.failed_on = Some(blame);
         }
         // The provider reported `result: fail`: the details stand, the event fails.
         if sli.result == SliReportResult::Fail {
