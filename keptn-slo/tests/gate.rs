@@ -132,7 +132,10 @@ async fn gate_without_data_fails_on_the_pipeline() {
             Arc::new(Fixed(Ok(values.clone()))),
             Arc::new(InMemoryHistory::new()),
         );
-        let e = gate.evaluate(Some(&s), &query(), &ctx(), "e1").await.unwrap();
+        let e = gate
+            .evaluate(Some(&s), &query(), &ctx(), "e1")
+            .await
+            .unwrap();
         assert_eq!(e.failed_on(), expected, "{values:?}");
         assert_eq!(e.verdict() == Verdict::Pass, expected.is_none());
         assert_eq!(e.status(), Status::Succeeded);

@@ -173,7 +173,11 @@ async fn no_data_fails_the_gate_on_the_pipeline() {
     ] {
         t.set_value(P95, p95);
         let e = gate.evaluate(Some(&slo), &q, &ctx, "b").await.unwrap();
-        assert_eq!((e.verdict(), e.failed_on()), (verdict, failed_on), "{p95:?}");
+        assert_eq!(
+            (e.verdict(), e.failed_on()),
+            (verdict, failed_on),
+            "{p95:?}"
+        );
     }
 }
 
