@@ -47,7 +47,7 @@
 //!     async fn promote(&self, t: &StageService) -> Result<ServiceStatus> { Ok(self.update(t, |s| if let Some(c) = s.1.take() { s.0 = Some(c) })) }
 //!     async fn rollback(&self, t: &StageService) -> Result<ServiceStatus> { Ok(self.update(t, |s| s.1 = None)) }
 //!     async fn status(&self, t: &StageService) -> Result<ServiceStatus> { Ok(self.update(t, |_| {})) }
-//!     async fn scale(&self, t: &StageService, _: u32) -> Result<ServiceStatus> { Ok(self.update(t, |_| {})) }
+//!     // `scale` keeps its default: it answers `Error::Unsupported`, which this tour never asks.
 //! }
 //! # tokio::runtime::Runtime::new()?.block_on(async {
 //! let shipyard = "stages:\n- {name: dev, deployment_strategy: direct}\n\

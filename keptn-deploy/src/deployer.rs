@@ -309,15 +309,24 @@ impl ServiceStatus {
 ///   no-ops returning the status for strategies without a canary.
 /// - Errors are reported, never swallowed; implementations never block a thread.
 ///
+/// Three methods are required: [`name`](Deployer::name), [`deploy`](Deployer::deploy) and
+/// [`status`](Deployer::status). The others have defaults for a deployer without canaries or
+/// scaling, and the defaults never pretend: [`promote`](Deployer::promote) and
+/// [`rollback`](Deployer::rollback) return the status when [`status`](Deployer::status) shows no
+/// pending canary (nothing to switch, as for a direct deployment) and
+/// [`Error::Unsupported`](crate::Error::Unsupported) when one is pending;
+/// [`scale`](Deployer::scale) always returns [`Error::Unsupported`](crate::Error::Unsupported).
+/// A deployer that runs blue/green canaries or scales overrides them.
+///
 /// Implementing it (with the re-exported [`async_trait`](crate::async_trait)):
 ///
 /// ```
 /// use keptn_deploy::{
-///     Deployer, DeploymentRequest, DeploymentResult, Result, ServiceStatus, StageService,
-///     async_trait,
+///     Deployer, DeploymentRequest, DeploymentResult, Error, Result, RunningVersion,
+///     ServiceStatus, StageService, async_trait,
 /// };
 ///
-/// /// Records what it was asked to deploy; a real one would call its platform.
+/// /// Logs what it was asked to deploy; a real one would call its platform.
 /// #[derive(Debug, Default)]
 /// struct LogDeployer;
 ///
@@ -327,25 +336,29 @@ impl ServiceStatus {
 ///         "log"
 ///     }
 ///     async fn deploy(&self, request: &DeploymentRequest) -> Result<DeploymentResult> {
+///         println!("deploy {} to {}", request.artifact, request.target);
 ///         let names = vec![request.strategy.deployment_name().to_owned()];
-///         Ok(DeploymentResult::new(request.strategy, names, request.artifact.image().to_owned()))
-///     }
-///     async fn promote(&self, target: &StageService) -> Result<ServiceStatus> {
-///         self.status(target).await
-///     }
-///     async fn rollback(&self, target: &StageService) -> Result<ServiceStatus> {
-///         self.status(target).await
+///         Ok(DeploymentResult::new(request.strategy, names, request.artifact.to_string()))
 ///     }
 ///     async fn status(&self, target: &StageService) -> Result<ServiceStatus> {
-///         Ok(ServiceStatus::absent(target.clone()))
-///     }
-///     async fn scale(&self, target: &StageService, _replicas: u32) -> Result<ServiceStatus> {
-///         self.status(target).await
+///         let mut status = ServiceStatus::absent(target.clone());
+///         status.serving = Some(RunningVersion::new("primary", "unknown", 1, 1));
+///         Ok(status)
 ///     }
 /// }
 ///
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// # runtime.block_on(async {
 /// let deployer: Box<dyn Deployer> = Box::new(LogDeployer);
-/// assert_eq!(deployer.name(), "log");
+/// let target = StageService::new("sockshop".parse()?, "dev".parse()?, "carts".parse()?);
+/// // No canary is pending: promoting or rolling back has nothing to switch.
+/// assert!(deployer.promote(&target).await?.canary.is_none());
+/// // Scaling was not implemented: the default says so instead of pretending.
+/// let err = deployer.scale(&target, 3).await.unwrap_err();
+/// assert!(matches!(err, Error::Unsupported { operation: "scale", .. }), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[async_trait]
 pub trait Deployer: Send + Sync + fmt::Debug {
@@ -358,29 +371,70 @@ pub trait Deployer: Send + Sync + fmt::Debug {
     /// The backend failed, or the rollout failed or timed out (after rolling back).
     async fn deploy(&self, request: &DeploymentRequest) -> Result<DeploymentResult>;
 
-    /// Makes the pending canary the serving version.
-    ///
-    /// # Errors
-    /// There is no canary to promote, or the backend failed.
-    async fn promote(&self, target: &StageService) -> Result<ServiceStatus>;
-
-    /// Discards the pending canary; the serving version keeps serving.
-    ///
-    /// # Errors
-    /// The backend failed.
-    async fn rollback(&self, target: &StageService) -> Result<ServiceStatus>;
-
     /// Reports which version serves and which is canary.
     ///
     /// # Errors
     /// The backend failed.
     async fn status(&self, target: &StageService) -> Result<ServiceStatus>;
 
+    /// Makes the pending canary the serving version.
+    ///
+    /// The default, for deployers without canaries, returns the [`status`](Deployer::status)
+    /// when no canary is pending and [`Error::Unsupported`](crate::Error::Unsupported) when one
+    /// is.
+    ///
+    /// # Errors
+    /// There is no canary to promote, or the backend failed.
+    async fn promote(&self, target: &StageService) -> Result<ServiceStatus> {
+        without_canary(self, target, "promote").await
+    }
+
+    /// Discards the pending canary; the serving version keeps serving.
+    ///
+    /// The default, for deployers without canaries, returns the [`status`](Deployer::status)
+    /// when no canary is pending and [`Error::Unsupported`](crate::Error::Unsupported) when one
+    /// is.
+    ///
+    /// # Errors
+    /// The backend failed.
+    async fn rollback(&self, target: &StageService) -> Result<ServiceStatus> {
+        without_canary(self, target, "rollback").await
+    }
+
     /// Sets the replica count of the serving version.
+    ///
+    /// The default returns [`Error::Unsupported`](crate::Error::Unsupported).
     ///
     /// # Errors
     /// The service is not deployed, or the backend failed.
-    async fn scale(&self, target: &StageService, replicas: u32) -> Result<ServiceStatus>;
+    async fn scale(&self, target: &StageService, replicas: u32) -> Result<ServiceStatus> {
+        Err(crate::Error::Unsupported {
+            deployer: self.name().to_owned(),
+            operation: "scale",
+            reason: format!("cannot set {target} to {replicas} replicas"),
+        })
+    }
+}
+
+/// The default `promote`/`rollback`: nothing to switch without a canary; a pending canary this
+/// deployer cannot switch is an error, never a silent success.
+async fn without_canary<D: Deployer + ?Sized>(
+    deployer: &D,
+    target: &StageService,
+    operation: &'static str,
+) -> Result<ServiceStatus> {
+    let status = deployer.status(target).await?;
+    match &status.canary {
+        None => Ok(status),
+        Some(canary) => Err(crate::Error::Unsupported {
+            deployer: deployer.name().to_owned(),
+            operation,
+            reason: format!(
+                "{target} has a pending canary ({}) and this deployer does not switch traffic",
+                canary.image
+            ),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -412,6 +466,62 @@ mod tests {
         assert!(Artifact::new("carts :1").is_err());
         assert!(Artifact::new("carts:").is_err());
         assert!(Artifact::new("Carts:1").is_err());
+    }
+
+    /// A deployer with only the required methods: promote and rollback return the status
+    /// while nothing is pending and refuse a pending canary; scale is refused. None pretends.
+    #[tokio::test]
+    async fn defaults_refuse_what_they_cannot_do() {
+        #[derive(Debug)]
+        struct Minimal(Option<RunningVersion>);
+        #[async_trait]
+        impl Deployer for Minimal {
+            fn name(&self) -> &str {
+                "minimal"
+            }
+            async fn deploy(&self, _: &DeploymentRequest) -> Result<DeploymentResult> {
+                Err(crate::Error::backend("minimal", "not in this test"))
+            }
+            async fn status(&self, target: &StageService) -> Result<ServiceStatus> {
+                let mut s = ServiceStatus::absent(target.clone());
+                s.serving = Some(RunningVersion::new("primary", "carts:1", 1, 1));
+                s.canary.clone_from(&self.0);
+                Ok(s)
+            }
+        }
+        let target = StageService::new(
+            "sockshop".parse().unwrap(),
+            "staging".parse().unwrap(),
+            "carts".parse().unwrap(),
+        );
+        let plain = Minimal(None);
+        assert_eq!(
+            plain.promote(&target).await.unwrap().serving_image(),
+            Some("carts:1")
+        );
+        assert!(plain.rollback(&target).await.unwrap().canary.is_none());
+        let err = plain.scale(&target, 2).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "deployer `minimal` does not support scale: cannot set sockshop/staging/carts to 2 replicas"
+        );
+        let pending = Minimal(Some(RunningVersion::new("canary", "carts:2", 1, 1)));
+        for (op, result) in [
+            ("promote", pending.promote(&target).await),
+            ("rollback", pending.rollback(&target).await),
+        ] {
+            match result {
+                Err(crate::Error::Unsupported {
+                    deployer,
+                    operation,
+                    reason,
+                }) => {
+                    assert_eq!((deployer.as_str(), operation), ("minimal", op));
+                    assert!(reason.contains("carts:2"), "{reason}");
+                }
+                other => panic!("{op}: {other:?}"),
+            }
+        }
     }
 
     /// The deployment result serializes with Keptn's field names.

@@ -80,6 +80,17 @@ pub enum Error {
         /// The service.
         target: StageService,
     },
+    /// The deployer does not offer this operation (a [`Deployer`](crate::Deployer) that left
+    /// the method's default in place). Nothing was changed.
+    #[error("deployer `{deployer}` does not support {operation}: {reason}")]
+    Unsupported {
+        /// The deployer's [`name`](crate::Deployer::name).
+        deployer: String,
+        /// The operation (`promote`, `rollback`, `scale`).
+        operation: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A test run could not be carried out (this is not a failed test: that is a report with
     /// result `fail`).
     #[error("test run failed to execute: {message}")]

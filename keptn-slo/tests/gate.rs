@@ -108,6 +108,40 @@ async fn gate_provider_error_is_an_errored_evaluation() {
     );
 }
 
+/// A provider that answers without a value for an indicator, or marks it failed, fails the
+/// evaluation as Keptn does, on the pipeline; a value that misses its target fails the build.
+#[tokio::test]
+async fn gate_without_data_fails_on_the_pipeline() {
+    use keptn_slo::FailedOn;
+    let s = slo(
+        "objectives:\n  - sli: response_time_p95\n    pass: [{criteria: [\"<600\"]}]\ntotal_score: {pass: \"90%\"}\n",
+    );
+    for (values, expected) in [
+        (vec![SliValue::ok("response_time_p95", 400.0)], None),
+        (
+            vec![SliValue::ok("response_time_p95", 1400.0)],
+            Some(FailedOn::Build),
+        ),
+        (vec![], Some(FailedOn::Pipeline)),
+        (
+            vec![SliValue::failed("response_time_p95", "no data points")],
+            Some(FailedOn::Pipeline),
+        ),
+    ] {
+        let gate = QualityGate::new(
+            Arc::new(Fixed(Ok(values.clone()))),
+            Arc::new(InMemoryHistory::new()),
+        );
+        let e = gate
+            .evaluate(Some(&s), &query(), &ctx(), "e1")
+            .await
+            .unwrap();
+        assert_eq!(e.failed_on(), expected, "{values:?}");
+        assert_eq!(e.verdict() == Verdict::Pass, expected.is_none());
+        assert_eq!(e.status(), Status::Succeeded);
+    }
+}
+
 /// A provider that never answers is cut off by the timeout (tokio's paused clock).
 #[tokio::test(start_paused = true)]
 async fn gate_times_out_a_silent_provider() {

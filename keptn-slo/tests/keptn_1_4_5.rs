@@ -403,7 +403,47 @@ fn failures_say_whether_build_pipeline_or_slo_failed() {
     let on = |slo: &Slo, r: &SliReport| evaluate(Some(slo), r, &[], &ctx).failed_on();
     assert_eq!(on(&s, &report(vec![ok("a", 1.0)])), None);
     assert_eq!(on(&s, &report(vec![ok("a", 11.0)])), Some(FailedOn::Build));
-    assert_eq!(on(&s, &report(vec![])), Some(FailedOn::Build));
+    // No data for the only objective: Keptn fails it, but the build is not to blame.
+    assert_eq!(on(&s, &report(vec![])), Some(FailedOn::Pipeline));
+    assert_eq!(
+        on(&s, &report(vec![SliValue::failed("a", "no data points")])),
+        Some(FailedOn::Pipeline)
+    );
+    // Two of three: a value that misses its target fails the build even when another SLI has no
+    // data (with full marks for it the score is still 66.7% < 90%) ...
+    let three = slo(
+        "objectives:\n  - sli: a\n    pass: [{criteria: [\"<10\"]}]\n  - sli: b\n    pass: [{criteria: [\"<10\"]}]\n  - sli: c\n    pass: [{criteria: [\"<10\"]}]\ntotal_score: {pass: \"90%\"}\n",
+    );
+    let e = evaluate(
+        Some(&three),
+        &report(vec![ok("a", 11.0), ok("b", 1.0)]),
+        &[],
+        &ctx,
+    );
+    assert_eq!(e.verdict(), Verdict::Fail);
+    assert_eq!(e.failed_on(), Some(FailedOn::Build));
+    // ... while values that all meet their targets leave the failure to the missing one.
+    let e = evaluate(
+        Some(&three),
+        &report(vec![ok("a", 1.0), ok("b", 1.0)]),
+        &[],
+        &ctx,
+    );
+    assert_eq!(e.verdict(), Verdict::Fail);
+    assert_eq!(e.failed_on(), Some(FailedOn::Pipeline));
+    // A key SLI that failed on its value blames the build whatever the score.
+    let key = slo(
+        "objectives:\n  - sli: a\n    pass: [{criteria: [\"<10\"]}]\n    key_sli: true\n  - sli: b\n    pass: [{criteria: [\"<10\"]}]\n    weight: 9\ntotal_score: {pass: \"50%\"}\n",
+    );
+    assert_eq!(
+        on(&key, &report(vec![ok("a", 11.0)])),
+        Some(FailedOn::Build)
+    );
+    // A key SLI without data fails the evaluation on the pipeline.
+    assert_eq!(
+        on(&key, &report(vec![ok("b", 1.0)])),
+        Some(FailedOn::Pipeline)
+    );
     assert_eq!(on(&s, &SliReport::errored("503")), Some(FailedOn::Pipeline));
     let mut partial = report(vec![ok("a", 1.0)]);
     partial.result = SliReportResult::Fail;

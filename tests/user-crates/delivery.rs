@@ -29,22 +29,11 @@ impl Deployer for LogDeployer {
             request.artifact.to_string(),
         ))
     }
-    async fn promote(&self, target: &StageService) -> Result<ServiceStatus> {
-        println!("promote {target}");
-        self.status(target).await
-    }
-    async fn rollback(&self, target: &StageService) -> Result<ServiceStatus> {
-        println!("roll back {target}");
-        self.status(target).await
-    }
+    // promote, rollback and scale keep their defaults: nothing to switch without a canary.
     async fn status(&self, target: &StageService) -> Result<ServiceStatus> {
         let mut status = ServiceStatus::absent(target.clone());
         status.serving = Some(RunningVersion::new("primary", "unknown", 1, 1));
         Ok(status)
-    }
-    async fn scale(&self, target: &StageService, replicas: u32) -> Result<ServiceStatus> {
-        println!("scale {target} to {replicas}");
-        self.status(target).await
     }
 }
 

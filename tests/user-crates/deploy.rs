@@ -17,16 +17,7 @@ impl Deployer for LogDeployer {
         let names = vec![request.strategy.deployment_name().to_owned()];
         Ok(DeploymentResult::new(request.strategy, names, request.artifact.image().to_owned()))
     }
-    async fn promote(&self, target: &StageService) -> Result<ServiceStatus> {
-        Ok(ServiceStatus::absent(target.clone()))
-    }
-    async fn rollback(&self, target: &StageService) -> Result<ServiceStatus> {
-        Ok(ServiceStatus::absent(target.clone()))
-    }
     async fn status(&self, target: &StageService) -> Result<ServiceStatus> {
-        Ok(ServiceStatus::absent(target.clone()))
-    }
-    async fn scale(&self, target: &StageService, _replicas: u32) -> Result<ServiceStatus> {
         Ok(ServiceStatus::absent(target.clone()))
     }
 }

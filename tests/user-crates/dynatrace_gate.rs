@@ -1,5 +1,5 @@
 //! SLIs from keptn-dynatrace's fake tenant into keptn-slo's quality gate: a fast build passes,
-//! a slow one fails on the build, and so does one for which the tenant has no data.
+//! a slow one fails on the build, and one for which the tenant has no data fails on the pipeline.
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (build, p95, expected) in [
         ("0.11.1", Some(412_000.0), None),
         ("0.11.2", Some(1_412_000.0), Some(FailedOn::Build)),
-        ("0.11.3", None, Some(FailedOn::Build)), // no data is never 0: the objective fails
+        ("0.11.3", None, Some(FailedOn::Pipeline)), // no data is never 0: it fails, not the build
     ] {
         tenant.set_value(P95, p95); // microseconds, as Dynatrace reports them
         let (project, stage, service) = ("sockshop".parse()?, "staging".parse()?, "carts".parse()?);

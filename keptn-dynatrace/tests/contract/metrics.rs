@@ -149,6 +149,38 @@ async fn empty_result_is_a_failed_sli() {
     }
 }
 
+/// Through the quality gate: no data from the tenant fails the evaluation as Keptn does, but on
+/// the pipeline, not the build; a slow response time fails on the build.
+#[tokio::test]
+async fn no_data_fails_the_gate_on_the_pipeline() {
+    use std::sync::Arc;
+
+    use keptn_slo::{EvaluationContext, FailedOn, InMemoryHistory, QualityGate, Slo, Verdict};
+
+    let t = tenant().await;
+    let gate = QualityGate::new(Arc::new(provider(&t)), Arc::new(InMemoryHistory::new()));
+    let slo = Slo::from_yaml_str(
+        "objectives:\n  - sli: response_time_p95\n    pass: [{ criteria: [\"<600\"] }]\n\
+         total_score: { pass: \"90%\" }\n",
+    )
+    .unwrap();
+    let q = query(&[]);
+    let ctx = EvaluationContext::from(&q);
+    for (p95, verdict, failed_on) in [
+        (Some(412_000.0), Verdict::Pass, None),
+        (Some(1_412_000.0), Verdict::Fail, Some(FailedOn::Build)),
+        (None, Verdict::Fail, Some(FailedOn::Pipeline)),
+    ] {
+        t.set_value(P95, p95);
+        let e = gate.evaluate(Some(&slo), &q, &ctx, "b").await.unwrap();
+        assert_eq!(
+            (e.verdict(), e.failed_on()),
+            (verdict, failed_on),
+            "{p95:?}"
+        );
+    }
+}
+
 /// Several series fail the SLI with advice to add `:merge(…)`.
 #[tokio::test]
 async fn several_series_ask_for_merge() {

@@ -441,7 +441,9 @@ impl<'a> Plan<'a> {
         eval.data.result = verdict;
         eval.data.evaluation.result = verdict.as_str().to_owned();
         if verdict == Verdict::Fail {
-            eval.failed_on = Some(FailedOn::Build);
+            let fail_below = self.warning_threshold.unwrap_or(self.pass_threshold);
+            let blame = policy::blame(&self.objectives, objectives, &results, &tally, fail_below);
+            eval.failed_on = Some(blame);
         }
         // The provider reported `result: fail`: the details stand, the event fails.
         if sli.result == SliReportResult::Fail {

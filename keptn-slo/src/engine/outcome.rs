@@ -89,10 +89,13 @@ pub struct Evaluation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FailedOn {
-    /// The objectives: the score is below the thresholds or a key SLI failed.
+    /// The objectives: the score is below the thresholds or a key SLI failed, on the values
+    /// the provider returned.
     Build,
-    /// The data: the SLI provider aborted, errored or reported `result: fail`, or the previous
-    /// evaluations could not be read. The build is not to blame.
+    /// The data: the SLI provider aborted, errored or reported `result: fail`, the previous
+    /// evaluations could not be read, or the verdict rests on indicators without data (no
+    /// value, or a value the provider marked failed) — with full marks for those the
+    /// evaluation would not have failed. The build is not to blame.
     Pipeline,
     /// The SLO itself: `total_score` missing or unparsable, no objectives, or an unparsable
     /// pass criterion.

@@ -82,3 +82,39 @@ pub(super) fn tally(
     t.all_ignored = left_out && !scored_with_data;
     t
 }
+
+/// Whom a failed verdict blames: the build, or the pipeline when the failure rests on missing
+/// data. An objective without data (no value from the provider, or a value the provider marked
+/// failed) scores nothing under Keptn's rules, so a gate with no data fails like a bad build;
+/// the verdict stays `fail`, but the blame goes to the build only when the failure stands on
+/// the data that did arrive: a key SLI with a value failed, or the score stays below the failing
+/// line (`fail_below`, the warning threshold or else the pass threshold) even with full marks
+/// for every objective that had no data.
+pub(super) fn blame(
+    prepared: &[Prepared<'_>],
+    objectives: &[Objective],
+    results: &[IndicatorResult],
+    tally: &Tally,
+    fail_below: f64,
+) -> super::FailedOn {
+    use super::FailedOn;
+    let mut best_case = tally.total;
+    for ((p, o), r) in prepared.iter().zip(objectives).zip(results) {
+        if p.shadow || o.is_info() {
+            continue;
+        }
+        let has_data = r.value().is_some_and(|v| v.success);
+        if has_data {
+            if o.key_sli && r.status == IndicatorStatus::Fail {
+                return FailedOn::Build;
+            }
+        } else if matches!(p.no_data, NoDataPolicy::Fail | NoDataPolicy::Warn) {
+            best_case += p.weight - r.score;
+        }
+    }
+    if tally.max > 0.0 && 100.0 * (best_case / tally.max) < fail_below {
+        FailedOn::Build
+    } else {
+        FailedOn::Pipeline
+    }
+}
