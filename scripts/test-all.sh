@@ -52,7 +52,8 @@ unset PROMETHEUS_ENV
 # kube-apiserver (keptn-deploy): a real Kubernetes API server (v1.20, etcd, controller-manager)
 # on loopback plus a fake kubelet, so keptn-deploy's kube_cluster tests and the deploy_blue_green
 # smoke run prove server-side apply, rollout watching, selector switching and rollback against
-# the real thing. Exports KUBECONFIG.
+# the real thing, and keptn-testkit's kube_proxy_faults tests put a faulting proxy (409, 500,
+# dropped watches) in front of it. Exports KUBECONFIG (must come before `cargo test` below).
 echo "== service: kube-apiserver"
 KUBE_DIR="$(mktemp -d /tmp/keptn-kube.XXXXXX)"
 STOP_HOOKS+=("SHARED='$SHARED' scripts/kube-apiserver.sh stop '$KUBE_DIR'")

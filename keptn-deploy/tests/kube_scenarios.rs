@@ -871,6 +871,13 @@ async fn failed_promote_restores_the_previous_primary() {
             "carts-primary",
             &failing,
         );
+        // the public Service goes back to the primary first, whatever happens next
+        let c = api.next().await;
+        c.expect_merge(
+            "/api/v1/namespaces/sockshop-staging/services/carts",
+            json!({"spec": {"selector": {"keptn.sh/deployment": "primary"}}}),
+        );
+        c.respond(200, &service("primary"));
         // the previous primary spec is re-applied without server fields
         let c = api.next().await;
         c.expect_apply(&format!("{ns}/carts-primary"));
@@ -895,12 +902,6 @@ async fn failed_promote_restores_the_previous_primary() {
             "carts-primary",
             &restored,
         );
-        let c = api.next().await;
-        c.expect_merge(
-            "/api/v1/namespaces/sockshop-staging/services/carts",
-            json!({"spec": {"selector": {"keptn.sh/deployment": "primary"}}}),
-        );
-        c.respond(200, &service("primary"));
     });
     let err = within(deployer.promote(&target("staging")))
         .await

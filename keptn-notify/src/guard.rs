@@ -25,19 +25,30 @@
 //!
 //! With the notifier's own HTTP client, a host name is resolved once per connection by a
 //! resolver that checks every address and hands the client exactly those addresses: an answer
-//! that changes between the check and the connection (DNS rebinding) cannot slip through. A
-//! client passed to [`NotifierBuilder::http_client`](crate::NotifierBuilder::http_client) does
-//! its own resolving: then the addresses are checked by a lookup just before the request, and
-//! a second, different answer to the client's own lookup is not seen. Behind an HTTP proxy the
-//! proxy resolves the target; the hosts of `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` are not
-//! checked (the operator chose them).
+//! that changes between the check and the connection (DNS rebinding) cannot slip through.
+//!
+//! **A client passed to [`NotifierBuilder::http_client`](crate::NotifierBuilder::http_client)
+//! gets the weaker guarantee.** It does its own resolving, which the notifier cannot reach:
+//! the target's host is checked as written and by a lookup just before each request
+//! (check-then-connect), so a DNS answer that changes between that lookup and the client's own
+//! (rebinding) is not seen. Use the notifier's own client wherever the webhook URLs come from
+//! templates over event data.
+//!
+//! Behind an HTTP proxy the proxy resolves the target, so the target's host is checked by a
+//! lookup before each request. The proxies themselves — the hosts of `HTTP_PROXY`,
+//! `HTTPS_PROXY` and `ALL_PROXY` (either case) — are checked as well, as written and on every
+//! address they resolve to: while a proxy variable names a refused host (a proxy on
+//! `127.0.0.1`, say), every request is refused, unless an allow rule
+//! ([`NotifierBuilder::allow`](crate::NotifierBuilder::allow), `NOTIFY_ALLOW`) or
+//! [`allow_internal_addresses`](crate::NotifierBuilder::allow_internal_addresses) lets it
+//! through.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 mod resolver;
 mod rule;
 
-pub(crate) use resolver::{GuardedResolver, Lookup, proxy_hosts, refusal_in, system_lookup};
+pub(crate) use resolver::{GuardedResolver, Lookup, proxy_urls, refusal_in, system_lookup};
 pub(crate) use rule::parse_rules;
 pub use rule::{AddressRule, InvalidRule};
 

@@ -249,6 +249,12 @@ impl NotifierBuilder {
     }
 
     /// The HTTP client to use (proxies, custom TLS); per-attempt timeouts still apply.
+    ///
+    /// **Weaker address guarantee**: this client resolves host names itself, so the notifier
+    /// checks a target's addresses by its own lookup just before each request
+    /// (check-then-connect) and cannot see a different answer to the client's lookup (DNS
+    /// rebinding). The notifier's own client connects to exactly the addresses it checked.
+    /// See the [crate documentation](crate#where-notifications-may-go).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -286,7 +292,7 @@ impl NotifierBuilder {
     pub fn build(self) -> Result<Notifier> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let addresses = Arc::new(self.addresses);
-        let proxies = guard::proxy_hosts();
+        let proxies = Arc::new(guard::proxy_urls());
         // the notifier's own client resolves through the guard: it connects to exactly the
         // addresses that were checked; another client is checked by a lookup before each request
         let (client, prelookup) = match self.client {
@@ -298,7 +304,6 @@ impl NotifierBuilder {
                     builder = builder.dns_resolver(Arc::new(GuardedResolver {
                         policy: Arc::clone(&addresses),
                         lookup: self.lookup.unwrap_or_else(guard::system_lookup),
-                        proxies: proxies.clone(),
                     }));
                 }
                 (
@@ -322,6 +327,7 @@ impl NotifierBuilder {
                 report_link: report_link.clone(),
                 addresses: Arc::clone(&addresses),
                 prelookup,
+                proxies: Arc::clone(&proxies),
             };
             workers.push(runtime.spawn(worker.run(rx)));
             lanes.push(Lane { target, tx, shared });
@@ -505,6 +511,8 @@ struct Worker {
     /// Whether to resolve and check a host before the request (the client's own resolving is
     /// not guarded, or a proxy resolves the target).
     prelookup: bool,
+    /// The proxies from the environment (`(variable, URL)`), checked before each request.
+    proxies: Arc<Vec<(&'static str, reqwest::Url)>>,
 }
 
 impl Worker {
@@ -573,11 +581,24 @@ impl Worker {
         }
     }
 
+    /// Why a proxy from the environment may not be used, or `None`: its host as written and
+    /// every address it resolves to, under the same policy as targets.
+    async fn refused_proxy(&self) -> Option<String> {
+        for (variable, url) in &*self.proxies {
+            if let Some(why) = self.addresses.refused_url(url).await {
+                return Some(format!("the proxy of {variable}: {why}"));
+            }
+        }
+        None
+    }
+
     /// Sends with retries; `true` when delivered.
     async fn send(&self, out: &Outgoing, redact: &(dyn Fn(&str) -> String + Sync)) -> bool {
         let name = self.target.name();
         let refused = if self.addresses.is_open() {
             None
+        } else if let Some(why) = self.refused_proxy().await {
+            Some(why)
         } else if self.prelookup {
             self.addresses.refused_url(&out.url).await
         } else {

@@ -175,3 +175,56 @@ async fn deny_rules_win_and_allow_rules_open_one_address() {
     assert_eq!(rx.wait_for(1).await.len(), 1);
     assert_eq!(allowed.stats().failed(), 0);
 }
+
+/// A client passed to `http_client` resolves names itself; the notifier checks the host as
+/// written and by its own lookup just before the request (check-then-connect). What that
+/// means, as documented on `NotifierBuilder::http_client`: a literal loopback target is still
+/// refused, but a name the client maps to loopback on its own (here a `resolve` override; in
+/// the wild, a rebinding DNS answer) is not seen. The notifier's own client has no such gap:
+/// it connects only to the addresses its guarded resolver checked.
+#[tokio::test]
+async fn a_supplied_http_client_gets_only_the_check_then_connect_guarantee() {
+    let rx = Receiver::start().await;
+    let port: u16 = rx.url("").rsplit(':').next().unwrap().parse().unwrap();
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let client = || {
+        keptn_notify::reqwest::Client::builder()
+            .no_proxy()
+            .resolve("rebound.invalid", loopback)
+            .build()
+            .unwrap()
+    };
+    let send = |notifier: Notifier| async move {
+        notifier.emit_value(event("x"));
+        notifier.flush(Duration::from_secs(10)).await.unwrap();
+        notifier.stats()
+    };
+
+    // a literal loopback target: refused before the supplied client sees it
+    let literal = Notifier::builder()
+        .http_client(client())
+        .retry(RetryPolicy::none())
+        .targets(Target::webhooks(&config(&rx.url("")), &StaticSecrets::new()).unwrap())
+        .build()
+        .unwrap();
+    let stats = send(literal).await;
+    assert_eq!(stats.failed(), 1);
+    assert!(rx.recorded().is_empty());
+
+    // a name only the supplied client resolves to loopback: the notifier's lookup finds
+    // nothing to refuse, and the request gets through
+    let url = format!("http://rebound.invalid:{port}");
+    let supplied = Notifier::builder()
+        .http_client(client())
+        .retry(RetryPolicy::none())
+        .targets(Target::webhooks(&config(&url), &StaticSecrets::new()).unwrap())
+        .build()
+        .unwrap();
+    let stats = send(supplied).await;
+    assert_eq!(
+        stats.delivered(),
+        1,
+        "the documented gap of a supplied client"
+    );
+    assert_eq!(rx.recorded().len(), 1);
+}

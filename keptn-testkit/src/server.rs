@@ -96,7 +96,7 @@ impl Reply {
     }
 }
 
-fn reason(status: u16) -> &'static str {
+pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
@@ -312,7 +312,7 @@ async fn write_reply(stream: &mut TcpStream, reply: &Reply) -> std::io::Result<(
 }
 
 /// Reads one request; `None` when the client sent no complete request head.
-async fn read_request(stream: &mut TcpStream) -> Option<Request> {
+pub(crate) async fn read_request(stream: &mut TcpStream) -> Option<Request> {
     let mut buf = Vec::with_capacity(4096);
     let head_end = loop {
         if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {

@@ -6,8 +6,8 @@
 //! primary with the old image. A healthy run switches nothing either (a blue/green deploy only
 //! adds the canary) but succeeds, so the tests can fail.
 //!
-//! The real kube-apiserver (`scripts/kube-apiserver.sh`) has its own tests in
-//! `keptn-deploy/tests/kube_cluster.rs`; a faulting proxy in front of it is not built yet.
+//! The same faults against the real kube-apiserver (`scripts/kube-apiserver.sh`), through
+//! [`keptn_testkit::FaultProxy`], are in `kube_proxy_faults.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -329,4 +329,54 @@ async fn serving_version_unchanged_when_kubernetes_answers_500_on_watches() {
         }),
     )
     .await;
+}
+
+/// Promote: the primary takes the canary's spec but its rollout is never seen (every wait
+/// fails), and re-applying its previous spec is refused. The Service must be back on the
+/// primary anyway (it is switched back first), and the error names the state left.
+#[tokio::test]
+async fn traffic_back_on_the_primary_when_the_restore_after_a_failed_promote_fails() {
+    let server = FaultServer::start().await;
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let primary_applies = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (on, count) = (Arc::clone(&armed), Arc::clone(&primary_applies));
+    let objects = api_server(
+        &server,
+        true,
+        Arc::new(move |r| {
+            if !on.load(std::sync::atomic::Ordering::SeqCst) {
+                return None;
+            }
+            let waits_for_primary = r.method == "GET"
+                && r.path == NS
+                && r.param("fieldSelector").as_deref() == Some("metadata.name=carts-primary");
+            if waits_for_primary {
+                return Some(status(500, "InternalError"));
+            }
+            let applies_primary = r.method == "PATCH" && r.path == format!("{NS}/carts-primary");
+            (applies_primary && count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0)
+                .then(|| status(409, "Conflict"))
+        }),
+    );
+    deploy(&server).await.0.unwrap();
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let started = Instant::now();
+    let err = deployer(&server)
+        .await
+        .promote(&target())
+        .await
+        .expect_err("the promotion failed");
+    assert!(started.elapsed() < BOUND, "took {:?}", started.elapsed());
+    let o = objects.lock().unwrap();
+    assert_eq!(
+        o[&format!("{SERVICES}/carts")]["spec"]["selector"]["keptn.sh/deployment"],
+        "primary",
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("state left: Service sockshop-staging/carts selects the primary again")
+            && text.contains("keeps the failed spec"),
+        "{text}"
+    );
 }

@@ -17,7 +17,10 @@
 //!   Keptn's helm-service does.
 //! - **promote**: traffic switches to the (ready) canary, the primary is re-applied with the
 //!   canary's pod spec and awaited, traffic switches back to the primary, and the canary is
-//!   scaled to zero — no request ever reaches a pod that is not ready.
+//!   scaled to zero — no request ever reaches a pod that is not ready. If the primary does not
+//!   take the new spec, the Service is switched back to the primary *first*, then the primary's
+//!   previous spec is re-applied and awaited; an error says which of these steps failed and
+//!   what state is left.
 //! - **rollback**: traffic to the primary, canary scaled to zero.
 //!
 //! With [`KubeDeployer::with_switch_drain`], promote waits after each switch until the
@@ -25,6 +28,9 @@
 //! before the pods it left are replaced or scaled down (zero failed requests under load on a
 //! real node; see `drain`); a direct deployment waits the same way after its rollout, until
 //! the replaced pods are out of the Endpoints.
+//!
+//! Every Kubernetes call is retried under the family's one retry policy
+//! ([`KubeDeployer::with_retry`]): all of them are idempotent, so a retry never applies twice.
 //!
 //! Readiness is awaited by watching the Deployment (no sleep-polling), bounded by
 //! [`KubeDeployer::with_rollout_timeout`].
@@ -37,6 +43,7 @@ mod compat;
 mod drain;
 pub mod manifest;
 pub mod reach;
+mod recover;
 mod rollout;
 
 use std::collections::BTreeMap;
@@ -49,6 +56,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use keptn_spec::ServiceName;
+use keptn_spec::retry::RetryPolicy;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::watcher::watch_object;
@@ -100,6 +108,7 @@ pub struct KubeDeployer {
     default_template: ServiceTemplate,
     templates: Arc<BTreeMap<ServiceName, ServiceTemplate>>,
     drain: Option<drain::SwitchDrain>,
+    retry: RetryPolicy,
 }
 
 impl fmt::Debug for KubeDeployer {
@@ -111,6 +120,7 @@ impl fmt::Debug for KubeDeployer {
             .field("public_domain", &self.public_domain)
             .field("templates", &self.templates.keys().collect::<Vec<_>>())
             .field("drain", &self.drain)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -134,7 +144,17 @@ impl KubeDeployer {
             default_template: ServiceTemplate::new(),
             templates: Arc::new(BTreeMap::new()),
             drain: None,
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// How failed Kubernetes calls are retried (default: the family's [`RetryPolicy::default`]).
+    /// Every call is idempotent, so transport errors, `409`, `429` and `5xx` answers are sent
+    /// again; [`RetryPolicy::none`] turns retries off.
+    #[must_use]
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
     }
 
     /// On promote, after each switch of the public Service, waits (at most
@@ -223,18 +243,25 @@ impl KubeDeployer {
     where
         K: Clone + DeserializeOwned + fmt::Debug + serde::Serialize,
     {
-        api.patch(name, &self.apply_params(), &Patch::Apply(obj))
-            .await
-            .map_err(|e| kube_error(format!("apply {kind} {name}"), e))
+        let params = self.apply_params();
+        recover::retrying(&self.retry, || async {
+            api.patch(name, &params, &Patch::Apply(obj))
+                .await
+                .map_err(|e| kube_error(format!("apply {kind} {name}"), e))
+        })
+        .await
     }
 
     async fn get_opt<K>(&self, api: &Api<K>, kind: &str, name: &str) -> Result<Option<K>>
     where
         K: Clone + DeserializeOwned + fmt::Debug,
     {
-        api.get_opt(name)
-            .await
-            .map_err(|e| kube_error(format!("read {kind} {name}"), e))
+        recover::retrying(&self.retry, || async {
+            api.get_opt(name)
+                .await
+                .map_err(|e| kube_error(format!("read {kind} {name}"), e))
+        })
+        .await
     }
 
     async fn ensure_namespace(&self, target: &StageService) -> Result<()> {
@@ -252,18 +279,21 @@ impl KubeDeployer {
         replicas: u32,
     ) -> Result<()> {
         let patch = json!({ "spec": { "replicas": replicas } });
-        self.deployments(target)
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|e| {
-                kube_error(
-                    format!(
-                        "scale Deployment {}/{name} to {replicas}",
-                        target.namespace()
-                    ),
-                    e,
-                )
-            })?;
+        let api = self.deployments(target);
+        recover::retrying(&self.retry, || async {
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| {
+                    kube_error(
+                        format!(
+                            "scale Deployment {}/{name} to {replicas}",
+                            target.namespace()
+                        ),
+                        e,
+                    )
+                })
+        })
+        .await?;
         Ok(())
     }
 
@@ -283,15 +313,18 @@ impl KubeDeployer {
             self.apply(&api, "VirtualService", name, &vs).await?;
         }
         let patch = json!({ "spec": { "selector": { manifest::ROLE_LABEL: role.as_str() } } });
-        self.services_api(target)
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|e| {
-                kube_error(
-                    format!("switch Service {}/{name} to {role}", target.namespace()),
-                    e,
-                )
-            })?;
+        let api = self.services_api(target);
+        recover::retrying(&self.retry, || async {
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| {
+                    kube_error(
+                        format!("switch Service {}/{name} to {role}", target.namespace()),
+                        e,
+                    )
+                })
+        })
+        .await?;
         Ok(())
     }
 
@@ -673,23 +706,33 @@ impl Deployer for KubeDeployer {
             .await
         {
             // the primary was not touched and still runs the serving version: send the public
-            // traffic back to it (best effort; the apply error is what the caller must see)
-            if previous.is_some() && self.switch_traffic(target, Role::Primary).await.is_ok() {
-                self.drain_switch(target, Role::Primary).await;
+            // traffic back to it (retried); the apply error is what the caller must see, with
+            // the state left when even that fails
+            if previous.is_some() {
+                match self.switch_traffic(target, Role::Primary).await {
+                    Ok(()) => self.drain_switch(target, Role::Primary).await,
+                    Err(back) => {
+                        let state = format!(
+                            "Service {}/{} still selects the canary (the new version); switching it back failed: {}",
+                            target.namespace(),
+                            target.service,
+                            recover::described(&back)
+                        );
+                        return Err(recover::with_state(e, &state));
+                    }
+                }
             }
             return Err(e);
         }
         if let Err(failure) = self.wait_rollout(target, &primary_name).await {
-            let mut rolled_back = false;
-            if let Some(prev) = &previous {
-                self.apply(&api, "Deployment", &primary_name, &clean_copy(prev))
-                    .await?;
-                if self.wait_rollout(target, &primary_name).await.is_ok() {
-                    self.switch_traffic(target, Role::Primary).await?;
-                    rolled_back = true;
-                }
-            }
-            return Err(self.rollout_error(target, &primary_name, failure, rolled_back));
+            let left = self
+                .restore_after_failed_promote(target, previous.as_ref())
+                .await;
+            let error = self.rollout_error(target, &primary_name, failure, left.is_ok());
+            return Err(match left {
+                Ok(()) => error,
+                Err(state) => recover::with_state(error, &state),
+            });
         }
         self.switch_traffic(target, Role::Primary).await?;
         self.drain_switch(target, Role::Primary).await;

@@ -54,19 +54,16 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) struct GuardedResolver {
     pub(crate) policy: Arc<AddressPolicy>,
     pub(crate) lookup: Lookup,
-    /// Proxy hosts (from the environment), resolved without a check.
-    pub(crate) proxies: Vec<String>,
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let name = name.as_str().to_owned();
         let policy = Arc::clone(&self.policy);
-        let exempt = self.proxies.iter().any(|p| p.eq_ignore_ascii_case(&name));
         let lookup = (self.lookup)(name.clone());
         Box::pin(async move {
             let addrs = lookup.await.map_err(|e| Box::new(e) as BoxError)?;
-            if !exempt && let Some(why) = policy.refused_addrs(&name, addrs.iter().copied()) {
+            if let Some(why) = policy.refused_addrs(&name, addrs.iter().copied()) {
                 return Err(Box::new(Refusal(why)) as BoxError);
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
@@ -74,27 +71,43 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
+/// The proxy variables a default HTTP client follows.
+const PROXY_VARIABLES: [&str; 6] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+];
+
+/// The proxies of the proxy variables a default HTTP client follows: `(variable, URL)`.
+pub(crate) fn proxy_urls() -> Vec<(&'static str, reqwest::Url)> {
+    PROXY_VARIABLES
+        .iter()
+        .filter_map(|name| {
+            let v = std::env::var(name).ok()?;
+            let v = v.trim();
+            if v.is_empty() {
+                return None;
+            }
+            let v = if v.contains("://") {
+                v.to_owned()
+            } else {
+                format!("http://{v}")
+            };
+            Some((*name, reqwest::Url::parse(&v).ok()?))
+        })
+        .collect()
+}
+
 /// The hosts of the proxy variables a default HTTP client follows.
+#[cfg(test)]
 pub(crate) fn proxy_hosts() -> Vec<String> {
-    [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ]
-    .iter()
-    .filter_map(|v| std::env::var(v).ok())
-    .filter_map(|v| {
-        let v = if v.contains("://") {
-            v
-        } else {
-            format!("http://{v}")
-        };
-        reqwest::Url::parse(&v).ok()?.host_str().map(str::to_owned)
-    })
-    .collect()
+    proxy_urls()
+        .iter()
+        .filter_map(|(_, url)| url.host_str().map(str::to_owned))
+        .collect()
 }
 
 #[cfg(test)]
