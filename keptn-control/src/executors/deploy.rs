@@ -300,7 +300,9 @@ fn released(serving: Option<&str>, message: String) -> Payload {
 }
 
 /// Executes `release`: promotes the blue/green canary (nothing to do for `direct`). A repeated
-/// release whose canary was already promoted reports the serving version.
+/// release whose canary was already promoted reports the serving version. A release whose
+/// sequence was aborted before it promotes does not promote: it answers `aborted`, and the
+/// control plane rolls the canary back (an abort means back to the stable version).
 #[derive(Debug, Clone)]
 pub struct ReleaseExecutor {
     deployer: Arc<dyn Deployer>,
@@ -323,7 +325,7 @@ impl TaskExecutor for ReleaseExecutor {
         DEPLOY_SOURCE
     }
 
-    async fn execute(&self, triggered: &KeptnEvent, _cx: &ExecutorContext) -> Payload {
+    async fn execute(&self, triggered: &KeptnEvent, cx: &ExecutorContext) -> Payload {
         let data: ReleaseTriggeredData = match triggered.data_as() {
             Ok(d) => d,
             Err(e) => return errored(format!("cannot read the release request: {e}")),
@@ -350,6 +352,21 @@ impl TaskExecutor for ReleaseExecutor {
                 serving.as_deref().unwrap_or("nothing")
             );
             return released(serving.as_deref(), message);
+        }
+        match cx.aborted(triggered).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return common(
+                    Status::Aborted,
+                    Verdict::Fail,
+                    "not released: the sequence was aborted, the canary is rolled back",
+                );
+            }
+            Err(e) => {
+                return errored(format!(
+                    "not released: cannot tell whether the sequence was aborted: {e}"
+                ));
+            }
         }
         match self.deployer.promote(&target).await {
             Ok(status) => {
