@@ -65,8 +65,9 @@ pub const DEPLOYMENT_RESULT_URI: &str = "deployment/result.json";
 /// Each deployment's result is kept in the store ([`DEPLOYMENT_RESULT_URI`]) before the task is
 /// answered, so a repeated task (the same `.triggered` id after a restart) whose version is
 /// already deployed answers with the same deployment names and URIs without deploying again.
-/// A version that is deployed but that this store has no result of (deployed by another control
-/// plane) is deployed again, so its URIs are known.
+/// When the store has no result of a version that runs (the process was killed between
+/// deploying and keeping the result, or another control plane deployed it), the deployer is
+/// asked what it left ([`Deployer::deployed`]); only a deployer that cannot tell deploys again.
 #[derive(Debug, Clone)]
 pub struct DeploymentExecutor {
     deployer: Arc<dyn Deployer>,
@@ -152,10 +153,11 @@ impl TaskExecutor for DeploymentExecutor {
             target.stage.clone(),
             target.service.clone(),
         );
+        let request = DeploymentRequest::new(target, artifact, strategy)
+            .with_values(values.into_iter().collect())
+            .with_labels(data.common.labels.clone());
         let kept = if already {
-            kept_result(cx, &scope)
-                .await
-                .filter(|r| r.image == image && r.strategy == strategy)
+            self.recover(cx, &scope, &request).await
         } else {
             None
         };
@@ -165,9 +167,6 @@ impl TaskExecutor for DeploymentExecutor {
                 (result, message)
             }
             None => {
-                let request = DeploymentRequest::new(target, artifact, strategy)
-                    .with_values(values.into_iter().collect())
-                    .with_labels(data.common.labels.clone());
                 let result = match self.deployer.deploy(&request).await {
                     Ok(result) => result,
                     Err(e) => return errored(chain(&e)),
@@ -188,6 +187,35 @@ impl TaskExecutor for DeploymentExecutor {
         finished.common = outcome(Status::Succeeded, Verdict::Pass, message);
         finished.deployment = Some(details);
         Payload::DeploymentFinished(finished)
+    }
+}
+
+impl DeploymentExecutor {
+    /// The result of the deployment of `request`, whose version already runs: the one kept in
+    /// the store, else what the deployer says it left (a crash between deploying and keeping
+    /// the result), which is then kept. `None` when neither knows: deploy again.
+    async fn recover(
+        &self,
+        cx: &ExecutorContext,
+        scope: &ResourceScope,
+        request: &DeploymentRequest,
+    ) -> Option<DeploymentResult> {
+        let image = request.artifact.image();
+        let fits = |r: &DeploymentResult| r.image == image && r.strategy == request.strategy;
+        if let Some(kept) = kept_result(cx, scope).await.filter(fits) {
+            return Some(kept);
+        }
+        let running = match self.deployer.deployed(request).await {
+            Ok(running) => running.filter(fits)?,
+            Err(e) => {
+                tracing::warn!(%image, "cannot ask the deployer what runs: {e}");
+                return None;
+            }
+        };
+        if let Err(e) = keep_result(cx, scope, &running).await {
+            tracing::warn!(%image, "the deployment result is not kept: {e}");
+        }
+        Some(running)
     }
 }
 
