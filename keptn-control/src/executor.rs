@@ -15,7 +15,8 @@ use tokio::task::JoinHandle;
 
 use crate::bus::{EventBus, Topic};
 use crate::ids;
-use crate::store::Store;
+use crate::model::SequenceState;
+use crate::store::{SequenceQuery, Store};
 use crate::{Error, Result};
 
 /// Executes one task: receives its `.triggered` event and returns the data of its `.finished`
@@ -77,6 +78,29 @@ impl ExecutorContext {
     /// Where manual approvals wait.
     pub fn approvals(&self) -> &ApprovalDesk {
         &self.approvals
+    }
+
+    /// Whether the sequence of `triggered` was aborted while this task ran (cooperative
+    /// cancellation): an executor asks before an irreversible step, as the release does before
+    /// it promotes. True for a `deployment` or `release` an abort left running (see
+    /// [`SequenceRecord::after_abort`](crate::SequenceRecord::after_abort)).
+    ///
+    /// # Errors
+    /// When the store cannot be read (an executor should then not take the step).
+    pub async fn aborted(&self, triggered: &KeptnEvent) -> Result<bool> {
+        let Some(context) = triggered.shkeptncontext else {
+            return Ok(false);
+        };
+        let sequences = self
+            .store
+            .sequences(&SequenceQuery::context(context))
+            .await?;
+        Ok(sequences.iter().any(|r| {
+            r.state == SequenceState::Aborted
+                && r.after_abort
+                    .as_ref()
+                    .is_some_and(|a| a.triggered_id == triggered.id)
+        }))
     }
 }
 

@@ -92,8 +92,8 @@ pub use error::{Error, Result};
 pub use executor::{ApprovalDesk, ExecutorContext, TaskExecutor};
 pub use ingress::EventIngress;
 pub use model::{
-    ResourceScope, SequenceControl, SequenceOutcome, SequenceRecord, SequenceState, TaskResult,
-    TaskRun,
+    AfterAbort, ResourceScope, SequenceControl, SequenceOutcome, SequenceRecord, SequenceState,
+    TaskResult, TaskRun,
 };
 pub use plane::{ControlPlane, ControlPlaneBuilder, DEFAULT_TASK_START_TIMEOUT};
 pub use store::{MemoryStore, SqliteStore, Store};

@@ -195,6 +195,33 @@ pub struct SequenceRecord {
     pub result: Verdict,
     /// The sequence's message so far.
     pub message: String,
+    /// For an aborted sequence: the task whose answer it still waits for (kept in the store,
+    /// so a restart in between still acts on the answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_abort: Option<AfterAbort>,
+}
+
+/// A task an abort left running — a `deployment` or `release` it interrupted, or the
+/// `rollback` it sent for the blue/green canary — whose answer the aborted sequence still
+/// waits for: a deployment that leaves a canary, or a release that did not promote, is
+/// followed by a rollback (an abort means back to the stable version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AfterAbort {
+    /// The task: `deployment`, `release` or `rollback`.
+    pub task: String,
+    /// The id of its `.triggered` event.
+    pub triggered_id: EventId,
+}
+
+impl AfterAbort {
+    /// Waits for the answer to the `task` whose `.triggered` event has id `triggered_id`.
+    pub fn new(task: impl Into<String>, triggered_id: EventId) -> Self {
+        Self {
+            task: task.into(),
+            triggered_id,
+        }
+    }
 }
 
 impl SequenceRecord {

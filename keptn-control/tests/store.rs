@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keptn_control::store::{Change, EventQuery, SCHEMA_VERSION};
+use keptn_control::store::{Change, EventQuery, SCHEMA_VERSION, SequenceQuery};
 use keptn_control::{ControlPlane, Error, ResourceScope, SequenceState, SqliteStore, Store};
 use keptn_spec::ProjectName;
 use keptn_spec::event::{EventType, KeptnContext, KeptnEvent, Phase, Task, Verdict};
@@ -97,6 +97,14 @@ async fn an_older_schema_is_migrated() {
         "carts".parse().unwrap(),
     );
     assert!(store.evaluations(&scope).await.unwrap().is_empty());
+    // the column version 3 added works
+    assert!(
+        store
+            .sequences(&SequenceQuery::after_abort())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// A damaged file, another program's database and a newer schema are clear errors, and the

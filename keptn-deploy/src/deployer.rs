@@ -414,6 +414,20 @@ pub trait Deployer: Send + Sync + fmt::Debug {
             reason: format!("cannot set {target} to {replicas} replicas"),
         })
     }
+
+    /// What [`deploy`](Deployer::deploy) returned for `request`, when that version runs as
+    /// `deploy` leaves it (the canary of a blue/green deployment, otherwise the serving
+    /// version): for a caller that lost the result of a deployment it made — a control plane
+    /// killed after `deploy` returned and before it stored the result — so it need not deploy
+    /// again. `None` when that version does not run so, or when the implementation cannot tell
+    /// (the default: the caller then deploys again).
+    ///
+    /// # Errors
+    /// The backend failed.
+    async fn deployed(&self, request: &DeploymentRequest) -> Result<Option<DeploymentResult>> {
+        let _ = request;
+        Ok(None)
+    }
 }
 
 /// The default `promote`/`rollback`: nothing to switch without a canary; a pending canary this

@@ -97,6 +97,23 @@ impl InMemoryDeployer {
             .and_then(|e| e.canary.clone())
     }
 
+    /// What a successful deployment of `request` returns.
+    fn result_of(request: &DeploymentRequest) -> DeploymentResult {
+        let ns = request.target.namespace();
+        let svc = &request.target.service;
+        let (name, local) = match request.strategy {
+            DeploymentStrategy::BlueGreenService => ("canary", format!("http://{svc}-canary.{ns}")),
+            DeploymentStrategy::UserManaged => ("user-managed", format!("http://{svc}.{ns}")),
+            _ => ("direct", format!("http://{svc}.{ns}")),
+        };
+        DeploymentResult::new(
+            request.strategy,
+            vec![name.to_owned()],
+            request.artifact.to_string(),
+        )
+        .with_uris_local(vec![local])
+    }
+
     fn status_of(target: &StageService, e: Option<&Entry>) -> ServiceStatus {
         let mut s = ServiceStatus::absent(target.clone());
         if let Some(e) = e {
@@ -161,32 +178,30 @@ impl Deployer for InMemoryDeployer {
         }
         entry.strategy = Some(request.strategy);
         entry.replicas = entry.replicas.max(1);
-        let ns = target.namespace();
-        let svc = &target.service;
-        let (names, local) = match request.strategy {
+        match request.strategy {
             DeploymentStrategy::BlueGreenService => {
                 if entry.serving.is_none() {
                     entry.serving = Some(image.clone());
                 }
-                entry.canary = Some(image.clone());
-                (
-                    vec!["canary".to_owned()],
-                    format!("http://{svc}-canary.{ns}"),
-                )
+                entry.canary = Some(image);
             }
-            DeploymentStrategy::UserManaged => {
-                entry.serving = Some(image.clone());
-                (
-                    vec!["user-managed".to_owned()],
-                    format!("http://{svc}.{ns}"),
-                )
-            }
-            _ => {
-                entry.serving = Some(image.clone());
-                (vec!["direct".to_owned()], format!("http://{svc}.{ns}"))
-            }
+            _ => entry.serving = Some(image),
+        }
+        Ok(Self::result_of(request))
+    }
+
+    async fn deployed(&self, request: &DeploymentRequest) -> Result<Option<DeploymentResult>> {
+        let image = request.artifact.to_string();
+        let state = self.lock();
+        let Some(entry) = state.services.get(&request.target) else {
+            return Ok(None);
         };
-        Ok(DeploymentResult::new(request.strategy, names, image).with_uris_local(vec![local]))
+        let runs = entry.strategy == Some(request.strategy)
+            && match request.strategy {
+                DeploymentStrategy::BlueGreenService => entry.canary.as_ref() == Some(&image),
+                _ => entry.serving.as_ref() == Some(&image),
+            };
+        Ok(runs.then(|| Self::result_of(request)))
     }
 
     async fn promote(&self, target: &StageService) -> Result<ServiceStatus> {

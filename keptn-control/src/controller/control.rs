@@ -11,19 +11,15 @@ use serde_json::json;
 use super::payload;
 use super::state::{Controller, Effects};
 use crate::ids;
-use crate::model::{SequenceControl, SequenceRecord, SequenceState, TaskResult};
+use crate::model::{AfterAbort, SequenceControl, SequenceRecord, SequenceState, TaskResult};
 use crate::{Error, Result};
 
 /// The task name of a deployment in a shipyard.
 const DEPLOYMENT: &str = "deployment";
-
-/// What an abort leaves of a sequence's blue/green deployment.
-enum Canary {
-    /// A canary was deployed and neither released nor rolled back: roll it back now.
-    Pending,
-    /// The deployment with this `.triggered` id still runs: roll back what it leaves.
-    Deploying(EventId),
-}
+/// The task name of a release.
+const RELEASE: &str = "release";
+/// The task name of a rollback.
+const ROLLBACK: &str = "rollback";
 
 /// Whether `result` is a successful blue/green deployment (which leaves a canary).
 fn deployed_canary(result: &TaskResult) -> bool {
@@ -37,19 +33,31 @@ fn deployed_canary(result: &TaskResult) -> bool {
             == Some(DeploymentStrategy::BlueGreenService.as_str())
 }
 
-/// The canary `record` leaves when it is aborted now, if any.
-fn canary_of(record: &SequenceRecord) -> Option<Canary> {
+/// What aborting `record` now leaves to wait for: its deployment or release still running,
+/// or the canary a finished blue/green deployment left (then the rollback is sent now).
+fn left_running(record: &SequenceRecord) -> Option<Left> {
     if let Some(run) = &record.current
-        && run.name == DEPLOYMENT
+        && matches!(run.name.as_str(), DEPLOYMENT | RELEASE)
         && run.triggered_at.is_some()
     {
-        return Some(Canary::Deploying(run.triggered_id.clone()));
+        return Some(Left::Running(AfterAbort::new(
+            run.name.clone(),
+            run.triggered_id.clone(),
+        )));
     }
     let last_deployment = record.tasks.iter().rposition(|t| t.task == DEPLOYMENT)?;
     let settled = record.tasks[last_deployment + 1..]
         .iter()
-        .any(|t| matches!(t.task.as_str(), "release" | "rollback"));
-    (!settled && deployed_canary(&record.tasks[last_deployment])).then_some(Canary::Pending)
+        .any(|t| matches!(t.task.as_str(), RELEASE | ROLLBACK));
+    (!settled && deployed_canary(&record.tasks[last_deployment])).then_some(Left::Canary)
+}
+
+/// What an abort leaves of a sequence's blue/green deployment.
+enum Left {
+    /// A canary was deployed and neither released nor rolled back: roll it back now.
+    Canary,
+    /// This deployment or release still runs: act on its answer.
+    Running(AfterAbort),
 }
 
 /// `rollback.triggered` for the canary of aborted `record` (no task of the sequence: the
@@ -90,17 +98,23 @@ impl Controller {
             };
             match control {
                 SequenceControl::Abort => {
-                    let canary = canary_of(&record);
+                    let left = left_running(&record);
                     record.status = Status::Aborted;
                     record.result = Verdict::Fail;
                     record.message = "aborted by a user".to_owned();
-                    self.finish(&mut record, SequenceState::Aborted, fx);
-                    match canary {
-                        Some(Canary::Pending) => fx.emit(rollback_event(&record)),
-                        Some(Canary::Deploying(triggered)) => {
-                            self.abandoned.insert(triggered, record);
+                    record.after_abort = match left {
+                        Some(Left::Canary) => {
+                            let rollback = rollback_event(&record);
+                            let after = AfterAbort::new(ROLLBACK, rollback.id.clone());
+                            fx.emit(rollback);
+                            Some(after)
                         }
-                        None => {}
+                        Some(Left::Running(after)) => Some(after),
+                        None => None,
+                    };
+                    self.finish(&mut record, SequenceState::Aborted, fx);
+                    if let Some(after) = &record.after_abort {
+                        self.abandoned.insert(after.triggered_id.clone(), record);
                     }
                 }
                 SequenceControl::Pause if record.state == SequenceState::Started => {
@@ -125,25 +139,53 @@ impl Controller {
 }
 
 impl Controller {
-    /// A `.finished` answer to a task no running sequence owns: when it is the deployment an
-    /// abort interrupted and it left a blue/green canary, that canary is rolled back.
+    /// A `.finished` answer to a task no running sequence owns: when an aborted sequence waits
+    /// for it, its result is added to the sequence's tasks; a deployment that left a
+    /// blue/green canary, or a release that did not promote, is followed by a rollback.
     pub(super) fn on_abandoned_finished(
         &mut self,
         task: &EventTask,
         event: &KeptnEvent,
         fx: &mut Effects,
     ) {
-        if *task != EventTask::Deployment {
-            return;
-        }
         let Some(triggered) = event.triggeredid.as_ref() else {
             return;
         };
-        let Some(record) = self.abandoned.remove(triggered) else {
+        let Some(mut record) = self.abandoned.remove(triggered) else {
             return;
         };
-        if deployed_canary(&payload::task_result(DEPLOYMENT, triggered, event)) {
-            fx.emit(rollback_event(&record));
+        let Some(after) = record.after_abort.take() else {
+            return;
+        };
+        if after.task != task.to_string() {
+            self.abandoned.insert(triggered.clone(), record);
+            return;
+        }
+        let result = payload::task_result(&after.task, triggered, event);
+        let roll_back = match after.task.as_str() {
+            DEPLOYMENT => deployed_canary(&result),
+            RELEASE => {
+                let promoted = result.status == Status::Succeeded && result.result != Verdict::Fail;
+                if promoted {
+                    record.message = format!(
+                        "aborted by a user after the release had promoted {}",
+                        result.serving.as_deref().unwrap_or("nothing")
+                    );
+                }
+                !promoted
+            }
+            _ => false,
+        };
+        record.tasks.push(result);
+        if roll_back {
+            let rollback = rollback_event(&record);
+            let id = rollback.id.clone();
+            record.after_abort = Some(AfterAbort::new(ROLLBACK, id.clone()));
+            fx.emit(rollback);
+            fx.save(&record);
+            self.abandoned.insert(id, record);
+        } else {
+            fx.save(&record);
         }
     }
 }

@@ -56,11 +56,18 @@ impl Controller {
         Ok(controller)
     }
 
-    /// Replaces the in-memory sequences with the store's (after a failed write).
+    /// Replaces the in-memory sequences with the store's (after a failed write): those not
+    /// over, and the aborted ones still waiting for a task their abort left running.
     pub(crate) async fn reload_active(&mut self) -> Result<()> {
         self.active.clear();
         for record in self.store.sequences(&SequenceQuery::unfinished()).await? {
             self.active.insert(record.id.clone(), record);
+        }
+        self.abandoned.clear();
+        for record in self.store.sequences(&SequenceQuery::after_abort()).await? {
+            if let Some(after) = &record.after_abort {
+                self.abandoned.insert(after.triggered_id.clone(), record);
+            }
         }
         Ok(())
     }
@@ -80,9 +87,15 @@ impl Controller {
     }
 
     /// What a restart must do for the sequences that were in flight: re-send each open task's
-    /// `.triggered` event (same id) and re-arm its timers. Nothing is written.
+    /// `.triggered` event (same id) and re-arm its timers; re-send the task each aborted
+    /// sequence still waits for. Nothing is written.
     pub(crate) async fn resume(&mut self) -> Result<Effects> {
         let mut fx = Effects::default();
+        for triggered in self.abandoned.keys() {
+            if let Some(event) = self.store.event(triggered).await? {
+                fx.publish.push(event);
+            }
+        }
         let ids: Vec<EventId> = self.active.keys().cloned().collect();
         for id in ids {
             let Some(mut record) = self.active.get(&id).cloned() else {
@@ -194,6 +207,7 @@ impl Controller {
             status: Status::Succeeded,
             result: Verdict::Pass,
             message: String::new(),
+            after_abort: None,
         };
         let problem = match self.shipyards.get(&project) {
             None => Some(format!("project `{project}` does not exist")),

@@ -65,7 +65,7 @@ pub(crate) struct Controller {
     pub(super) executors: Vec<Arc<dyn TaskExecutor>>,
     pub(super) start_timeout: Duration,
     pub(super) active: BTreeMap<EventId, SequenceRecord>,
-    /// Aborted sequences whose deployment was still running, by the deployment's
-    /// `.triggered` id: its blue/green canary is rolled back when it finishes.
+    /// Aborted sequences waiting for a task their abort left running
+    /// ([`SequenceRecord::after_abort`]), by that task's `.triggered` id.
     pub(super) abandoned: HashMap<EventId, SequenceRecord>,
 }

@@ -65,8 +65,9 @@ pub const DEPLOYMENT_RESULT_URI: &str = "deployment/result.json";
 /// Each deployment's result is kept in the store ([`DEPLOYMENT_RESULT_URI`]) before the task is
 /// answered, so a repeated task (the same `.triggered` id after a restart) whose version is
 /// already deployed answers with the same deployment names and URIs without deploying again.
-/// A version that is deployed but that this store has no result of (deployed by another control
-/// plane) is deployed again, so its URIs are known.
+/// When the store has no result of a version that runs (the process was killed between
+/// deploying and keeping the result, or another control plane deployed it), the deployer is
+/// asked what it left ([`Deployer::deployed`]); only a deployer that cannot tell deploys again.
 #[derive(Debug, Clone)]
 pub struct DeploymentExecutor {
     deployer: Arc<dyn Deployer>,
@@ -152,10 +153,11 @@ impl TaskExecutor for DeploymentExecutor {
             target.stage.clone(),
             target.service.clone(),
         );
+        let request = DeploymentRequest::new(target, artifact, strategy)
+            .with_values(values.into_iter().collect())
+            .with_labels(data.common.labels.clone());
         let kept = if already {
-            kept_result(cx, &scope)
-                .await
-                .filter(|r| r.image == image && r.strategy == strategy)
+            self.recover(cx, &scope, &request).await
         } else {
             None
         };
@@ -165,9 +167,6 @@ impl TaskExecutor for DeploymentExecutor {
                 (result, message)
             }
             None => {
-                let request = DeploymentRequest::new(target, artifact, strategy)
-                    .with_values(values.into_iter().collect())
-                    .with_labels(data.common.labels.clone());
                 let result = match self.deployer.deploy(&request).await {
                     Ok(result) => result,
                     Err(e) => return errored(chain(&e)),
@@ -188,6 +187,35 @@ impl TaskExecutor for DeploymentExecutor {
         finished.common = outcome(Status::Succeeded, Verdict::Pass, message);
         finished.deployment = Some(details);
         Payload::DeploymentFinished(finished)
+    }
+}
+
+impl DeploymentExecutor {
+    /// The result of the deployment of `request`, whose version already runs: the one kept in
+    /// the store, else what the deployer says it left (a crash between deploying and keeping
+    /// the result), which is then kept. `None` when neither knows: deploy again.
+    async fn recover(
+        &self,
+        cx: &ExecutorContext,
+        scope: &ResourceScope,
+        request: &DeploymentRequest,
+    ) -> Option<DeploymentResult> {
+        let image = request.artifact.image();
+        let fits = |r: &DeploymentResult| r.image == image && r.strategy == request.strategy;
+        if let Some(kept) = kept_result(cx, scope).await.filter(fits) {
+            return Some(kept);
+        }
+        let running = match self.deployer.deployed(request).await {
+            Ok(running) => running.filter(fits)?,
+            Err(e) => {
+                tracing::warn!(%image, "cannot ask the deployer what runs: {e}");
+                return None;
+            }
+        };
+        if let Err(e) = keep_result(cx, scope, &running).await {
+            tracing::warn!(%image, "the deployment result is not kept: {e}");
+        }
+        Some(running)
     }
 }
 
@@ -300,7 +328,9 @@ fn released(serving: Option<&str>, message: String) -> Payload {
 }
 
 /// Executes `release`: promotes the blue/green canary (nothing to do for `direct`). A repeated
-/// release whose canary was already promoted reports the serving version.
+/// release whose canary was already promoted reports the serving version. A release whose
+/// sequence was aborted before it promotes does not promote: it answers `aborted`, and the
+/// control plane rolls the canary back (an abort means back to the stable version).
 #[derive(Debug, Clone)]
 pub struct ReleaseExecutor {
     deployer: Arc<dyn Deployer>,
@@ -323,7 +353,7 @@ impl TaskExecutor for ReleaseExecutor {
         DEPLOY_SOURCE
     }
 
-    async fn execute(&self, triggered: &KeptnEvent, _cx: &ExecutorContext) -> Payload {
+    async fn execute(&self, triggered: &KeptnEvent, cx: &ExecutorContext) -> Payload {
         let data: ReleaseTriggeredData = match triggered.data_as() {
             Ok(d) => d,
             Err(e) => return errored(format!("cannot read the release request: {e}")),
@@ -350,6 +380,21 @@ impl TaskExecutor for ReleaseExecutor {
                 serving.as_deref().unwrap_or("nothing")
             );
             return released(serving.as_deref(), message);
+        }
+        match cx.aborted(triggered).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return common(
+                    Status::Aborted,
+                    Verdict::Fail,
+                    "not released: the sequence was aborted, the canary is rolled back",
+                );
+            }
+            Err(e) => {
+                return errored(format!(
+                    "not released: cannot tell whether the sequence was aborted: {e}"
+                ));
+            }
         }
         match self.deployer.promote(&target).await {
             Ok(status) => {

@@ -110,6 +110,9 @@ pub struct SequenceQuery {
     pub context: Option<KeptnContext>,
     /// Only sequences that are not finished or aborted.
     pub unfinished: bool,
+    /// Only aborted sequences still waiting for the answer of a task their abort left running
+    /// ([`SequenceRecord::after_abort`]).
+    pub after_abort: bool,
 }
 
 impl SequenceQuery {
@@ -134,11 +137,21 @@ impl SequenceQuery {
         }
     }
 
+    /// Every aborted sequence still waiting for the answer of a task its abort left running
+    /// (what a restart keeps waiting for).
+    pub fn after_abort() -> Self {
+        Self {
+            after_abort: true,
+            ..Self::default()
+        }
+    }
+
     /// Whether `record` matches.
     pub fn matches(&self, record: &SequenceRecord) -> bool {
         self.project.as_ref().is_none_or(|p| *p == record.project)
             && self.context.is_none_or(|c| c == record.context)
             && (!self.unfinished || !record.state.is_done())
+            && (!self.after_abort || record.after_abort.is_some())
     }
 }
 

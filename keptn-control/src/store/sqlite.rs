@@ -21,7 +21,7 @@ use crate::model::{ResourceScope, SequenceRecord};
 use crate::{Error, Result};
 
 /// The schema version this build writes; older files are migrated up to it.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// `PRAGMA application_id` of our state files ("KPRS"), so a foreign SQLite file is refused.
 const APPLICATION_ID: i64 = 0x4b50_5253;
@@ -64,6 +64,10 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
      CREATE UNIQUE INDEX evaluations_by_id ON evaluations (project, stage, service, id);
      CREATE INDEX events_by_context ON events (context);
      CREATE INDEX events_by_triggeredid ON events (triggeredid);",
+    // 2 → 3: the task an aborted sequence still waits for (what a restart keeps waiting for)
+    "ALTER TABLE sequences ADD COLUMN after_abort TEXT;
+     CREATE INDEX sequences_after_abort ON sequences (after_abort)
+         WHERE after_abort IS NOT NULL;",
 ];
 
 /// A [`Store`] in one SQLite file.
@@ -428,8 +432,9 @@ impl Store for SqliteStore {
         }
         for record in &change.sequences {
             tx.execute(
-                "INSERT OR REPLACE INTO sequences (id, context, project, state, created, json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO sequences
+                     (id, context, project, state, created, json, after_abort)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     record.id.as_str(),
                     record.context.to_string(),
@@ -439,6 +444,7 @@ impl Store for SqliteStore {
                         .created
                         .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
                     to_json(record),
+                    record.after_abort.as_ref().map(|a| a.triggered_id.as_str()),
                 ],
             )
             .map_err(self.err("write a sequence"))?;
@@ -543,6 +549,7 @@ impl Store for SqliteStore {
                     "SELECT json FROM sequences
                      WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR context = ?2)
                        AND (?3 = 0 OR state NOT IN ('finished', 'aborted'))
+                       AND (?4 = 0 OR after_abort IS NOT NULL)
                      ORDER BY created, id",
                 )
                 .map_err(self.err("query sequences"))?;
@@ -551,6 +558,7 @@ impl Store for SqliteStore {
                     query.project.as_ref().map(ProjectName::as_str),
                     query.context.map(|c| c.to_string()),
                     i64::from(query.unfinished),
+                    i64::from(query.after_abort),
                 ],
                 |r| r.get(0),
             )

@@ -136,6 +136,16 @@ impl FileDeployer {
     }
 }
 
+/// What [`FileDeployer`] returns for a deployment of `request`.
+fn result_of(request: &DeploymentRequest) -> DeploymentResult {
+    DeploymentResult::new(
+        request.strategy,
+        vec![request.strategy.deployment_name().to_owned()],
+        request.artifact.to_string(),
+    )
+    .with_uris_local(vec![format!("http://{}.local", request.target.service)])
+}
+
 fn key(target: &StageService) -> String {
     format!("{}/{}", target.stage, target.service)
 }
@@ -163,12 +173,23 @@ impl Deployer for FileDeployer {
             }
         }
         self.save(&state);
-        Ok(DeploymentResult::new(
-            request.strategy,
-            vec![request.strategy.deployment_name().to_owned()],
-            image,
-        )
-        .with_uris_local(vec![format!("http://{}.local", request.target.service)]))
+        Ok(result_of(request))
+    }
+
+    async fn deployed(
+        &self,
+        request: &DeploymentRequest,
+    ) -> keptn_deploy::Result<Option<DeploymentResult>> {
+        let image = request.artifact.to_string();
+        let state = self.state.lock().unwrap();
+        let Some(slot) = state.slots.get(&key(&request.target)) else {
+            return Ok(None);
+        };
+        let runs = match request.strategy {
+            DeploymentStrategy::BlueGreenService => slot.canary.as_ref() == Some(&image),
+            _ => slot.serving.as_ref() == Some(&image) && slot.canary.is_none(),
+        };
+        Ok(runs.then(|| result_of(request)))
     }
 
     async fn promote(&self, target: &StageService) -> keptn_deploy::Result<ServiceStatus> {
