@@ -5,10 +5,10 @@
 //! - [`ServiceUrls`]: the `--kube-url` template (`{service}`, `{namespace}`, `{port}`) and
 //!   `--kube-url-for NAME.NAMESPACE=URL` overrides (for `kubectl port-forward`), applied to the
 //!   in-cluster URIs the [`KubeDeployer`](keptn_deploy::kubernetes::KubeDeployer) reports.
-//! - [`ClientSideSli`]: an [`SliProvider`] answering `response_time_p50/p90/p95`, `throughput`
-//!   and `error_rate` from what the tour's own HTTP clients (test runner, production users)
-//!   measured. Latencies include the network between the tour and the service; they are not
-//!   server-side response times.
+//! - [`ClientSideSli`]: an [`SliProvider`](keptn_slo::SliProvider) answering
+//!   `response_time_p50/p90/p95`, `throughput` and `error_rate` from what the tour's own HTTP
+//!   clients (test runner, production users) measured. Latencies include the network between
+//!   the tour and the service; they are not server-side response times.
 //! - [`KubeReach`]: both together, plus the reachability check that turns "the tour runs outside
 //!   the cluster" into one clear error instead of a cascade of failed tests. On a node of the
 //!   cluster ([`KubeReach::with_cluster_ips`], `--kube-reach cluster-ip`) each Service is reached
@@ -257,7 +257,8 @@ impl KubeReach {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeDelta;
+    use chrono::{DateTime, TimeDelta, Utc};
+    use keptn_slo::SliQuery;
 
     fn target(stage: &str) -> StageService {
         StageService::new(

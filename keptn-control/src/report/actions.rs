@@ -28,7 +28,7 @@ pub struct ActionRun {
 /// use keptn_control::report::RecordedAction;
 /// use keptn_remediate::{ActionContext, ActionOutcome, ActionRegistry, RemediationAction};
 ///
-/// #[derive(Debug)]
+/// #[derive(Debug, Clone)]
 /// struct Restart;
 ///
 /// #[async_trait]
@@ -111,7 +111,7 @@ mod tests {
     use keptn_remediate::Problem;
 
     /// Accepts only `on`/`off`; says what it would do in its own words.
-    #[derive(Debug)]
+    #[derive(Debug, Clone)]
     struct Toggle;
 
     #[async_trait]
