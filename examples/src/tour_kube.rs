@@ -258,7 +258,7 @@ impl KubeReach {
 mod tests {
     use super::*;
     use chrono::{DateTime, TimeDelta, Utc};
-    use keptn_slo::SliQuery;
+    use keptn_slo::{SliProvider, SliQuery};
 
     fn target(stage: &str) -> StageService {
         StageService::new(
