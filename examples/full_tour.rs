@@ -70,35 +70,34 @@
 //! Exit status: 0 when the story ended as the seed says, 1 when it did not (the deviations
 //! are listed), 2 on invalid input, 130 on Ctrl-C (every started process is stopped first).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use keptn_control::executors::{
     ActionExecutor, DeploymentExecutor, GetActionExecutor, Lighthouse, REMEDIATION_URI,
     ReleaseExecutor, RollbackExecutor, SLO_URI, SliProviderExecutor, TestExecutor,
 };
 use keptn_control::{ControlPlane, ResourceScope, SequenceState, SqliteStore};
-use keptn_deploy::{DeploymentStrategy, JsonLinesSink, StageService};
+use keptn_deploy::{DeploymentStrategy, StageService};
 use keptn_examples::carts::{CartsConfig, serve, serve_db};
+use keptn_examples::tour_args::{Args, KubeReachMode, Role};
 use keptn_examples::tour_backend::{
     Backend, KubeSettings, Traffic, flags, kube_backend, local_backend, test_runner,
 };
 use keptn_examples::tour_dynatrace::{self, DtSettings};
 use keptn_examples::tour_healing::{HealingTiming, ProblemSource, self_healing};
-use keptn_examples::tour_kube::{self, ServiceUrls};
-use keptn_examples::tour_prometheus::{SCRAPE_SETTLE, SettledPrometheus, TourMonitoring};
+use keptn_examples::tour_prometheus::TourMonitoring;
 use keptn_examples::tour_report::{self, ArtifactOutcome, RecordedAction, RunFacts, story_checks};
-use keptn_examples::tour_ui::{PrintSink, Ui};
+use keptn_examples::tour_ui::{EventOutputs, Ui};
 use keptn_local::LocalSliProvider;
 use keptn_remediate::ActionRegistry;
 use keptn_remediate::unleash::FeatureToggleAction;
 use keptn_slo::SliProvider;
-use keptn_spec::event::{FanOut, KeptnContext, MemoryEventSink};
+use keptn_spec::event::KeptnContext;
 use keptn_spec::shipyard::Shipyard;
 use keptn_spec::{ParseOptions, ProjectName, ServiceName, StageName};
 use serde_json::json;
@@ -106,133 +105,6 @@ use serde_json::json;
 const SHIPYARD: &str = include_str!("fixtures/tour/shipyard.yaml");
 const SLO: &str = include_str!("fixtures/slo/slo.yaml");
 const REMEDIATION: &str = include_str!("fixtures/remediation_feature_toggle.yaml");
-
-/// Keptn's full tour on one machine.
-#[derive(Debug, Parser)]
-#[command(name = "full_tour")]
-struct Args {
-    #[command(subcommand)]
-    role: Option<Role>,
-    /// Length of each performance test in staging, in seconds.
-    #[arg(long, default_value_t = 8.0)]
-    test_duration: f64,
-    /// Virtual users of the performance tests.
-    #[arg(long, default_value_t = 10)]
-    users: u32,
-    /// Write every Keptn CloudEvent as JSON lines to this file (replaced if it exists).
-    #[arg(long)]
-    events: Option<PathBuf>,
-    /// Write a JSON summary of the outcome to this file.
-    #[arg(long)]
-    summary: Option<PathBuf>,
-    /// The control plane's SQLite state file (default: a temporary one, removed at the end).
-    #[arg(long, value_name = "FILE")]
-    state: Option<PathBuf>,
-    /// Longest wait for the problem to open and resolve, in seconds.
-    #[arg(long, default_value_t = 90.0)]
-    remediation_timeout: f64,
-    /// Deploy to the cluster of the current KUBECONFIG context instead of local processes.
-    #[arg(long)]
-    kube: bool,
-    /// With --kube: how this program reaches a Service of the cluster; placeholders
-    /// `{service}` (e.g. `carts-canary`), `{namespace}` (`sockshop-staging`), `{port}`.
-    #[arg(long, value_name = "TEMPLATE", default_value = tour_kube::DEFAULT_TEMPLATE)]
-    kube_url: String,
-    /// With --kube: reach Service NAME in NAMESPACE at URL instead (e.g. a `kubectl
-    /// port-forward`), as `NAME.NAMESPACE=URL`; repeatable.
-    #[arg(long, value_name = "NAME.NAMESPACE=URL")]
-    kube_url_for: Vec<String>,
-    /// With --kube: how Services are reached: `url` (--kube-url, --kube-url-for) or
-    /// `cluster-ip` (each Service's ClusterIP read from the API server, for a machine that is a
-    /// node of the cluster; --kube-url-for still wins).
-    #[arg(long, value_enum, default_value_t = KubeReachMode::Url)]
-    kube_reach: KubeReachMode,
-    /// With --kube and the embedded flag store: serve the store on this address of this
-    /// machine (one the pods can reach, such as the node's bridge) and give carts its URL.
-    #[arg(long, value_name = "IP")]
-    kube_flags_listen: Option<std::net::IpAddr>,
-    /// The repository of the carts images; the versions 0.11.1, 0.11.2, 0.11.3 are its tags.
-    #[arg(
-        long,
-        value_name = "REPOSITORY",
-        default_value = "docker.io/keptnexamples/carts"
-    )]
-    carts_image: String,
-    /// The carts-db image.
-    #[arg(long, value_name = "IMAGE", default_value = "docker.io/mongo:4.2.2")]
-    carts_db_image: String,
-    /// With --kube: longest wait for a rollout, in seconds (then it is rolled back).
-    #[arg(long, default_value_t = 300)]
-    kube_rollout_timeout: u64,
-    /// No progress bars (event lines and the report are still printed).
-    #[arg(long)]
-    no_progress: bool,
-    /// Send the tour's events to the webhooks of this Keptn `webhook.yaml` (Slack and Teams
-    /// messages are sent when `SLACK_WEBHOOK_URL` / `TEAMS_WEBHOOK_URL` are set).
-    #[arg(long)]
-    notify: Option<PathBuf>,
-    /// With DT_TENANT: the Dynatrace sli.yaml of the staging gate (default: the tour's, over
-    /// the metrics the tour sends; use the seed's builtin:service.* file for OneAgent-monitored
-    /// deployments).
-    #[arg(long, value_name = "FILE")]
-    dt_sli: Option<PathBuf>,
-    /// With DT_TENANT: seconds the gate waits after a test window for Dynatrace to ingest its
-    /// data (the tour sends a second's data 5 s after it; a real tenant then needs about a
-    /// minute more, the fake tenant none: use 7 with the fake).
-    #[arg(long, default_value_t = 90.0)]
-    dt_settle: f64,
-    /// With DT_TENANT: seconds between two reads of the Problems API (Dynatrace rate-limits
-    /// its APIs; the fake tenant does not, use 1 with it).
-    #[arg(long, default_value_t = 5.0)]
-    dt_poll: f64,
-    /// Where the staging gate's SLIs and production's problems come from: `local` (the proxies'
-    /// recordings and the embedded monitor), `dynatrace` (DT_TENANT + DT_API_TOKEN) or
-    /// `prometheus` (a real Prometheus and Alertmanager the tour starts; PROMETHEUS_BIN /
-    /// ALERTMANAGER_BIN or PATH). Default: dynatrace when DT_TENANT is set, else local.
-    #[arg(long, value_enum, value_name = "MODE")]
-    monitoring: Option<MonitoringMode>,
-}
-
-/// Where the staging gate's SLIs and production's problems come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum MonitoringMode {
-    /// The proxies' recordings (or client-side measurements with --kube) and the tour's monitor.
-    Local,
-    /// A Dynatrace tenant.
-    Dynatrace,
-    /// A real Prometheus and Alertmanager, started by the tour.
-    Prometheus,
-}
-
-/// How `--kube` reaches the cluster's Services.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum KubeReachMode {
-    /// `--kube-url` and `--kube-url-for`.
-    Url,
-    /// Each Service's ClusterIP from the API server.
-    ClusterIp,
-}
-
-/// The roles the tour runs itself in as a child process.
-#[derive(Debug, Subcommand)]
-enum Role {
-    /// Serve the carts sample service.
-    #[command(name = "carts-service", hide = true)]
-    CartsService {
-        #[arg(long)]
-        port: u16,
-        #[arg(long)]
-        version: String,
-    },
-    /// Serve the carts-db stand-in.
-    #[command(name = "carts-db", hide = true)]
-    CartsDb {
-        #[arg(long)]
-        port: u16,
-        #[arg(long)]
-        version: String,
-    },
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -256,87 +128,14 @@ fn main() -> ExitCode {
         }
         None => {}
     }
-    if let Err(e) = kube_urls(&args) {
-        eprintln!("full_tour: {e}");
-        return ExitCode::from(2);
-    }
-    if args
-        .carts_image
-        .rsplit('/')
-        .next()
-        .is_some_and(|last| last.contains(':'))
-        || args.carts_image.contains('@')
-    {
-        eprintln!(
-            "full_tour: --carts-image `{}` must be a repository without tag (the tags are the versions 0.11.1, 0.11.2, 0.11.3)",
-            args.carts_image
-        );
-        return ExitCode::from(2);
-    }
-    if !(args.dt_poll.is_finite() && args.dt_poll >= 0.1) {
-        eprintln!("full_tour: --dt-poll must be at least 0.1 seconds");
-        return ExitCode::from(2);
-    }
-    if !(args.dt_settle.is_finite() && args.dt_settle >= 0.0) {
-        eprintln!("full_tour: --dt-settle must be a number of seconds ≥ 0");
-        return ExitCode::from(2);
-    }
-    let mode = args.monitoring.unwrap_or(
-        if std::env::var_os("DT_TENANT").is_some_and(|v| !v.is_empty()) {
-            MonitoringMode::Dynatrace
-        } else {
-            MonitoringMode::Local
-        },
-    );
-    if mode == MonitoringMode::Prometheus {
-        if args.kube {
-            eprintln!(
-                "full_tour: --monitoring prometheus runs with the local deployer only (Prometheus scrapes the local stage proxies): leave out --kube"
-            );
+    let (dt, prometheus) = match args.check() {
+        Ok(checked) => checked,
+        Err(e) => {
+            eprintln!("full_tour: {e}");
             return ExitCode::from(2);
-        }
-        if let Err(e) = keptn_prometheus::stack::Binaries::find() {
-            eprintln!("full_tour: --monitoring prometheus needs Prometheus and Alertmanager: {e}");
-            return ExitCode::from(2);
-        }
-    }
-    let dt = if mode != MonitoringMode::Dynatrace {
-        None
-    } else {
-        match DtSettings::from_env(args.dt_sli.clone(), Duration::from_secs_f64(args.dt_settle))
-            .and_then(|dt| {
-                if let Some(d) = &dt {
-                    d.sli_config()?;
-                    d.client()?;
-                }
-                Ok(dt)
-            }) {
-            Ok(Some(dt)) => Some(dt),
-            Ok(None) => {
-                eprintln!("full_tour: --monitoring dynatrace needs DT_TENANT and DT_API_TOKEN");
-                return ExitCode::from(2);
-            }
-            Err(e) => {
-                eprintln!("full_tour: {e:#}");
-                return ExitCode::from(2);
-            }
         }
     };
-    if !(args.test_duration.is_finite() && args.test_duration > 0.0) {
-        eprintln!("full_tour: --test-duration must be a positive number of seconds");
-        return ExitCode::from(2);
-    }
-    let prometheus = mode == MonitoringMode::Prometheus;
     runtime.block_on(tour_main(args, dt, prometheus))
-}
-
-/// The `--kube-url` template with the `--kube-url-for` overrides.
-fn kube_urls(args: &Args) -> Result<ServiceUrls, String> {
-    args.kube_url_for
-        .iter()
-        .try_fold(ServiceUrls::new(&args.kube_url)?, |urls, spec| {
-            urls.with_override(spec)
-        })
 }
 
 fn exit_of(result: anyhow::Result<()>) -> ExitCode {
@@ -450,25 +249,7 @@ async fn tour(
         .value;
 
     // Events: memory (for the count), one line each on the terminal, JSON lines on request.
-    let memory = MemoryEventSink::new();
-    let mut fan = FanOut::new().with(memory.clone()).with(PrintSink {
-        out: ui.out.clone(),
-    });
-    let mut jsonl = None;
-    if let Some(path) = &args.events {
-        if path.exists() {
-            std::fs::remove_file(path)
-                .with_context(|| format!("cannot replace {}", path.display()))?;
-        }
-        let sink = Arc::new(JsonLinesSink::append(path)?);
-        fan.push(sink.clone());
-        jsonl = Some(sink);
-    }
-    let notifier = keptn_notify::from_env_and_file(args.notify.as_deref())
-        .context("cannot set up notifications")?;
-    if let Some(n) = &notifier {
-        fan.push(Arc::new(n.clone()));
-    }
+    let (outputs, fan) = EventOutputs::open(&ui, args.events.as_deref(), args.notify.as_deref())?;
 
     ui.say("== keptn-rs full tour: project sockshop (dev → staging → production)");
     let listen = args
@@ -487,7 +268,7 @@ async fn tour(
             );
         }
         let settings = KubeSettings {
-            urls: kube_urls(args).map_err(anyhow::Error::msg)?,
+            urls: args.kube_urls().map_err(anyhow::Error::msg)?,
             url_template: args.kube_url.clone(),
             cluster_ip: args.kube_reach == KubeReachMode::ClusterIp,
             rollout_timeout: Duration::from_secs(args.kube_rollout_timeout),
@@ -523,26 +304,9 @@ async fn tour(
     let mut prom = None;
     let gate_sli = match (&backend, prometheus) {
         (Backend::Local(local), true) => {
-            ui.say("monitoring: starting Prometheus and Alertmanager");
             let stages = [dev.clone(), staging.clone(), production.clone()];
-            let up = Instant::now();
-            let monitoring =
-                TourMonitoring::start(local, &project, &carts, &stages, &production).await?;
-            ui.say(format!(
-                "   ready and every stage scraped in {:.1} s: Prometheus {} scrapes each stage's /metrics; Alertmanager {} posts to {}",
-                up.elapsed().as_secs_f64(),
-                monitoring.stack().prometheus_url(),
-                monitoring.stack().alertmanager_url(),
-                monitoring.webhook_url()
-            ));
-            ui.say("   the staging gate's SLIs: Prometheus, Keptn's default queries");
-            for line in monitoring.rules_yaml().lines() {
-                ui.say(format!("   | {line}"));
-            }
-            let provider: Arc<dyn SliProvider> = Arc::new(SettledPrometheus::new(
-                monitoring.sli_provider()?,
-                SCRAPE_SETTLE,
-            ));
+            let (monitoring, provider) =
+                TourMonitoring::start_for_tour(&ui, local, &project, &carts, &stages).await?;
             prom = Some(monitoring);
             provider
         }
@@ -624,9 +388,9 @@ async fn tour(
         for s in &outcome.stages {
             ui.say(format!(
                 "   {:<10} {:<8} serving {}",
-                s.stage,
+                s.stage.as_str(),
                 s.result,
-                s.serving.as_deref().unwrap_or("-")
+                s.serving.as_ref().map_or("-", |v| v.as_str())
             ));
         }
         artifacts.push(outcome);
@@ -641,23 +405,10 @@ async fn tour(
     load_bar.finish_and_clear();
 
     let prod_carts = StageService::new(project.clone(), production.clone(), carts.clone());
-    let prod_url = backend.public_url(&prod_carts).await?;
-    let page = reqwest::Client::builder()
-        .no_proxy()
-        .build()?
-        .get(format!("{prod_url}/"))
-        .send()
-        .await
-        .context("cannot open carts in production")?
-        .text()
-        .await?;
-    let shows_v3 = page.contains("Version: v3");
+    let (prod_url, version_line) = backend.front_page(&prod_carts).await?;
+    let shows_v3 = version_line.contains("Version: v3");
     ui.say(format!(
-        "\n== carts in production ({prod_url}) shows: {}",
-        page.lines()
-            .find(|l| l.contains("Version:"))
-            .map(|l| l.replace("<p>", "").replace("</p>", ""))
-            .unwrap_or_default()
+        "\n== carts in production ({prod_url}) shows: {version_line}"
     ));
 
     // --- self-healing through the shipyard's remediation sequence ---------------------------
@@ -693,15 +444,9 @@ async fn tour(
         flag_after = flags.client.flag_state("EnablePromotion").await.ok();
     }
 
-    let mut monitoring = json!(sli.name());
-    if let Some(m) = &prom {
-        monitoring = json!({"prometheus": {
-            "prometheusUrl": m.stack().prometheus_url(),
-            "alertmanagerUrl": m.stack().alertmanager_url(),
-            "webhookUrl": m.webhook_url(),
-            "rules": m.rules_yaml(),
-        }});
-    }
+    let mut monitoring = prom
+        .as_ref()
+        .map_or_else(|| json!(sli.name()), TourMonitoring::summary_json);
     if let Some(s) = stand_in {
         monitoring = tour_dynatrace::finish_ingest(s, dt_client.as_ref(), &ui);
     }
@@ -727,25 +472,13 @@ async fn tour(
             "tour did NOT end as the seed says"
         },
         wall.as_secs_f64(),
-        memory.len(),
+        outputs.memory.len(),
         args.events
             .as_ref()
             .map(|p| format!(", written to {}", p.display()))
             .unwrap_or_default()
     ));
-    if let Some(n) = &notifier {
-        if let Err(e) = n.shutdown(Duration::from_secs(30)).await {
-            ui.say(format!(
-                "warning: notifications were not all delivered: {e}"
-            ));
-        }
-        ui.say(format!("notifications: {}", n.stats()));
-    }
-    if let Some(sink) = &jsonl
-        && let Some(e) = sink.error()
-    {
-        ui.say(format!("warning: the events file is incomplete: {e}"));
-    }
+    outputs.finish(&ui).await;
     if let Some(path) = &args.summary {
         let facts = RunFacts {
             started_at,

@@ -3,6 +3,7 @@
 pub mod carts;
 pub mod sli_fetch;
 pub mod slo_cli;
+pub mod tour_args;
 pub mod tour_backend;
 pub mod tour_dynatrace;
 pub mod tour_healing;

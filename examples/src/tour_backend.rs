@@ -148,6 +148,30 @@ impl Backend {
         }
     }
 
+    /// The URL of `target`'s serving version and its front page (the line with `Version:`,
+    /// without markup, or an empty line when the page has none).
+    ///
+    /// # Errors
+    /// When the service cannot be reached or does not answer.
+    pub async fn front_page(&self, target: &StageService) -> anyhow::Result<(String, String)> {
+        let url = self.public_url(target).await?;
+        let page = reqwest::Client::builder()
+            .no_proxy()
+            .build()?
+            .get(format!("{url}/"))
+            .send()
+            .await
+            .with_context(|| format!("cannot open {} in {}", target.service, target.stage))?
+            .text()
+            .await?;
+        let version = page
+            .lines()
+            .find(|l| l.contains("Version:"))
+            .map(|l| l.replace("<p>", "").replace("</p>", ""))
+            .unwrap_or_default();
+        Ok((url, version))
+    }
+
     /// The URL tests use for a deployment URI (`Err` with what to do when unreachable).
     pub async fn test_url(&self, uri: &str) -> Result<String, String> {
         match self {

@@ -11,14 +11,14 @@ use keptn_dynatrace::DynatraceClient;
 use keptn_local::monitor::{Monitor, MonitorConfig, MonitorEvent, Watch};
 use keptn_remediate::unleash::{FeatureToggleAction, FlagState};
 use keptn_slo::SliProvider;
-use keptn_spec::event::{EventSink, KeptnContext};
+use keptn_spec::event::EventSink;
 
 use crate::tour_backend::{Flags, Traffic};
 use crate::tour_dynatrace::{
     DtProblemSource, ERROR_RATE_THRESHOLD, PROBLEM_TITLE, ProblemSignal, TourProblem,
 };
 use crate::tour_prometheus::{self, AlertProblemSource};
-use crate::tour_report::{ProblemOutcome, RecordedAction};
+use crate::tour_report::{ProblemOutcome, RecordedAction, RemediationOutcome};
 use crate::tour_ui::Ui;
 
 /// How long the self-healing waits.
@@ -189,16 +189,11 @@ pub async fn self_healing(
     let mut outcomes = Vec::new();
     for problem in problems {
         // the problem's closing event finishes its remediation sequence
-        let context = KeptnContext::from_ingress(&problem.pid);
-        let remediation = match plane.wait(context, Duration::from_secs(10)).await {
-            Ok(done) => done,
-            Err(_) => plane.outcomes(context).await?,
-        };
-        let actions = toggle.runs(&problem.pid);
+        let remediation =
+            RemediationOutcome::read(plane, &problem.pid, toggle, Duration::from_secs(10)).await?;
         outcomes.push(ProblemOutcome {
             problem,
             remediation,
-            actions,
         });
     }
     Ok(outcomes)

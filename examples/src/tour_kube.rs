@@ -5,10 +5,10 @@
 //! - [`ServiceUrls`]: the `--kube-url` template (`{service}`, `{namespace}`, `{port}`) and
 //!   `--kube-url-for NAME.NAMESPACE=URL` overrides (for `kubectl port-forward`), applied to the
 //!   in-cluster URIs the [`KubeDeployer`](keptn_deploy::kubernetes::KubeDeployer) reports.
-//! - [`ClientSideSli`]: an [`SliProvider`] answering `response_time_p50/p90/p95`, `throughput`
-//!   and `error_rate` from what the tour's own HTTP clients (test runner, production users)
-//!   measured. Latencies include the network between the tour and the service; they are not
-//!   server-side response times.
+//! - [`ClientSideSli`]: an [`SliProvider`](keptn_slo::SliProvider) answering
+//!   `response_time_p50/p90/p95`, `throughput` and `error_rate` from what the tour's own HTTP
+//!   clients (test runner, production users) measured. Latencies include the network between
+//!   the tour and the service; they are not server-side response times.
 //! - [`KubeReach`]: both together, plus the reachability check that turns "the tour runs outside
 //!   the cluster" into one clear error instead of a cascade of failed tests. On a node of the
 //!   cluster ([`KubeReach::with_cluster_ips`], `--kube-reach cluster-ip`) each Service is reached
@@ -17,21 +17,20 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use keptn_deploy::StageService;
 use keptn_deploy::kubernetes::ServiceTemplate;
 use keptn_deploy::runner::RequestSample;
-use keptn_local::RequestRecorder;
-use keptn_slo::{ProviderError, SliProvider, SliQuery};
-use keptn_spec::{ServiceName, SliValue};
+use keptn_spec::ServiceName;
 
-/// The default `--kube-url`: the Service's in-cluster DNS name (works when the tour runs in a
-/// pod of the cluster).
-pub const DEFAULT_TEMPLATE: &str = "http://{service}.{namespace}.svc.cluster.local:{port}";
+mod sli;
+mod urls;
+
+pub use sli::{CLIENT_SIDE_SLIS, ClientSideSli};
+use urls::parse_in_cluster;
+pub use urls::{DEFAULT_TEMPLATE, ServiceUrls, deployment_of};
 
 /// The Service ports of the seed's charts: carts listens on 8080 behind Service port 80;
 /// carts-db (MongoDB) on 27017.
@@ -52,271 +51,6 @@ pub fn carts_templates() -> Vec<(ServiceName, ServiceTemplate)> {
         ),
         (name("carts-db"), ServiceTemplate::new().port(CARTS_DB_PORT)),
     ]
-}
-
-/// How the tour reaches a Kubernetes Service: a URL template plus per-Service overrides.
-///
-/// ```
-/// use keptn_examples::tour_kube::ServiceUrls;
-/// let urls = ServiceUrls::new("http://{service}.{namespace}.example.com")?
-///     .with_override("carts.sockshop-production=http://127.0.0.1:8080")?;
-/// assert_eq!(
-///     urls.resolve("http://carts-canary.sockshop-staging"),
-///     Some("http://carts-canary.sockshop-staging.example.com".to_owned())
-/// );
-/// assert_eq!(urls.url("carts", "sockshop-production", 80), "http://127.0.0.1:8080");
-/// # Ok::<(), String>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceUrls {
-    template: String,
-    overrides: BTreeMap<(String, String), String>,
-}
-
-impl Default for ServiceUrls {
-    fn default() -> Self {
-        Self {
-            template: DEFAULT_TEMPLATE.to_owned(),
-            overrides: BTreeMap::new(),
-        }
-    }
-}
-
-fn check_url(what: &str, url: &str) -> Result<(), String> {
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(format!(
-            "{what} `{url}` must start with http:// or https://"
-        ));
-    }
-    if url.chars().any(char::is_whitespace) {
-        return Err(format!("{what} `{url}` contains whitespace"));
-    }
-    Ok(())
-}
-
-impl ServiceUrls {
-    /// A template with the placeholders `{service}` (the Kubernetes Service name, such as
-    /// `carts` or `carts-canary`), `{namespace}` (`sockshop-staging`) and `{port}` (the
-    /// Service port).
-    ///
-    /// # Errors
-    /// A message naming the problem: not http(s), an unknown placeholder, an unclosed `{`.
-    pub fn new(template: &str) -> Result<Self, String> {
-        check_url("--kube-url", template)?;
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            let after = &rest[open + 1..];
-            let Some(close) = after.find('}') else {
-                return Err(format!("--kube-url `{template}` has an unclosed `{{`"));
-            };
-            let name = &after[..close];
-            if !matches!(name, "service" | "namespace" | "port") {
-                return Err(format!(
-                    "--kube-url `{template}` has the unknown placeholder `{{{name}}}` \
-                     (known: {{service}}, {{namespace}}, {{port}})"
-                ));
-            }
-            rest = &after[close + 1..];
-        }
-        if rest.contains('}') {
-            return Err(format!("--kube-url `{template}` has a `}}` without `{{`"));
-        }
-        Ok(Self {
-            template: template.trim_end_matches('/').to_owned(),
-            overrides: BTreeMap::new(),
-        })
-    }
-
-    /// Adds an override `NAME.NAMESPACE=URL`: the Service `NAME` in `NAMESPACE` is reached at
-    /// `URL` (e.g. a `kubectl port-forward` on 127.0.0.1).
-    ///
-    /// # Errors
-    /// A message when the spec is not `NAME.NAMESPACE=URL` or the URL is not http(s).
-    pub fn with_override(mut self, spec: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "--kube-url-for `{spec}`: expected NAME.NAMESPACE=URL, such as \
-                 carts.sockshop-production=http://127.0.0.1:8080"
-            )
-        };
-        let (key, url) = spec.split_once('=').ok_or_else(bad)?;
-        let (name, namespace) = key.split_once('.').ok_or_else(bad)?;
-        if name.is_empty() || namespace.is_empty() || namespace.contains('.') {
-            return Err(bad());
-        }
-        check_url("--kube-url-for URL", url)?;
-        self.overrides.insert(
-            (name.to_owned(), namespace.to_owned()),
-            url.trim_end_matches('/').to_owned(),
-        );
-        Ok(self)
-    }
-
-    /// Whether `--kube-url-for` names Service `service` in `namespace`.
-    pub fn has_override(&self, service: &str, namespace: &str) -> bool {
-        self.overrides
-            .contains_key(&(service.to_owned(), namespace.to_owned()))
-    }
-
-    /// The URL of Service `service` in `namespace` with Service port `port`.
-    pub fn url(&self, service: &str, namespace: &str, port: u16) -> String {
-        if let Some(url) = self
-            .overrides
-            .get(&(service.to_owned(), namespace.to_owned()))
-        {
-            return url.clone();
-        }
-        self.template
-            .replace("{service}", service)
-            .replace("{namespace}", namespace)
-            .replace("{port}", &port.to_string())
-    }
-
-    /// Maps an in-cluster URI as Keptn reports it (`http://{name}.{namespace}[:{port}][/path]`)
-    /// to the URL the tour uses; `None` when `uri` does not have that shape.
-    pub fn resolve(&self, uri: &str) -> Option<String> {
-        let (name, namespace, port, path) = parse_in_cluster(uri)?;
-        Some(format!("{}{path}", self.url(name, namespace, port)))
-    }
-}
-
-/// Splits `http://{name}.{namespace}[:{port}][/path]` (port 80 when absent).
-fn parse_in_cluster(uri: &str) -> Option<(&str, &str, u16, &str)> {
-    let rest = uri.strip_prefix("http://")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().ok()?),
-        None => (authority, 80),
-    };
-    let (name, namespace) = host.split_once('.')?;
-    if name.is_empty() || namespace.is_empty() || namespace.contains('.') {
-        return None;
-    }
-    Some((name, namespace, port, path))
-}
-
-/// Which deployment an in-cluster Service name addresses: `{service}-canary` → `canary`,
-/// `{service}-primary` → `primary`, otherwise `direct`.
-pub fn deployment_of(service_name: &str) -> &'static str {
-    if service_name.ends_with("-canary") {
-        "canary"
-    } else if service_name.ends_with("-primary") {
-        "primary"
-    } else {
-        "direct"
-    }
-}
-
-/// The SLIs [`ClientSideSli`] measures: the same as the local provider's, from the same
-/// [`RequestRecorder`] statistics.
-pub const CLIENT_SIDE_SLIS: [&str; 5] = keptn_local::SUPPORTED_SLIS;
-
-/// SLIs from the tour's own HTTP clients: every request the test runner and the production
-/// users send is recorded per service, stage and deployment (bounded memory, see
-/// [`RequestRecorder`]).
-///
-/// | SLI | value |
-/// | --- | --- |
-/// | `response_time_p50/p90/p95` | client-side latency percentile in ms (includes the network) |
-/// | `throughput` | requests in the window |
-/// | `error_rate` | ratio (0..1) of requests that failed (no answer, or not the expected answer) |
-///
-/// A window without requests fails every indicator (never zero), as do unknown indicators, so
-/// a quality gate cannot pass on missing data. Clones share the recordings.
-#[derive(Debug, Clone, Default)]
-pub struct ClientSideSli {
-    recorders: Arc<Mutex<BTreeMap<StageService, Arc<RequestRecorder>>>>,
-}
-
-impl ClientSideSli {
-    /// No recordings yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Records one request to `deployment` of `target`, sent at `at`, answered after `latency`;
-    /// `ok` is whether it got the expected answer.
-    pub fn record(
-        &self,
-        target: &StageService,
-        deployment: &str,
-        at: DateTime<Utc>,
-        latency: Duration,
-        ok: bool,
-    ) {
-        let recorder = {
-            let mut map = self
-                .recorders
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            map.entry(target.clone()).or_default().clone()
-        };
-        recorder.record(deployment, at, latency, ok.then_some(200));
-    }
-
-    /// The values of `query`'s indicators.
-    pub fn measure(&self, query: &SliQuery) -> Vec<SliValue> {
-        let target = StageService::new(
-            query.project.clone(),
-            query.stage.clone(),
-            query.service.clone(),
-        );
-        let deployment = query.deployment.as_deref().filter(|d| !d.is_empty());
-        let scope = format!(
-            "{target}{}",
-            deployment.map(|d| format!(" ({d})")).unwrap_or_default()
-        );
-        let recorder = self
-            .recorders
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&target)
-            .cloned();
-        let stats = recorder.map(|r| r.summarize(deployment, query.start, query.end));
-        query
-            .indicators
-            .iter()
-            .map(|sli| {
-                if !CLIENT_SIDE_SLIS.contains(&sli.as_str()) {
-                    return SliValue::failed(
-                        sli,
-                        format!(
-                            "unsupported SLI `{sli}` (client-side measurements give {})",
-                            CLIENT_SIDE_SLIS.join(", ")
-                        ),
-                    );
-                }
-                let Some(stats) = stats.as_ref().filter(|s| s.requests > 0) else {
-                    return SliValue::failed(
-                        sli,
-                        format!(
-                            "the tour sent no requests to {scope} between {} and {}",
-                            query.start.to_rfc3339(),
-                            query.end.to_rfc3339()
-                        ),
-                    );
-                };
-                match stats.sli(sli) {
-                    Some(v) => SliValue::ok(sli, v),
-                    None => SliValue::failed(sli, format!("no data for {scope}")),
-                }
-            })
-            .collect()
-    }
-}
-
-#[async_trait]
-impl SliProvider for ClientSideSli {
-    fn name(&self) -> &str {
-        "client-side"
-    }
-
-    async fn fetch_slis(&self, query: &SliQuery) -> Result<Vec<SliValue>, ProviderError> {
-        Ok(self.measure(query))
-    }
 }
 
 /// Where the tour reaches the cluster's services, and the client-side SLIs it records on the
@@ -523,7 +257,8 @@ impl KubeReach {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeDelta;
+    use chrono::{DateTime, TimeDelta, Utc};
+    use keptn_slo::{SliProvider, SliQuery};
 
     fn target(stage: &str) -> StageService {
         StageService::new(

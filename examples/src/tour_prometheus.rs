@@ -39,6 +39,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
 use crate::tour_dynatrace::{ProblemSignal, TourProblem};
+use crate::tour_ui::Ui;
 
 /// The error rate (a ratio, as Prometheus' default `error_rate` query computes it) above which
 /// production has a problem: the Dynatrace mode's 10 %.
@@ -179,6 +180,51 @@ impl TourMonitoring {
     /// Where Alertmanager posts.
     pub fn webhook_url(&self) -> String {
         self.receiver.url()
+    }
+
+    /// [`start`](Self::start) for the tour's `carts`, saying on `ui` where everything runs and
+    /// which rules Prometheus loaded; returns the monitoring with the staging gate's SLI
+    /// provider (Keptn's default queries, [`SCRAPE_SETTLE`] after each test window).
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub async fn start_for_tour(
+        ui: &Ui,
+        deployer: &LocalDeployer,
+        project: &ProjectName,
+        carts: &ServiceName,
+        stages: &[StageName],
+    ) -> anyhow::Result<(Self, Arc<dyn SliProvider>)> {
+        ui.say("monitoring: starting Prometheus and Alertmanager");
+        let production = stages.last().context("the tour has no stages")?;
+        let up = std::time::Instant::now();
+        let monitoring = Self::start(deployer, project, carts, stages, production).await?;
+        ui.say(format!(
+            "   ready and every stage scraped in {:.1} s: Prometheus {} scrapes each stage's /metrics; Alertmanager {} posts to {}",
+            up.elapsed().as_secs_f64(),
+            monitoring.stack().prometheus_url(),
+            monitoring.stack().alertmanager_url(),
+            monitoring.webhook_url()
+        ));
+        ui.say("   the staging gate's SLIs: Prometheus, Keptn's default queries");
+        for line in monitoring.rules_yaml().lines() {
+            ui.say(format!("   | {line}"));
+        }
+        let provider: Arc<dyn SliProvider> = Arc::new(SettledPrometheus::new(
+            monitoring.sli_provider()?,
+            SCRAPE_SETTLE,
+        ));
+        Ok((monitoring, provider))
+    }
+
+    /// The monitoring as the tour's summary reports it.
+    pub fn summary_json(&self) -> serde_json::Value {
+        serde_json::json!({"prometheus": {
+            "prometheusUrl": self.stack().prometheus_url(),
+            "alertmanagerUrl": self.stack().alertmanager_url(),
+            "webhookUrl": self.webhook_url(),
+            "rules": self.rules_yaml(),
+        }})
     }
 }
 

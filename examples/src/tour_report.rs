@@ -3,93 +3,28 @@
 //! it end as the seed says?) and the JSON summary.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keptn_control::{SequenceOutcome, SequenceState};
+use keptn_remediate::ActionStatus;
 use keptn_remediate::unleash::FlagState;
-use keptn_remediate::{ActionContext, ActionOutcome, ActionStatus, RemediationAction};
 use keptn_spec::EvaluationFinishedData;
-use keptn_spec::evaluation::{IndicatorResult, SliTarget};
+use keptn_spec::evaluation::SliTarget;
 use keptn_spec::event::Verdict;
-use keptn_spec::remediation::ActionSpec;
 use keptn_spec::shipyard::Shipyard;
 use serde_json::{Value, json};
 
 use crate::tour_dynatrace::TourProblem;
 
-pub use keptn_control::report::{ArtifactOutcome, StageOutcome, image_tag as tag};
+use keptn_control::report::indicator_value;
+pub use keptn_control::report::{
+    ActionRun, ArtifactOutcome, RecordedAction, RemediationOutcome, RemediationStatus,
+    StageOutcome, image_tag as tag,
+};
 
 /// The measured `response_time_p95` of an evaluation.
 pub fn p95_of(evaluation: &EvaluationFinishedData) -> Option<f64> {
-    evaluation
-        .evaluation
-        .indicator_results()
-        .iter()
-        .filter_map(IndicatorResult::value)
-        .find(|v| &*v.metric == "response_time_p95" && v.success)
-        .map(|v| v.value)
-}
-
-/// One action the remediation ran, as its action reported it.
-#[derive(Debug, Clone)]
-pub struct ActionRun {
-    /// The problem's `PID`.
-    pub pid: String,
-    /// The step of `remediation.yaml` that ran.
-    pub step: ActionSpec,
-    /// What it did.
-    pub outcome: ActionOutcome,
-}
-
-/// Wraps a remediation action and remembers what it did (for the tour's report; the control
-/// plane's `action.finished` events carry only its verdict and message).
-#[derive(Debug, Clone)]
-pub struct RecordedAction<A> {
-    inner: A,
-    runs: Arc<Mutex<Vec<ActionRun>>>,
-}
-
-impl<A> RecordedAction<A> {
-    /// Records what `inner` does.
-    pub fn new(inner: A) -> Self {
-        Self {
-            inner,
-            runs: Arc::default(),
-        }
-    }
-
-    /// Every run so far for the problem `pid`.
-    pub fn runs(&self, pid: &str) -> Vec<ActionRun> {
-        let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
-        runs.iter().filter(|r| r.pid == pid).cloned().collect()
-    }
-}
-
-#[async_trait]
-impl<A: RemediationAction> RemediationAction for RecordedAction<A> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn aliases(&self) -> &[&str] {
-        self.inner.aliases()
-    }
-
-    async fn execute(&self, ctx: &ActionContext) -> ActionOutcome {
-        let outcome = self.inner.execute(ctx).await;
-        self.runs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(ActionRun {
-                pid: ctx.problem.pid.clone(),
-                step: ctx.step.clone(),
-                outcome: outcome.clone(),
-            });
-        outcome
-    }
+    indicator_value(evaluation, "response_time_p95")
 }
 
 /// A production problem and what the control plane's `remediation` sequences did about it.
@@ -97,28 +32,14 @@ impl<A: RemediationAction> RemediationAction for RecordedAction<A> {
 pub struct ProblemOutcome {
     /// The problem.
     pub problem: TourProblem,
-    /// The remediation sequences of its context, oldest first.
-    pub remediation: Vec<SequenceOutcome>,
-    /// The actions they ran.
-    pub actions: Vec<ActionRun>,
+    /// The remediation sequences of its context and the actions they ran.
+    pub remediation: RemediationOutcome,
 }
 
 impl ProblemOutcome {
-    /// `resolved` when the problem closed and its remediation finished with pass, `unfinished`
-    /// while a sequence still runs (or none ran), else the last sequence's result.
-    pub fn status(&self) -> String {
-        match self.remediation.last() {
-            None => "unfinished".to_owned(),
-            Some(s) if !s.state.is_done() => "unfinished".to_owned(),
-            Some(s)
-                if s.state == SequenceState::Finished
-                    && s.result == Verdict::Pass
-                    && self.problem.resolved_at.is_some() =>
-            {
-                "resolved".to_owned()
-            }
-            Some(s) => format!("{} ({})", s.result, s.message),
-        }
+    /// Where its remediation ended (resolved only once the problem closed).
+    pub fn status(&self) -> RemediationStatus {
+        self.remediation.status(self.problem.resolved_at.is_some())
     }
 
     fn action_text(run: &ActionRun) -> String {
@@ -159,7 +80,7 @@ pub fn timeline(
             let Some(s) = a.stage(stage.name.as_str()) else {
                 continue;
             };
-            let mut line = format!("    {:<9} {:<7}", a.service, a.version);
+            let mut line = format!("    {:<9} {:<7}", a.service.as_str(), a.version);
             if s.tasks.is_empty() {
                 lines.push(format!("{line} not delivered"));
                 continue;
@@ -181,7 +102,7 @@ pub fn timeline(
             }
             line.push_str(&format!(
                 "   serving {}",
-                s.serving.as_deref().unwrap_or("-")
+                s.serving.as_ref().map_or("-", |v| v.as_str())
             ));
             lines.push(line);
         }
@@ -189,7 +110,12 @@ pub fn timeline(
             continue;
         }
         for p in problems {
-            let actions: Vec<String> = p.actions.iter().map(ProblemOutcome::action_text).collect();
+            let actions: Vec<String> = p
+                .remediation
+                .actions
+                .iter()
+                .map(ProblemOutcome::action_text)
+                .collect();
             lines.push(format!(
                 "    problem {} \"{}\" opened {} → remediation {} → {}",
                 p.problem.problem_id,
@@ -309,9 +235,7 @@ pub fn story_checks(
             },
         )
     };
-    let all_pass = |a: Option<&ArtifactOutcome>| {
-        a.is_some_and(|a| a.stages.iter().all(|s| s.result == "pass"))
-    };
+    let all_pass = |a: Option<&ArtifactOutcome>| a.is_some_and(ArtifactOutcome::passed_everywhere);
     // one carts-db delivery: the seed's 4.2.2, or the tag of --carts-db-image
     let db = artifacts.iter().find(|a| a.service == "carts-db");
     let db_version = db.map_or("4.2.2", |a| a.version.as_str());
@@ -321,7 +245,7 @@ pub fn story_checks(
             && db.is_some_and(|a| {
                 a.stages
                     .iter()
-                    .all(|s| s.serving.as_deref() == Some(db_version))
+                    .all(|s| s.serving.as_ref().is_some_and(|v| v == db_version))
             }),
         results(db),
     );
@@ -347,12 +271,14 @@ pub fn story_checks(
             ))
         ),
     );
-    let serving = |s: Option<&StageOutcome>| s.and_then(|s| s.serving.clone());
+    let serving =
+        |s: Option<&StageOutcome>| s.and_then(|s| s.serving.as_ref().map(ToString::to_string));
     check(
         "carts 0.11.2 is rolled back in staging and never reaches production",
-        v2_staging.is_some_and(|s| s.rollback && s.serving.as_deref() == Some("0.11.1"))
-            && v2_production
-                .is_some_and(|s| s.tasks.is_empty() && s.serving.as_deref() == Some("0.11.1")),
+        v2_staging.is_some_and(|s| s.rollback && serving(Some(s)).as_deref() == Some("0.11.1"))
+            && v2_production.is_some_and(|s| {
+                s.tasks.is_empty() && serving(Some(s)).as_deref() == Some("0.11.1")
+            }),
         format!(
             "staging serving {}, production serving {}",
             serving(v2_staging).unwrap_or_else(|| "-".into()),
@@ -372,7 +298,7 @@ pub fn story_checks(
             .iter()
             .find(|p| p.problem.title == "Failure rate increase");
         let toggled = promo.is_some_and(|p| {
-            p.actions.iter().any(|r| {
+            p.remediation.actions.iter().any(|r| {
                 r.outcome.status == ActionStatus::Succeeded
                     && r.outcome
                         .changes
@@ -382,7 +308,7 @@ pub fn story_checks(
         });
         check(
             "EnablePromotion raises \"Failure rate increase\", remediation turns it off, the problem resolves",
-            promo.is_some_and(|p| p.status() == "resolved")
+            promo.is_some_and(|p| p.status() == RemediationStatus::Resolved)
                 && toggled
                 && flag_after == Some(FlagState::Off),
             match promo {
@@ -447,8 +373,9 @@ pub fn summary_json(
                     (s.stage.as_str(), stage)
                 })
                 .collect();
+            let context = a.context.map(|c| c.to_string()).unwrap_or_default();
             json!({"service": a.service, "version": a.version, "image": a.image,
-                   "keptnContext": a.context, "stages": stages})
+                   "keptnContext": context, "stages": stages})
         })
         .collect();
     let problems: Vec<Value> = problems
@@ -456,6 +383,7 @@ pub fn summary_json(
         .map(|p| {
             let q = &p.problem;
             let actions: Vec<Value> = p
+                .remediation
                 .actions
                 .iter()
                 .map(|r| {
@@ -469,8 +397,8 @@ pub fn summary_json(
                 "service": q.service, "sli": q.sli, "threshold": q.threshold,
                 "valueAtOpen": q.value_at_open, "openedAt": q.opened_at,
                 "valueAtResolve": q.value_at_resolve, "resolvedAt": q.resolved_at,
-                "outcome": p.status(),
-                "keptnContext": p.remediation.first().map(|s| s.context.to_string()),
+                "outcome": p.status().to_string(),
+                "keptnContext": p.remediation.context().map(|c| c.to_string()),
                 "actions": actions,
             })
         })

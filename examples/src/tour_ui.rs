@@ -1,10 +1,16 @@
 //! `full_tour`'s terminal: one line per Keptn event and lines of its own above progress bars.
 
 use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::Context;
 use chrono::Utc;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use keptn_spec::event::{EventSink, KeptnEvent};
+use keptn_deploy::JsonLinesSink;
+use keptn_notify::Notifier;
+use keptn_spec::event::{EventSink, FanOut, KeptnEvent, MemoryEventSink};
 use serde_json::Value;
 
 /// Prints one line per Keptn event above the progress bars.
@@ -78,5 +84,73 @@ impl Ui {
             bar.set_style(style.progress_chars("=> "));
         }
         bar
+    }
+}
+
+/// Where the tour's events go besides the control plane: counted in memory, one line each on
+/// the terminal, JSON lines (`--events`) and webhooks (`--notify`) on request.
+#[derive(Debug)]
+pub struct EventOutputs {
+    /// Every event, for the count.
+    pub memory: MemoryEventSink,
+    /// The `--events` file.
+    pub jsonl: Option<Arc<JsonLinesSink>>,
+    /// The `--notify` webhooks (and Slack/Teams from the environment).
+    pub notifier: Option<Notifier>,
+}
+
+impl EventOutputs {
+    /// Opens the outputs (an existing `events` file is replaced); returns them with the sink
+    /// that fans out to all of them.
+    ///
+    /// # Errors
+    /// The events file cannot be replaced or created, or the notifications are misconfigured.
+    pub fn open(
+        ui: &Ui,
+        events: Option<&Path>,
+        notify: Option<&Path>,
+    ) -> anyhow::Result<(Self, FanOut)> {
+        let memory = MemoryEventSink::new();
+        let mut fan = FanOut::new().with(memory.clone()).with(PrintSink {
+            out: ui.out.clone(),
+        });
+        let mut jsonl = None;
+        if let Some(path) = events {
+            if path.exists() {
+                std::fs::remove_file(path)
+                    .with_context(|| format!("cannot replace {}", path.display()))?;
+            }
+            let sink = Arc::new(JsonLinesSink::append(path)?);
+            fan.push(sink.clone());
+            jsonl = Some(sink);
+        }
+        let notifier =
+            keptn_notify::from_env_and_file(notify).context("cannot set up notifications")?;
+        if let Some(n) = &notifier {
+            fan.push(Arc::new(n.clone()));
+        }
+        let outputs = Self {
+            memory,
+            jsonl,
+            notifier,
+        };
+        Ok((outputs, fan))
+    }
+
+    /// Delivers what the notifier still holds and says what did not reach the outputs.
+    pub async fn finish(&self, ui: &Ui) {
+        if let Some(n) = &self.notifier {
+            if let Err(e) = n.shutdown(Duration::from_secs(30)).await {
+                ui.say(format!(
+                    "warning: notifications were not all delivered: {e}"
+                ));
+            }
+            ui.say(format!("notifications: {}", n.stats()));
+        }
+        if let Some(sink) = &self.jsonl
+            && let Some(e) = sink.error()
+        {
+            ui.say(format!("warning: the events file is incomplete: {e}"));
+        }
     }
 }
