@@ -480,3 +480,61 @@ async fn promote_without_deployment_is_an_error() {
         "invalid service: service `carts-db` has no command template in the local deployer"
     );
 }
+
+/// `deployed` recognises what `deploy` left — the canary of a blue/green deployment, the new
+/// version of a direct one — and answers what `deploy` answered, without starting anything; a
+/// version that does not run so (another image, a promoted canary) is not recognised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_recognises_what_deploy_left() {
+    let (project, stage, service) = names();
+    let target = StageService::new(project.clone(), stage.clone(), service.clone());
+    let deployer = LocalDeployer::new().with_service(&service, template());
+    let bg = DeploymentStrategy::BlueGreenService;
+    assert_eq!(
+        deployer
+            .deployed(&request(&target, "0.11.1", bg))
+            .await
+            .unwrap(),
+        None,
+        "nothing deployed yet"
+    );
+
+    let first = deployer
+        .deploy(&request(&target, "0.11.1", bg))
+        .await
+        .unwrap();
+    let pids = deployer.pids().await;
+    let again = deployer
+        .deployed(&request(&target, "0.11.1", bg))
+        .await
+        .unwrap();
+    assert_eq!(again.as_ref(), Some(&first));
+    assert_eq!(deployer.pids().await, pids, "nothing was started");
+    for other in [
+        request(&target, "0.11.2", bg),
+        request(&target, "0.11.1", DeploymentStrategy::Direct),
+    ] {
+        assert_eq!(deployer.deployed(&other).await.unwrap(), None, "{other:?}");
+    }
+    deployer.promote(&target).await.unwrap();
+    assert_eq!(
+        deployer
+            .deployed(&request(&target, "0.11.1", bg))
+            .await
+            .unwrap(),
+        None,
+        "a promoted canary is no longer what deploy left"
+    );
+
+    let db = StageService::new(project, stage, "carts-db".parse().unwrap());
+    let deployer = deployer.with_service(&db.service, template());
+    let direct = request(&db, "4.2.2", DeploymentStrategy::Direct);
+    let r = deployer.deploy(&direct).await.unwrap();
+    assert_eq!(deployer.deployed(&direct).await.unwrap(), Some(r));
+
+    let pids = deployer.pids().await;
+    assert!(deployer.shutdown().await.is_empty());
+    for pid in pids {
+        assert_gone(pid).await;
+    }
+}

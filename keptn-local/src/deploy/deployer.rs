@@ -306,6 +306,23 @@ impl LocalDeployer {
     }
 }
 
+/// What [`LocalDeployer::deploy`] answers for `request` once it has run on `slot`: the canary
+/// behind the canary proxy for blue/green, else the new version behind the public proxy.
+fn result_of(request: &DeploymentRequest, slot: &Slot) -> DeploymentResult {
+    let (label, local) = match request.strategy {
+        DeploymentStrategy::BlueGreenService => (deployment::CANARY, slot.canary.url()),
+        DeploymentStrategy::UserManaged => (deployment::USER_MANAGED, slot.public.url()),
+        _ => (deployment::DIRECT, slot.public.url()),
+    };
+    DeploymentResult::new(
+        request.strategy,
+        vec![label.to_owned()],
+        request.artifact.to_string(),
+    )
+    .with_uris_local(vec![local])
+    .with_uris_public(vec![slot.public.url()])
+}
+
 fn local_error(e: &LocalError) -> Error {
     Error::backend("local", e.to_string())
 }
@@ -359,13 +376,7 @@ impl Deployer for LocalDeployer {
                 if let Some(old) = old_canary {
                     self.retire(old).await;
                 }
-                Ok(DeploymentResult::new(
-                    request.strategy,
-                    vec![deployment::CANARY.to_owned()],
-                    request.artifact.to_string(),
-                )
-                .with_uris_local(vec![slot.canary.url()])
-                .with_uris_public(vec![slot.public.url()]))
+                Ok(result_of(request, &slot))
             }
             _ => {
                 let label = if request.strategy == DeploymentStrategy::UserManaged {
@@ -383,15 +394,24 @@ impl Deployer for LocalDeployer {
                 for old in [old_canary, old_serving].into_iter().flatten() {
                     self.retire(old).await;
                 }
-                Ok(DeploymentResult::new(
-                    request.strategy,
-                    vec![label.to_owned()],
-                    request.artifact.to_string(),
-                )
-                .with_uris_local(vec![slot.public.url()])
-                .with_uris_public(vec![slot.public.url()]))
+                Ok(result_of(request, &slot))
             }
         }
+    }
+
+    async fn deployed(&self, request: &DeploymentRequest) -> Result<Option<DeploymentResult>> {
+        let Some(slot) = self.existing(&request.target).await else {
+            return Ok(None);
+        };
+        let state = slot.state.lock().await;
+        let running = match request.strategy {
+            DeploymentStrategy::BlueGreenService => state.canary.as_ref(),
+            _ => state.serving.as_ref(),
+        };
+        let image = request.artifact.to_string();
+        let runs =
+            state.strategy == Some(request.strategy) && running.is_some_and(|r| r.image == image);
+        Ok(runs.then(|| result_of(request, &slot)))
     }
 
     async fn promote(&self, target: &StageService) -> Result<ServiceStatus> {
