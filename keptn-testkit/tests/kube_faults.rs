@@ -380,3 +380,58 @@ async fn traffic_back_on_the_primary_when_the_restore_after_a_failed_promote_fai
         "{text}"
     );
 }
+
+/// `deployed` recognises a finished blue/green deployment — the answer `deploy` gave, and no
+/// write to the API server — and nothing less: before it, for another image, or with a canary
+/// that is not available, it answers `None`, so a caller that lost the result deploys again.
+#[tokio::test]
+async fn deployed_recognises_a_finished_blue_green_deploy_and_nothing_less() {
+    let server = FaultServer::start().await;
+    let writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&writes);
+    let objects = api_server(
+        &server,
+        true,
+        Arc::new(move |r: &Request| {
+            if r.method != "GET" {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            None
+        }),
+    );
+    let d = deployer(&server).await;
+    let request = DeploymentRequest::new(
+        target(),
+        Artifact::new(NEW).unwrap(),
+        DeploymentStrategy::BlueGreenService,
+    );
+    assert_eq!(
+        d.deployed(&request).await.unwrap(),
+        None,
+        "nothing deployed"
+    );
+    let result = d.deploy(&request).await.unwrap();
+    let before = writes.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(d.deployed(&request).await.unwrap(), Some(result));
+    assert_eq!(
+        writes.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "deployed only reads"
+    );
+    let other = DeploymentRequest::new(
+        target(),
+        Artifact::new(OLD).unwrap(),
+        DeploymentStrategy::BlueGreenService,
+    );
+    assert_eq!(d.deployed(&other).await.unwrap(), None, "another image");
+    objects
+        .lock()
+        .unwrap()
+        .get_mut(&format!("{NS}/carts"))
+        .unwrap()["status"]["availableReplicas"] = json!(0);
+    assert_eq!(
+        d.deployed(&request).await.unwrap(),
+        None,
+        "a canary that is not available"
+    );
+}

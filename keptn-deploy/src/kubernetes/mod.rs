@@ -40,6 +40,7 @@
 //! Deployment `{service}` would need another immutable selector): delete its Deployment first.
 
 mod compat;
+mod deployed;
 mod drain;
 pub mod manifest;
 pub mod reach;
@@ -493,14 +494,7 @@ impl KubeDeployer {
         }
         // the old pods are gone from the Deployment, not yet from every node's rules
         self.drain_switch(target, Role::Direct).await;
-        let (local, public) = self.uris(target, name);
-        Ok(DeploymentResult::new(
-            request.strategy,
-            vec!["direct".into()],
-            request.artifact.to_string(),
-        )
-        .with_uris_local(local)
-        .with_uris_public(public))
+        Ok(self.result_for(request))
     }
 
     async fn deploy_blue_green(
@@ -562,14 +556,7 @@ impl KubeDeployer {
                 return Err(self.rollout_error(target, name, failure, true));
             }
         }
-        let (local, public) = self.uris(target, &format!("{}-canary", target.service));
-        Ok(DeploymentResult::new(
-            request.strategy,
-            vec!["canary".into()],
-            request.artifact.to_string(),
-        )
-        .with_uris_local(local)
-        .with_uris_public(public))
+        Ok(self.result_for(request))
     }
 }
 
@@ -664,17 +651,17 @@ impl Deployer for KubeDeployer {
     async fn deploy(&self, request: &DeploymentRequest) -> Result<DeploymentResult> {
         let replicas = Self::replicas_from(&request.values)?;
         if request.strategy == DeploymentStrategy::UserManaged {
-            return Ok(DeploymentResult::new(
-                request.strategy,
-                vec!["user-managed".into()],
-                request.artifact.to_string(),
-            ));
+            return Ok(self.result_for(request));
         }
         self.ensure_namespace(&request.target).await?;
         match request.strategy {
             DeploymentStrategy::BlueGreenService => self.deploy_blue_green(request, replicas).await,
             _ => self.deploy_direct(request, replicas).await,
         }
+    }
+
+    async fn deployed(&self, request: &DeploymentRequest) -> Result<Option<DeploymentResult>> {
+        self.left_by(request).await
     }
 
     async fn promote(&self, target: &StageService) -> Result<ServiceStatus> {
