@@ -40,7 +40,7 @@
 //! Deployment `{service}` would need another immutable selector): delete its Deployment first.
 
 mod compat;
-mod deployed;
+mod deploy;
 mod drain;
 pub mod manifest;
 pub mod reach;
@@ -448,115 +448,6 @@ impl KubeDeployer {
             }
         }
         Ok(existing)
-    }
-
-    async fn deploy_direct(
-        &self,
-        request: &DeploymentRequest,
-        replicas: Option<u32>,
-    ) -> Result<DeploymentResult> {
-        let target = &request.target;
-        let template = self.template(&target.service);
-        let name = target.service.as_str();
-        let api = self.deployments(target);
-        let previous = self.existing_own(target, Role::Direct).await?;
-        let d = manifest::deployment(
-            target,
-            &request.artifact,
-            Role::Direct,
-            request.strategy,
-            template,
-            replicas,
-        );
-        self.apply(&api, "Deployment", name, &d).await?;
-        for s in manifest::services(target, request.strategy, Role::Direct, template) {
-            let n = s.metadata.name.clone().unwrap_or_default();
-            self.apply(&self.services_api(target), "Service", &n, &s)
-                .await?;
-        }
-        if let Err(failure) = self.wait_rollout(target, name).await {
-            let rolled_back = match previous {
-                Some(prev) => {
-                    let restored = clean_copy(&prev);
-                    self.apply(&api, "Deployment", name, &restored).await?;
-                    tracing::warn!(
-                        deployment = name,
-                        "direct rollout failed; previous spec re-applied"
-                    );
-                    true
-                }
-                None => {
-                    self.scale_deployment(target, name, 0).await?;
-                    true
-                }
-            };
-            return Err(self.rollout_error(target, name, failure, rolled_back));
-        }
-        // the old pods are gone from the Deployment, not yet from every node's rules
-        self.drain_switch(target, Role::Direct).await;
-        Ok(self.result_for(request))
-    }
-
-    async fn deploy_blue_green(
-        &self,
-        request: &DeploymentRequest,
-        replicas: Option<u32>,
-    ) -> Result<DeploymentResult> {
-        let target = &request.target;
-        let template = self.template(&target.service);
-        let canary_name = Role::Canary.deployment_name(&target.service);
-        let primary_name = Role::Primary.deployment_name(&target.service);
-        let api = self.deployments(target);
-        self.existing_own(target, Role::Canary).await?;
-        let first = self
-            .get_opt(&api, "Deployment", &primary_name)
-            .await?
-            .is_none();
-        let canary = manifest::deployment(
-            target,
-            &request.artifact,
-            Role::Canary,
-            request.strategy,
-            template,
-            replicas,
-        );
-        self.apply(&api, "Deployment", &canary_name, &canary)
-            .await?;
-        if first {
-            let primary = manifest::deployment(
-                target,
-                &request.artifact,
-                Role::Primary,
-                request.strategy,
-                template,
-                replicas,
-            );
-            self.apply(&api, "Deployment", &primary_name, &primary)
-                .await?;
-        }
-        for s in manifest::services(target, request.strategy, Role::Primary, template) {
-            let n = s.metadata.name.clone().unwrap_or_default();
-            self.apply(&self.services_api(target), "Service", &n, &s)
-                .await?;
-        }
-        if self.routing == TrafficRouting::IstioVirtualService {
-            self.switch_traffic(target, Role::Primary).await?;
-        }
-        let mut waits = vec![canary_name.clone()];
-        if first {
-            waits.push(primary_name.clone());
-        }
-        for name in &waits {
-            if let Err(failure) = self.wait_rollout(target, name).await {
-                self.scale_deployment(target, &canary_name, 0).await?;
-                if first {
-                    self.scale_deployment(target, &primary_name, 0).await?;
-                }
-                tracing::warn!(deployment = %name, "blue/green rollout failed; canary discarded");
-                return Err(self.rollout_error(target, name, failure, true));
-            }
-        }
-        Ok(self.result_for(request))
     }
 }
 
