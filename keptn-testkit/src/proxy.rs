@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
-use crate::server::{Reply, Request, read_request, reason};
+use crate::server::{Reply, Request, accept_loop, read_request, reason};
 
 /// Where [`FaultProxy`] forwards to: an HTTPS (or HTTP) server and how to trust and log in
 /// to it.
@@ -126,20 +126,7 @@ impl FaultProxy {
             seen: Mutex::new(Vec::new()),
         });
         let state = Arc::clone(&shared);
-        let task = tokio::spawn(async move {
-            let mut connections = JoinSet::new();
-            loop {
-                tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => {
-                            connections.spawn(serve(stream, Arc::clone(&state)));
-                        }
-                        Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-                    },
-                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                }
-            }
-        });
+        let task = accept_loop(listener, move |stream| serve(stream, Arc::clone(&state)));
         Ok(Self { addr, shared, task })
     }
 

@@ -183,20 +183,7 @@ impl FaultServer {
         let addr = listener.local_addr().expect("local address");
         let routes: Arc<Mutex<Routes>> = Arc::default();
         let shared = Arc::clone(&routes);
-        let task = tokio::spawn(async move {
-            let mut connections = JoinSet::new();
-            loop {
-                tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => {
-                            connections.spawn(serve(stream, Arc::clone(&shared)));
-                        }
-                        Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-                    },
-                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                }
-            }
-        });
+        let task = accept_loop(listener, move |stream| serve(stream, Arc::clone(&shared)));
         Self { addr, routes, task }
     }
 
@@ -359,6 +346,30 @@ pub(crate) async fn read_request(stream: &mut TcpStream) -> Option<Request> {
         query: query.to_owned(),
         headers,
         body,
+    })
+}
+
+/// Accepts connections on `listener` until the returned task is aborted, serving each with
+/// `serve` in a task of its own; aborting the loop drops its `JoinSet`, which aborts every
+/// connection task.
+pub(crate) fn accept_loop<F, Fut>(listener: TcpListener, serve: F) -> JoinHandle<()>
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        connections.spawn(serve(stream));
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
     })
 }
 
