@@ -3,7 +3,8 @@
 use serde_json::{Map, Value, json};
 
 use super::envelope::{CLOUDEVENTS_SPEC_VERSION, KeptnEvent};
-use super::types::{EventType, Gen1Type, Phase, Task};
+use super::gen1_type::Gen1Type;
+use super::types::{EventType, Phase, Task};
 
 impl KeptnEvent {
     /// Whether the envelope is a CloudEvents 0.x one (`specversion` `0.2`): a generation-1

@@ -48,6 +48,7 @@ mod context;
 mod data;
 mod envelope;
 mod gen1;
+mod gen1_type;
 mod payload;
 mod sink;
 mod types;
@@ -68,6 +69,7 @@ pub use data::{
 pub use envelope::{
     CLOUDEVENTS_SPEC_VERSION, EventPayload, JSON_CONTENT_TYPE, KEPTN_SPEC_VERSION, KeptnEvent,
 };
+pub use gen1_type::Gen1Type;
 pub use payload::Payload;
 pub use sink::{ChannelEventSink, DiscardEventSink, EventSink, FanOut, MemoryEventSink};
-pub use types::{EVENT_PREFIX, EventType, Gen1Type, Phase, Task};
+pub use types::{EVENT_PREFIX, EventType, Phase, Task};
